@@ -1,0 +1,99 @@
+#include "cli/config.h"
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+
+namespace genalytics {
+namespace {
+
+const boost::json::value* find(const boost::json::object& root, std::string_view section,
+                               std::string_view key) {
+  auto s = root.find(section);
+  if (s == root.end()) return nullptr;
+  if (!s->value().is_object()) throw ConfigError(fmt::format("config: {} must be an object", section));
+  auto k = s->value().as_object().find(key);
+  return k == s->value().as_object().end() ? nullptr : &k->value();
+}
+
+template <typename T>
+void read_int(const boost::json::object& root, std::string_view section, std::string_view key,
+              T* out, int64_t min, int64_t max) {
+  const boost::json::value* v = find(root, section, key);
+  if (!v) return;
+  auto n = v->is_int64() ? std::optional<int64_t>(v->as_int64())
+           : v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(max)
+               ? std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()))
+               : std::nullopt;
+  if (!n || *n < min || *n > max) {
+    throw ConfigError(fmt::format("config: {}.{} must be an integer between {} and {}", section,
+                                  key, min, max));
+  }
+  *out = static_cast<T>(*n);
+}
+
+void read_double(const boost::json::object& root, std::string_view section, std::string_view key,
+                 double* out) {
+  const boost::json::value* v = find(root, section, key);
+  if (!v) return;
+  if (!v->is_number() || v->to_number<double>() <= 0) {
+    throw ConfigError(fmt::format("config: {}.{} must be a positive number", section, key));
+  }
+  *out = v->to_number<double>();
+}
+
+void read_string(const boost::json::object& root, std::string_view section, std::string_view key,
+                 std::string* out) {
+  const boost::json::value* v = find(root, section, key);
+  if (!v) return;
+  if (!v->is_string()) throw ConfigError(fmt::format("config: {}.{} must be a string", section, key));
+  *out = std::string(v->as_string());
+}
+
+}  // namespace
+
+GenalyticsConfig load_config(const std::string& path) {
+  GenalyticsConfig config;
+  std::string file = path;
+  if (file.empty()) {
+    if (!std::filesystem::exists(kDefaultConfigPath)) return config;
+    file = kDefaultConfigPath;
+  }
+  std::ifstream in(file);
+  if (!in) throw ConfigError(fmt::format("cannot read config file {}", file));
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  boost::json::value json = boost::json::parse(text.str(), ec);
+  if (ec) throw ConfigError(fmt::format("config file {} is not valid JSON: {}", file, ec.message()));
+  if (!json.is_object()) throw ConfigError(fmt::format("config file {} must hold a JSON object", file));
+  const auto& root = json.as_object();
+
+  auto& server = config.server;
+  read_string(root, "server", "host", &server.http.host);
+  read_int(root, "server", "port", &server.http.port, 0, 65535);
+  read_int(root, "server", "threads", &server.http.threads, 1, 256);
+  read_int(root, "server", "body_limit_bytes", &server.http.body_limit, 1024, int64_t{1} << 34);
+  read_int(root, "server", "max_connections", &server.http.max_connections, 1, 1'000'000);
+  int64_t idle = server.http.idle_timeout.count();
+  read_int(root, "server", "idle_timeout_seconds", &idle, 1, 86'400);
+  server.http.idle_timeout = std::chrono::seconds(idle);
+  read_string(root, "storage", "data_dir", &server.data_dir);
+  read_int(root, "ingest", "max_queued_events", &server.writer.max_queued_events, 1, int64_t{1} << 32);
+  read_int(root, "ingest", "max_events_per_commit", &server.writer.max_events_per_commit, 1,
+           int64_t{1} << 32);
+  read_int(root, "ingest", "max_string_length", &server.limits.max_string_length, 1, 1 << 20);
+  read_int(root, "ingest", "max_error_message_length", &server.limits.max_error_message_length, 1,
+           1 << 24);
+  read_int(root, "ingest", "max_events_per_body", &server.limits.max_events_per_body, 1,
+           int64_t{1} << 32);
+  read_int(root, "demo", "days", &config.demo.days, 1, 3650);
+  read_int(root, "demo", "users", &config.demo.users, 1, 10'000'000);
+  read_int(root, "demo", "seed", &config.demo.seed, 0, INT64_MAX);
+  read_double(root, "demo", "generations_per_hour", &config.demo.mean_generations_per_hour);
+  return config;
+}
+
+}  // namespace genalytics

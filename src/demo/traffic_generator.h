@@ -1,0 +1,32 @@
+// Simulated generation traffic for `genalytics demo` and for tests: a daily
+// load curve, heavy users, models that differ in speed and failure rate,
+// error types with messages, cancellations and batches.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "event/generation_event.h"
+
+namespace genalytics {
+
+// The user id used by the seeds' examples; always among the demo's users.
+inline constexpr std::string_view kDemoUserId = "550e8400-e29b-41d4-a716-446655440000";
+
+struct DemoOptions {
+  int days = 30;
+  int64_t end_us = 0;                 // traffic ends here (usually now)
+  uint64_t seed = 42;                 // same seed and options => same events
+  double mean_generations_per_hour = 120;
+  int users = 400;
+};
+
+// Generates the traffic of the `days` days ending at `end_us` and hands it to
+// `sink` in batches of at most `batch_size` events, in timestamp order.
+// Deterministic for given options.
+void generate_demo_traffic(const DemoOptions& options, size_t batch_size,
+                           const std::function<void(std::vector<GenerationEvent>&&)>& sink);
+
+}  // namespace genalytics

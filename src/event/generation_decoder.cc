@@ -1,0 +1,737 @@
+#include "event/generation_decoder.h"
+
+#include <algorithm>
+#include <array>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <utility>
+
+#include "event/time.h"
+#include "event/uuid.h"
+
+namespace genalytics {
+namespace {
+
+namespace json = boost::json;
+
+// The fields of an event in the order they are checked, which is the order of
+// GenerationEvent's members; errors come out in this order.
+enum class Field : uint8_t {
+  kEventId,
+  kEventType,
+  kGenerationId,
+  kUserId,
+  kTimestamp,
+  kGenerationType,
+  kDurationMs,
+  kSuccess,
+  kErrorType,
+  kErrorMessage,
+  kQueueWaitTimeMs,
+  kGenerationTimeMs,
+  kModelCheckpoint,
+  kImageDimensions,
+  kBatchSize,
+  kPromptTokens,
+  kCosts,
+  kTokens,
+  kParams,
+  kAttributes,
+  kRetryCount,
+  kGpuMemoryMb,
+  kQueueLength,
+};
+constexpr size_t kFieldCount = static_cast<size_t>(Field::kQueueLength) + 1;
+
+// The JSON pointer of each field, indexed by Field; the wire name follows the '/'.
+constexpr std::array<std::string_view, kFieldCount> kFieldPointers = {
+    "/event_id",
+    "/event_type",
+    "/generation_id",
+    "/user_id",
+    "/timestamp",
+    "/generation_type",
+    "/duration_ms",
+    "/success",
+    "/error_type",
+    "/error_message",
+    "/queue_wait_time_ms",
+    "/generation_time_ms",
+    "/model_checkpoint",
+    "/image_dimensions",
+    "/batch_size",
+    "/prompt_tokens",
+    "/costs",
+    "/tokens",
+    "/params",
+    "/attributes",
+    "/retry_count",
+    "/gpu_memory_mb",
+    "/queue_length",
+};
+
+constexpr std::string_view pointer_of(Field field) {
+  return kFieldPointers[static_cast<size_t>(field)];
+}
+
+constexpr std::string_view wire_name(Field field) { return pointer_of(field).substr(1); }
+
+constexpr size_t kMaxNameLength = 18;
+
+// For each name length, the fields whose name has it (kFieldCount pads), so
+// that matching a key costs a comparison or two instead of one per field.
+constexpr auto kFieldsByNameLength = [] {
+  std::array<std::array<size_t, 4>, kMaxNameLength + 1> fields{};
+  for (auto& same_length : fields) same_length.fill(kFieldCount);
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    auto& same_length = fields[wire_name(static_cast<Field>(i)).size()];
+    size_t slot = 0;
+    while (same_length[slot] != kFieldCount) ++slot;
+    same_length[slot] = i;
+  }
+  return fields;
+}();
+
+// The index of the field named `key`, or kFieldCount when there is none.
+size_t field_index(std::string_view key) {
+  if (key.empty() || key.size() > kMaxNameLength) return kFieldCount;
+  for (size_t i : kFieldsByNameLength[key.size()]) {
+    if (i == kFieldCount) break;
+    const std::string_view name = wire_name(static_cast<Field>(i));
+    if (key[0] == name[0] && key == name) return i;
+  }
+  return kFieldCount;
+}
+
+constexpr std::string_view kWhitespace = " \t\r\n";
+
+std::string_view view(const json::string& text) { return {text.data(), text.size()}; }
+
+// Appends "/token" to a JSON pointer, escaping '~' and '/' (RFC 6901).
+void append_pointer_token(std::string* pointer, std::string_view token) {
+  pointer->push_back('/');
+  for (char c : token) {
+    if (c == '~') {
+      pointer->append("~0");
+    } else if (c == '/') {
+      pointer->append("~1");
+    } else {
+      pointer->push_back(c);
+    }
+  }
+}
+
+std::string child_pointer(Field field, std::string_view token) {
+  std::string pointer(pointer_of(field));
+  append_pointer_token(&pointer, token);
+  return pointer;
+}
+
+// Code points in UTF-8 text: the bytes that do not continue a sequence.
+size_t utf8_length(std::string_view text) {
+  size_t length = 0;
+  for (char c : text) length += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return length;
+}
+
+// The longest prefix of `text` of at most `max_bytes` bytes that does not
+// split a UTF-8 sequence.
+std::string_view truncate_utf8(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
+enum class IntegerCheck { kOk, kNotInteger, kTooSmall, kTooLarge };
+
+// Reads `value` as an integer in [minimum, kMaxEventInteger]. A double with an
+// integral value (5.0) is an integer; 5.5, "5" and true are not.
+IntegerCheck check_integer(const json::value& value, int64_t minimum, int64_t* out) {
+  int64_t integer;
+  switch (value.kind()) {
+    case json::kind::int64:
+      integer = value.get_int64();
+      break;
+    case json::kind::uint64:
+      return IntegerCheck::kTooLarge;  // the parser only uses uint64 beyond int64
+    case json::kind::double_: {
+      const double number = value.get_double();
+      if (std::isnan(number) || std::trunc(number) != number) return IntegerCheck::kNotInteger;
+      if (number > static_cast<double>(kMaxEventInteger)) return IntegerCheck::kTooLarge;
+      if (number < static_cast<double>(minimum)) return IntegerCheck::kTooSmall;
+      integer = static_cast<int64_t>(number);
+      break;
+    }
+    default:
+      return IntegerCheck::kNotInteger;
+  }
+  if (integer < minimum) return IntegerCheck::kTooSmall;
+  if (integer > kMaxEventInteger) return IntegerCheck::kTooLarge;
+  *out = integer;
+  return IntegerCheck::kOk;
+}
+
+// Validates the members of one event object and collects every problem.
+class EventValidator {
+ public:
+  EventValidator(const json::object& object, const DecodeLimits& limits,
+                 std::vector<FieldError>* errors)
+      : limits_(limits), errors_(errors) {
+    for (const json::key_value_pair& member : object) {
+      if (member.value().is_null()) continue;  // null means absent
+      const size_t index = field_index(member.key());
+      if (index < kFieldCount) values_[index] = &member.value();
+    }
+  }
+
+  // The value of `field`, or nullptr when it is absent or null.
+  const json::value* find(Field field) const { return values_[static_cast<size_t>(field)]; }
+
+  void fail(std::string pointer, std::string message) {
+    errors_->push_back({std::move(pointer), std::move(message)});
+  }
+  void fail(Field field, std::string message) {
+    fail(std::string(pointer_of(field)), std::move(message));
+  }
+
+  // Leaves `*id` alone when the field is absent.
+  void read_uuid(Field field, std::string* id) {
+    const json::value* value = find(field);
+    if (value == nullptr) return;
+    std::optional<std::string> canonical;
+    if (value->is_string()) canonical = canonical_uuid(view(value->get_string()));
+    if (canonical) {
+      *id = std::move(*canonical);
+    } else {
+      fail(field, "must be a UUID");
+    }
+  }
+
+  void read_uuid(Field field, std::optional<std::string>* id) {
+    if (find(field) == nullptr) return;
+    read_uuid(field, &id->emplace());
+  }
+
+  void read_required_uuid(Field field, std::string* id) {
+    if (find(field) == nullptr) {
+      fail(field, "is required");
+    } else {
+      read_uuid(field, id);
+    }
+  }
+
+  // Returns false when the type is missing or unknown.
+  bool read_event_type(GenerationEventType* type) {
+    const json::value* value = find(Field::kEventType);
+    if (value == nullptr) {
+      fail(Field::kEventType, "is required");
+      return false;
+    }
+    std::optional<GenerationEventType> parsed;
+    if (value->is_string()) parsed = parse_generation_event_type(view(value->get_string()));
+    if (!parsed) {
+      fail(Field::kEventType, "must be one of request, start, completion, cancellation");
+      return false;
+    }
+    *type = *parsed;
+    return true;
+  }
+
+  void read_timestamp(int64_t default_us, int64_t* timestamp_us) {
+    const json::value* value = find(Field::kTimestamp);
+    if (value == nullptr) {
+      *timestamp_us = default_us;
+      return;
+    }
+    std::optional<int64_t> parsed;
+    if (value->is_string()) {
+      const std::string_view text = view(value->get_string());
+      parsed = parse_rfc3339(text);
+      // Python's datetime.utcnow().isoformat(), which the seeds' producers
+      // send, has no offset: it is UTC.
+      if (!parsed && text.size() <= 32) parsed = parse_rfc3339(std::string(text) + "Z");
+    }
+    if (parsed) {
+      *timestamp_us = *parsed;
+    } else {
+      fail(Field::kTimestamp, "must be an RFC 3339 date-time");
+    }
+  }
+
+  void read_success(bool required, std::optional<bool>* success) {
+    const json::value* value = find(Field::kSuccess);
+    if (value == nullptr) {
+      if (required) fail(Field::kSuccess, "is required for completion events");
+    } else if (value->is_bool()) {
+      *success = value->get_bool();
+    } else {
+      fail(Field::kSuccess, "must be a boolean");
+    }
+  }
+
+  void read_string(Field field, std::optional<std::string>* out) {
+    const json::value* value = find(field);
+    if (value == nullptr) return;
+    if (!value->is_string()) {
+      fail(field, "must be a string");
+      return;
+    }
+    const std::string_view text = view(value->get_string());
+    if (too_long(text)) {
+      fail(field, too_long_message());
+    } else {
+      out->emplace(text);
+    }
+  }
+
+  void read_error_message(std::optional<std::string>* out) {
+    const json::value* value = find(Field::kErrorMessage);
+    if (value == nullptr) return;
+    if (!value->is_string()) {
+      fail(Field::kErrorMessage, "must be a string");
+      return;
+    }
+    out->emplace(truncate_utf8(view(value->get_string()), limits_.max_error_message_length));
+  }
+
+  // Reads an integer >= `minimum` (0 or 1) found at `pointer`; nullopt (and an
+  // error) when it is not one.
+  std::optional<int64_t> read_integer(const json::value& value, int64_t minimum,
+                                      std::string_view pointer) {
+    int64_t integer = 0;
+    switch (check_integer(value, minimum, &integer)) {
+      case IntegerCheck::kOk:
+        return integer;
+      case IntegerCheck::kNotInteger:
+      case IntegerCheck::kTooSmall:
+        fail(std::string(pointer),
+             minimum > 0 ? "must be a positive integer" : "must be a non-negative integer");
+        break;
+      case IntegerCheck::kTooLarge:
+        fail(std::string(pointer), "must be at most " + std::to_string(kMaxEventInteger));
+        break;
+    }
+    return std::nullopt;
+  }
+
+  void read_integer(Field field, int64_t minimum, std::optional<int64_t>* out) {
+    if (const json::value* value = find(field)) {
+      *out = read_integer(*value, minimum, pointer_of(field));
+    }
+  }
+
+  // The field's object, or nullptr (with an error unless it is absent).
+  const json::object* find_object(Field field) {
+    const json::value* value = find(field);
+    if (value == nullptr) return nullptr;
+    if (!value->is_object()) fail(field, "must be an object");
+    return value->if_object();
+  }
+
+  // Reports the keys of `object` longer than max_string_length, once.
+  // Returns false when there are any.
+  bool check_keys(Field field, const json::object& object) {
+    for (const json::key_value_pair& member : object) {
+      if (too_long(member.key())) {
+        fail(field, "keys " + too_long_message());
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Stores `object` as compact JSON text if it fits max_object_bytes.
+  void store_object(Field field, const json::object& object, std::optional<std::string>* out) {
+    std::string text = json::serialize(object);
+    if (text.size() > limits_.max_object_bytes) {
+      fail(field, "must be at most " + std::to_string(limits_.max_object_bytes) + " bytes");
+      return;
+    }
+    *out = std::move(text);
+  }
+
+  // Any object (image_dimensions, params). Its numbers must be finite:
+  // Boost.JSON parses 1e400 as infinity, which has no JSON text.
+  void read_object(Field field, std::optional<std::string>* out) {
+    const json::object* object = find_object(field);
+    if (object == nullptr) return;
+    if (all_finite(*find(field))) {
+      store_object(field, *object, out);
+    } else {
+      std::string pointer(pointer_of(field));
+      report_non_finite(*find(field), &pointer);
+    }
+  }
+
+  // USD components: {"compute": 0.012, "storage": 0.001}.
+  void read_costs(std::optional<std::string>* out) {
+    const json::object* costs = find_object(Field::kCosts);
+    if (costs == nullptr || !check_keys(Field::kCosts, *costs)) return;
+    const size_t errors_before = errors_->size();
+    for (const json::key_value_pair& member : *costs) {
+      const json::value& value = member.value();
+      const double amount = value.is_number() ? value.to_number<double>() : -1;
+      if (!(amount >= 0)) {
+        fail(child_pointer(Field::kCosts, member.key()), "must be a non-negative number");
+      } else if (amount > kMaxCostUsd) {
+        fail(child_pointer(Field::kCosts, member.key()),
+             "must be at most " + std::to_string(static_cast<int64_t>(kMaxCostUsd)));
+      }
+    }
+    if (errors_->size() == errors_before) store_object(Field::kCosts, *costs, out);
+  }
+
+  // {"input": N, "output": N}, stored with exactly these keys (others are
+  // ignored) and integer values, so readers need not handle 5.0.
+  void read_tokens(std::optional<std::string>* out) {
+    const json::object* tokens = find_object(Field::kTokens);
+    if (tokens == nullptr) return;
+    constexpr std::pair<std::string_view, std::string_view> kCounts[] = {
+        {"input", "/tokens/input"}, {"output", "/tokens/output"}};
+    std::string text = "{";
+    bool valid = true;
+    for (const auto& [key, pointer] : kCounts) {
+      const json::value* value = tokens->if_contains(key);
+      if (value == nullptr || value->is_null()) continue;
+      const std::optional<int64_t> count = read_integer(*value, 0, pointer);
+      if (!count) {
+        valid = false;
+        continue;
+      }
+      if (text.size() > 1) text.push_back(',');
+      text.append("\"").append(key).append("\":").append(std::to_string(*count));
+    }
+    text.push_back('}');
+    if (valid) *out = std::move(text);
+  }
+
+  // Custom dimensions: {"style": "anime", "difficulty": 3, "beta": true}.
+  void read_attributes(std::optional<std::string>* out) {
+    const json::object* attributes = find_object(Field::kAttributes);
+    if (attributes == nullptr || !check_keys(Field::kAttributes, *attributes)) return;
+    const size_t errors_before = errors_->size();
+    for (const json::key_value_pair& member : *attributes) {
+      const json::value& value = member.value();
+      if (value.is_string()) {
+        if (too_long(view(value.get_string()))) {
+          fail(child_pointer(Field::kAttributes, member.key()), too_long_message());
+        }
+      } else if (value.is_double() && !std::isfinite(value.get_double())) {
+        fail(child_pointer(Field::kAttributes, member.key()), "is out of range");
+      } else if (!value.is_number() && !value.is_bool()) {
+        fail(child_pointer(Field::kAttributes, member.key()),
+             "must be a string, number or boolean");
+      }
+    }
+    if (errors_->size() == errors_before) store_object(Field::kAttributes, *attributes, out);
+  }
+
+ private:
+  // Whether `text` has more than max_string_length characters.
+  bool too_long(std::string_view text) const {
+    return text.size() > limits_.max_string_length && utf8_length(text) > limits_.max_string_length;
+  }
+
+  std::string too_long_message() const {
+    return "must be at most " + std::to_string(limits_.max_string_length) + " characters";
+  }
+
+  static bool all_finite(const json::value& value) {
+    if (value.is_double()) return std::isfinite(value.get_double());
+    if (const json::object* object = value.if_object()) {
+      for (const json::key_value_pair& member : *object) {
+        if (!all_finite(member.value())) return false;
+      }
+    } else if (const json::array* array = value.if_array()) {
+      for (const json::value& element : *array) {
+        if (!all_finite(element)) return false;
+      }
+    }
+    return true;
+  }
+
+  // Reports every non-finite number inside `value`, which `pointer` locates
+  // (restored on return).
+  void report_non_finite(const json::value& value, std::string* pointer) {
+    const size_t length = pointer->size();
+    if (value.is_double()) {
+      if (!std::isfinite(value.get_double())) fail(*pointer, "is out of range");
+    } else if (const json::object* object = value.if_object()) {
+      for (const json::key_value_pair& member : *object) {
+        append_pointer_token(pointer, member.key());
+        report_non_finite(member.value(), pointer);
+        pointer->resize(length);
+      }
+    } else if (const json::array* array = value.if_array()) {
+      for (size_t i = 0; i < array->size(); ++i) {
+        append_pointer_token(pointer, std::to_string(i));
+        report_non_finite((*array)[i], pointer);
+        pointer->resize(length);
+      }
+    }
+  }
+
+  const DecodeLimits& limits_;
+  std::vector<FieldError>* errors_;
+  std::array<const json::value*, kFieldCount> values_{};  // indexed by Field
+};
+
+std::string malformed_message(const json::error_code& error, size_t offset) {
+  return "malformed JSON: " + error.message() + " at byte " + std::to_string(offset);
+}
+
+std::string too_many_message(const DecodeLimits& limits) {
+  return "too many events in one body (limit " + std::to_string(limits.max_events_per_body) + ")";
+}
+
+bool is_blank(std::string_view line) { return line.find_first_not_of(kWhitespace) == line.npos; }
+
+// Calls `visit(line)` for each non-blank line of `body`, in order.
+template <typename Visit>
+void for_each_nonblank_line(std::string_view body, Visit&& visit) {
+  while (!body.empty()) {
+    const size_t end = body.find('\n');
+    const std::string_view line = body.substr(0, end);
+    if (!is_blank(line)) visit(line);
+    if (end == body.npos) break;
+    body.remove_prefix(end + 1);
+  }
+}
+
+// Decodes one body. Every event is parsed on its own, also in an array, so
+// the whole body never exists as a DOM: one parser and one memory resource
+// serve all events, and the resource's first block is inline, so a typical
+// event is parsed without touching the heap.
+class BodyDecoder {
+ public:
+  BodyDecoder(int64_t now_us, const DecodeLimits& limits)
+      : now_us_(now_us), limits_(limits), resource_(buffer_, sizeof(buffer_)) {}
+
+  DecodedBatch decode(std::string_view body, bool ndjson) {
+    if (ndjson) {
+      decode_lines(body);
+    } else {
+      decode_document(body);
+    }
+    return std::move(batch_);
+  }
+
+ private:
+  static constexpr size_t kRejected = std::string_view::npos;
+
+  // One value or an array of values; NDJSON when more values follow on later
+  // lines.
+  void decode_document(std::string_view body) {
+    const size_t start = body.find_first_not_of(kWhitespace);
+    if (start == body.npos) return;
+    const size_t end = body[start] == '[' ? decode_array(body, start) : decode_single(body);
+    if (end == kRejected || end == body.size()) return;
+    const size_t value_end = body.find_last_not_of(kWhitespace, end - 1) + 1;
+    batch_ = {};
+    if (body.find('\n', value_end) != body.npos) {
+      decode_lines(body);
+    } else {
+      reject(0, malformed_message(json::error::extra_data, end));
+    }
+  }
+
+  // Returns where the value and the whitespace after it end, or kRejected.
+  size_t decode_single(std::string_view body) {
+    json::error_code error;
+    const size_t consumed = parse(body, &error);
+    if (error) {
+      reject(0, malformed_message(error, consumed));
+      return kRejected;
+    }
+    if (limits_.max_events_per_body < 1) {
+      reject(0, too_many_message(limits_));
+      return kRejected;
+    }
+    decode_event(parser_.release(), 0);
+    return consumed;
+  }
+
+  // `body[open]` is '['. Returns where the array and the whitespace after it
+  // end, or kRejected. A malformed array rejects the whole body.
+  size_t decode_array(std::string_view body, size_t open) {
+    size_t pos = skip_whitespace(body, open + 1);
+    if (pos < body.size() && body[pos] == ']') return skip_whitespace(body, pos + 1);
+    for (size_t index = 0;; ++index) {
+      if (index == limits_.max_events_per_body) return reject_body(too_many_message(limits_));
+      json::error_code error;
+      const size_t consumed = parse(body.substr(pos), &error);
+      pos += consumed;
+      if (error) return reject_body(malformed_message(error, pos));
+      if (index == 0) {
+        // Guess the count from the first event's size (once, for speed only).
+        batch_.events.reserve(std::min(limits_.max_events_per_body,
+                                       body.size() / std::max<size_t>(consumed, 64) + 1));
+      }
+      decode_event(parser_.release(), index);
+      if (pos == body.size()) return reject_body(malformed_message(json::error::incomplete, pos));
+      if (body[pos] == ']') return skip_whitespace(body, pos + 1);
+      if (body[pos] != ',') return reject_body(malformed_message(json::error::syntax, pos));
+      ++pos;
+    }
+  }
+
+  // Index i is the i-th non-blank line.
+  void decode_lines(std::string_view body) {
+    size_t lines = 0;
+    for_each_nonblank_line(body, [&](std::string_view) { ++lines; });
+    if (lines > limits_.max_events_per_body) {
+      reject(0, too_many_message(limits_));
+      return;
+    }
+    batch_.events.reserve(lines);
+    size_t index = 0;
+    for_each_nonblank_line(body, [&](std::string_view line) {
+      json::error_code error;
+      const size_t consumed = parse(line, &error);
+      if (!error && consumed < line.size()) error = json::error::extra_data;
+      if (error) {
+        reject(index++, malformed_message(error, consumed));
+      } else {
+        decode_event(parser_.release(), index++);
+      }
+    });
+  }
+
+  // Parses the value at the start of `text` (the previous value must be
+  // released). Returns the characters consumed: the value and the whitespace
+  // after it, or up to the error.
+  size_t parse(std::string_view text, json::error_code* error) {
+    parser_.reset(&resource_);  // drops any unreleased value, then its memory
+    resource_.release();
+    return parser_.write_some(text.data(), text.size(), *error);
+  }
+
+  static size_t skip_whitespace(std::string_view body, size_t pos) {
+    pos = body.find_first_not_of(kWhitespace, pos);
+    return pos == body.npos ? body.size() : pos;
+  }
+
+  void decode_event(const json::value& value, size_t index) {
+    std::vector<FieldError> errors;
+    GenerationEvent& event = batch_.events.emplace_back();
+    if (!decode_generation_event(value, now_us_, limits_, &event, &errors)) {
+      batch_.events.pop_back();
+      batch_.rejected.push_back({index, std::move(errors)});
+    }
+  }
+
+  void reject(size_t index, std::string message) {
+    batch_.rejected.push_back({index, {{"", std::move(message)}}});
+  }
+
+  // Drops what was decoded and rejects the body as a whole.
+  size_t reject_body(std::string message) {
+    batch_ = {};
+    reject(0, std::move(message));
+    return kRejected;
+  }
+
+  const int64_t now_us_;
+  const DecodeLimits& limits_;
+  unsigned char buffer_[16 * 1024];
+  json::monotonic_resource resource_;
+  json::parser parser_;
+  DecodedBatch batch_;
+};
+
+// Nested objects are stored as JSON text; text that no longer parses as an
+// object (not written by this decoder) is passed through as a string.
+void put_nested(json::object* object, Field field, const std::optional<std::string>& text) {
+  if (!text) return;
+  json::error_code error;
+  json::value value = json::parse(*text, error);
+  if (error || !value.is_object()) value = *text;
+  object->emplace(wire_name(field), std::move(value));
+}
+
+template <typename T>
+void put_optional(json::object* object, Field field, const std::optional<T>& value) {
+  if (value) object->emplace(wire_name(field), *value);
+}
+
+}  // namespace
+
+bool decode_generation_event(const json::value& value, int64_t now_us, const DecodeLimits& limits,
+                             GenerationEvent* event, std::vector<FieldError>* errors) {
+  const json::object* object = value.if_object();
+  if (object == nullptr) {
+    errors->push_back({"", "must be a JSON object"});
+    return false;
+  }
+  const size_t errors_before = errors->size();
+  EventValidator validator(*object, limits, errors);
+  *event = GenerationEvent();
+  if (validator.find(Field::kEventId) == nullptr) {
+    event->event_id = random_uuid();
+  } else {
+    validator.read_uuid(Field::kEventId, &event->event_id);
+  }
+  const bool type_known = validator.read_event_type(&event->event_type);
+  validator.read_required_uuid(Field::kGenerationId, &event->generation_id);
+  validator.read_uuid(Field::kUserId, &event->user_id);
+  validator.read_timestamp(now_us, &event->timestamp_us);
+  validator.read_string(Field::kGenerationType, &event->generation_type);
+  validator.read_integer(Field::kDurationMs, 0, &event->duration_ms);
+  validator.read_success(type_known && event->is_completion(), &event->success);
+  validator.read_string(Field::kErrorType, &event->error_type);
+  validator.read_error_message(&event->error_message);
+  validator.read_integer(Field::kQueueWaitTimeMs, 0, &event->queue_wait_time_ms);
+  validator.read_integer(Field::kGenerationTimeMs, 0, &event->generation_time_ms);
+  validator.read_string(Field::kModelCheckpoint, &event->model_checkpoint);
+  validator.read_object(Field::kImageDimensions, &event->image_dimensions_json);
+  validator.read_integer(Field::kBatchSize, 1, &event->batch_size);
+  validator.read_integer(Field::kPromptTokens, 0, &event->prompt_tokens);
+  validator.read_costs(&event->costs_json);
+  validator.read_tokens(&event->tokens_json);
+  validator.read_object(Field::kParams, &event->params_json);
+  validator.read_attributes(&event->attributes_json);
+  validator.read_integer(Field::kRetryCount, 0, &event->retry_count);
+  validator.read_integer(Field::kGpuMemoryMb, 0, &event->gpu_memory_mb);
+  validator.read_integer(Field::kQueueLength, 0, &event->queue_length);
+  return errors->size() == errors_before;
+}
+
+DecodedBatch decode_generation_body(std::string_view body, bool ndjson, int64_t now_us,
+                                    const DecodeLimits& limits) {
+  return BodyDecoder(now_us, limits).decode(body, ndjson);
+}
+
+json::object to_json(const GenerationEvent& event) {
+  json::object object;
+  object.reserve(kFieldCount);
+  object.emplace(wire_name(Field::kEventId), event.event_id);
+  object.emplace(wire_name(Field::kEventType), to_string(event.event_type));
+  object.emplace(wire_name(Field::kGenerationId), event.generation_id);
+  put_optional(&object, Field::kUserId, event.user_id);
+  object.emplace(wire_name(Field::kTimestamp), format_rfc3339_micros(event.timestamp_us));
+  put_optional(&object, Field::kGenerationType, event.generation_type);
+  put_optional(&object, Field::kDurationMs, event.duration_ms);
+  put_optional(&object, Field::kSuccess, event.success);
+  put_optional(&object, Field::kErrorType, event.error_type);
+  put_optional(&object, Field::kErrorMessage, event.error_message);
+  put_optional(&object, Field::kQueueWaitTimeMs, event.queue_wait_time_ms);
+  put_optional(&object, Field::kGenerationTimeMs, event.generation_time_ms);
+  put_optional(&object, Field::kModelCheckpoint, event.model_checkpoint);
+  put_nested(&object, Field::kImageDimensions, event.image_dimensions_json);
+  put_optional(&object, Field::kBatchSize, event.batch_size);
+  put_optional(&object, Field::kPromptTokens, event.prompt_tokens);
+  put_nested(&object, Field::kCosts, event.costs_json);
+  put_nested(&object, Field::kTokens, event.tokens_json);
+  put_nested(&object, Field::kParams, event.params_json);
+  put_nested(&object, Field::kAttributes, event.attributes_json);
+  put_optional(&object, Field::kRetryCount, event.retry_count);
+  put_optional(&object, Field::kGpuMemoryMb, event.gpu_memory_mb);
+  put_optional(&object, Field::kQueueLength, event.queue_length);
+  return object;
+}
+
+}  // namespace genalytics

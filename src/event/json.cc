@@ -1,0 +1,2 @@
+// Boost.JSON's implementation, compiled once for the whole program.
+#include <boost/json/src.hpp>

@@ -1,0 +1,18 @@
+// UUIDs as text: validation, canonical form and random version-4 generation.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace genalytics {
+
+// Returns the canonical form (lowercase, 8-4-4-4-12 hyphenated) of `text`,
+// which may use either case and may be wrapped in braces; nullopt when `text`
+// is not a UUID.
+std::optional<std::string> canonical_uuid(std::string_view text);
+
+// A random (version 4) UUID in canonical form. Thread-safe.
+std::string random_uuid();
+
+}  // namespace genalytics

@@ -1,0 +1,117 @@
+#include "pipeline/batch_writer.h"
+
+#include <utility>
+
+namespace genalytics {
+
+BatchWriter::BatchWriter(Store* store, Options options)
+    : store_(store), options_(options), thread_([this] { run(); }) {}
+
+BatchWriter::~BatchWriter() { shutdown(); }
+
+SubmitStatus BatchWriter::submit(std::vector<GenerationEvent> events, Callback done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return SubmitStatus::kShuttingDown;
+    if (queued_events_ > 0 && queued_events_ + events.size() > options_.max_queued_events) {
+      return SubmitStatus::kQueueFull;
+    }
+    queued_events_ += events.size();
+    queue_.push_back(Submission{std::move(events), std::move(done)});
+  }
+  work_ready_.notify_one();
+  return SubmitStatus::kQueued;
+}
+
+WriteResult BatchWriter::write(std::vector<GenerationEvent> events) {
+  std::promise<WriteResult> promise;
+  std::future<WriteResult> future = promise.get_future();
+  {
+    std::unique_lock lock(mutex_);
+    room_ready_.wait(lock, [&] {
+      return stopping_ || queued_events_ == 0 ||
+             queued_events_ + events.size() <= options_.max_queued_events;
+    });
+    if (stopping_) return WriteResult{false, 0, 0, "the writer is shutting down"};
+    queued_events_ += events.size();
+    queue_.push_back(Submission{std::move(events), [&promise](WriteResult result) {
+                                  promise.set_value(std::move(result));
+                                }});
+  }
+  work_ready_.notify_one();
+  return future.get();
+}
+
+void BatchWriter::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  room_ready_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t BatchWriter::queued_events() const {
+  std::lock_guard lock(mutex_);
+  return queued_events_;
+}
+
+void BatchWriter::run() {
+  std::vector<Submission> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      // Take whole submissions up to the commit size (at least one).
+      size_t events = 0;
+      while (!queue_.empty() &&
+             (batch.empty() || events + queue_.front().events.size() <= options_.max_events_per_commit)) {
+        events += queue_.front().events.size();
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit(batch);
+    size_t committed = 0;
+    for (const Submission& s : batch) committed += s.events.size();
+    batch.clear();
+    {
+      std::lock_guard lock(mutex_);
+      queued_events_ -= committed;
+    }
+    room_ready_.notify_all();
+  }
+}
+
+void BatchWriter::commit(std::vector<Submission>& batch) {
+  scratch_.clear();
+  for (Submission& s : batch) {
+    for (GenerationEvent& e : s.events) scratch_.push_back(std::move(e));
+  }
+  WriteResult failure;
+  try {
+    store_->write_generation_events(scratch_, &inserted_);
+  } catch (const StoreError& error) {
+    failure.error = error.what();
+  }
+  size_t offset = 0;
+  for (Submission& s : batch) {
+    WriteResult result = failure;
+    if (failure.error.empty()) {
+      result.ok = true;
+      for (size_t i = 0; i < s.events.size(); ++i) {
+        if (inserted_[offset + i]) {
+          ++result.accepted;
+        } else {
+          ++result.duplicates;
+        }
+      }
+    }
+    offset += s.events.size();
+    s.done(std::move(result));
+  }
+}
+
+}  // namespace genalytics

@@ -1,0 +1,88 @@
+// Group commit: concurrent ingest requests queue their decoded events here;
+// one writer thread takes everything queued, writes it to the store in a
+// single transaction and then completes each request. A request's callback
+// runs only after its events are durable (or the write failed).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "event/generation_event.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+struct WriteResult {
+  bool ok = false;
+  size_t accepted = 0;    // newly stored events
+  size_t duplicates = 0;  // events whose event_id was already stored
+  std::string error;      // the store's message when !ok
+};
+
+enum class SubmitStatus : uint8_t { kQueued, kQueueFull, kShuttingDown };
+
+class BatchWriter {
+ public:
+  using Callback = std::function<void(WriteResult)>;
+
+  struct Options {
+    size_t max_queued_events = 500'000;  // beyond this, submit() answers kQueueFull
+    size_t max_events_per_commit = 50'000;
+  };
+
+  // Starts the writer thread. `store` must outlive this object.
+  BatchWriter(Store* store, Options options);
+  // Drains the queue (see shutdown()).
+  ~BatchWriter();
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
+
+  // Queues `events` for the next commit. On kQueued, `done` will be called
+  // exactly once, on the writer thread, after the commit. On any other status
+  // nothing was queued and `done` is never called. A submission larger than
+  // max_queued_events is accepted when the queue is empty, so that every
+  // single body can make progress. Thread-safe.
+  SubmitStatus submit(std::vector<GenerationEvent> events, Callback done);
+
+  // Submits and waits for the result; kQueueFull waits for room instead of
+  // failing. Thread-safe. For batch loaders (CLI ingest, demo).
+  WriteResult write(std::vector<GenerationEvent> events);
+
+  // Stops taking submissions, commits everything already queued, completes
+  // its callbacks and joins the writer thread. Idempotent.
+  void shutdown();
+
+  // Events queued and not yet committed.
+  size_t queued_events() const;
+
+ private:
+  struct Submission {
+    std::vector<GenerationEvent> events;
+    Callback done;
+  };
+
+  void run();
+  void commit(std::vector<Submission>& batch);
+
+  Store* store_;
+  Options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;   // signalled on submit and shutdown
+  std::condition_variable room_ready_;   // signalled after each commit
+  std::deque<Submission> queue_;         // GUARDED_BY(mutex_)
+  size_t queued_events_ = 0;             // GUARDED_BY(mutex_)
+  bool stopping_ = false;                // GUARDED_BY(mutex_)
+  std::thread thread_;
+  std::vector<GenerationEvent> scratch_;  // writer thread only
+  std::vector<uint8_t> inserted_;         // writer thread only
+};
+
+}  // namespace genalytics

@@ -1,0 +1,60 @@
+#include "pipeline/ndjson_loader.h"
+
+#include <fmt/format.h>
+#include <fstream>
+
+#include "event/time.h"
+
+namespace genalytics {
+namespace {
+constexpr size_t kChunkBytes = 4 * 1024 * 1024;
+}  // namespace
+
+LoadStats load_ndjson_file(const std::string& path, BatchWriter& writer, const DecodeLimits& limits,
+                           const std::function<void(const LoadStats&)>& progress,
+                           const std::function<void(const RejectedLine&)>& on_rejected) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("cannot open {}", path));
+  in.seekg(0, std::ios::end);
+  LoadStats stats;
+  stats.bytes_total = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+
+  std::string chunk;
+  std::string line;
+  uint64_t line_number = 0;
+  std::vector<uint64_t> chunk_lines;  // file line number of each non-blank line in the chunk
+  auto flush = [&] {
+    if (chunk_lines.empty()) return;
+    DecodedBatch batch = decode_generation_body(chunk, /*ndjson=*/true, now_us(), limits);
+    for (const RejectedEvent& r : batch.rejected) {
+      ++stats.rejected;
+      on_rejected(RejectedLine{r.index < chunk_lines.size() ? chunk_lines[r.index] : 0, r.errors});
+    }
+    if (!batch.events.empty()) {
+      WriteResult result = writer.write(std::move(batch.events));
+      if (!result.ok) throw StoreError(result.error);
+      stats.accepted += result.accepted;
+      stats.duplicates += result.duplicates;
+    }
+    chunk.clear();
+    chunk_lines.clear();
+    progress(stats);
+  };
+  while (std::getline(in, line)) {
+    ++line_number;
+    stats.bytes_read += line.size() + 1;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    chunk += line;
+    chunk += '\n';
+    chunk_lines.push_back(line_number);
+    if (chunk.size() >= kChunkBytes) flush();
+  }
+  if (in.bad()) throw std::runtime_error(fmt::format("error reading {}", path));
+  stats.bytes_read = stats.bytes_total;
+  flush();
+  progress(stats);
+  return stats;
+}
+
+}  // namespace genalytics

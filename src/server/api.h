@@ -1,0 +1,29 @@
+// The REST API: routes requests to ingest (pipeline/) and to analytics
+// (analytics/). It parses parameters and formats answers; every decision
+// about data lives in the layers below.
+#pragma once
+
+#include "analytics/generation_analytics.h"
+#include "event/generation_decoder.h"
+#include "pipeline/batch_writer.h"
+#include "server/http_server.h"
+
+namespace genalytics {
+
+class ApiService {
+ public:
+  // The arguments must outlive this object.
+  ApiService(const GenerationAnalytics& analytics, BatchWriter& writer, DecodeLimits limits);
+
+  // The HttpHandler: answers every request exactly once. Thread-safe.
+  void handle(HttpRequest& request, Responder respond) const;
+
+ private:
+  void ingest_generation(HttpRequest& request, Responder respond) const;
+
+  const GenerationAnalytics& analytics_;
+  BatchWriter& writer_;
+  DecodeLimits limits_;
+};
+
+}  // namespace genalytics

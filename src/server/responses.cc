@@ -1,0 +1,47 @@
+#include "server/responses.h"
+
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "analytics/window.h"
+#include "store/store.h"
+
+namespace genalytics {
+namespace http = boost::beast::http;
+
+HttpResponse json_response(http::status status, const boost::json::value& body, unsigned version,
+                           bool keep_alive) {
+  HttpResponse response(status, version);
+  response.set(http::field::content_type, "application/json");
+  response.keep_alive(keep_alive);
+  response.body() = boost::json::serialize(body);
+  return response;
+}
+
+HttpResponse error_response(http::status status, std::string_view code, std::string_view message,
+                            unsigned version, bool keep_alive) {
+  boost::json::object error{{"code", code}, {"message", message}};
+  HttpResponse response =
+      json_response(status, boost::json::object{{"error", std::move(error)}}, version, keep_alive);
+  if (status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
+  return response;
+}
+
+HttpResponse current_exception_response(unsigned version, bool keep_alive) {
+  try {
+    throw;
+  } catch (const InvalidArgument& error) {
+    return error_response(http::status::bad_request, "invalid_parameter", error.what(), version,
+                          keep_alive);
+  } catch (const StoreError& error) {
+    spdlog::error("store error: {}", error.what());
+    return error_response(http::status::service_unavailable, "store_unavailable", error.what(),
+                          version, keep_alive);
+  } catch (const std::exception& error) {
+    spdlog::error("internal error: {}", error.what());
+    return error_response(http::status::internal_server_error, "internal", "internal error",
+                          version, keep_alive);
+  }
+}
+
+}  // namespace genalytics

@@ -1,0 +1,23 @@
+// JSON responses, and the one place where errors become HTTP statuses.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <string_view>
+
+#include "server/http_server.h"
+
+namespace genalytics {
+
+// `body` serialized with Content-Type application/json.
+HttpResponse json_response(boost::beast::http::status status, const boost::json::value& body,
+                           unsigned version, bool keep_alive);
+
+// {"error": {"code": code, "message": message}}. A 503 carries Retry-After.
+HttpResponse error_response(boost::beast::http::status status, std::string_view code,
+                            std::string_view message, unsigned version, bool keep_alive);
+
+// Maps the exception being handled to its response: InvalidArgument -> 400,
+// StoreError -> 503, anything else -> 500. Call only inside a catch block.
+HttpResponse current_exception_response(unsigned version, bool keep_alive);
+
+}  // namespace genalytics

@@ -1,0 +1,51 @@
+// The embedded store: one SQLite file (WAL mode, synchronous=FULL) holding
+// the seed's tables (generation_events, generation_metrics_hourly) plus the
+// dimension rollups (generation_dimension_hourly).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/sqlite.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates `<data_dir>/genalytics.db`, creating `data_dir` when
+  // missing, and applies pending schema migrations. Throws StoreError.
+  explicit SqliteStore(const std::string& data_dir);
+  ~SqliteStore() override;
+
+  void write_generation_events(std::span<const GenerationEvent> events,
+                               std::vector<uint8_t>* inserted) override;
+  std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                                      const std::optional<std::string>& value,
+                                      const RollupColumns& columns) const override;
+  void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
+                        const std::function<void(const GenerationEvent&)>& visit) const override;
+  int64_t count_generation_events() const override;
+
+  const std::string& path() const { return path_; }
+
+  // The schema version this build writes (PRAGMA user_version).
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  class ReaderLease;
+
+  void migrate();
+  void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
+  std::unique_ptr<SqliteDatabase> acquire_reader() const;
+  void release_reader(std::unique_ptr<SqliteDatabase> reader) const;
+
+  std::string path_;
+  std::unique_ptr<SqliteDatabase> writer_;  // used by one writer at a time (see Store)
+  mutable std::mutex readers_mutex_;
+  mutable std::vector<std::unique_ptr<SqliteDatabase>> idle_readers_;  // GUARDED_BY(readers_mutex_)
+};
+
+}  // namespace genalytics

@@ -1,0 +1,69 @@
+// The storage interface: raw generation events plus their hourly rollups.
+// Implementations: SqliteStore (embedded, this folder) and, later, the
+// PostgreSQL store. Both must pass tests/store/store_suite.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "event/generation_event.h"
+#include "rollup/rollup_bucket.h"
+
+namespace genalytics {
+
+// An I/O failure of the storage engine (disk full, corrupt file, lost
+// connection). Ends the request; the server maps it to 503.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct RollupRow {
+  RollupKey key;
+  RollupBucket bucket;
+};
+
+// Which expensive parts of rollup rows a reader needs.
+struct RollupColumns {
+  bool durations = true;       // the DDSketch
+  bool users = true;           // the HyperLogLog
+  bool sample_messages = false;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores `events` and applies the rollup deltas of the ones actually
+  // inserted, in one durable transaction: on return everything is committed,
+  // on StoreError nothing is. An event whose event_id is already stored (or
+  // appears earlier in `events`) is a duplicate and changes nothing.
+  // Sets (*inserted)[i] to 1 when events[i] was inserted, 0 when duplicate.
+  // REQUIRES: events validated (event/generation_decoder.h). Callers
+  // serialize writes (one writer at a time); reads may run concurrently.
+  virtual void write_generation_events(std::span<const GenerationEvent> events,
+                                       std::vector<uint8_t>* inserted) = 0;
+
+  // The rollup rows of `dimension` for hours in [start_us, end_us), ordered by
+  // hour then value; only rows of `value` when given. Thread-safe.
+  virtual std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us,
+                                              int64_t end_us,
+                                              const std::optional<std::string>& value,
+                                              const RollupColumns& columns) const = 0;
+
+  // Calls `visit` for every event of `user_id` with timestamp in
+  // [start_us, end_us), in timestamp order. Nested JSON fields are not loaded.
+  // Thread-safe.
+  virtual void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
+                                const std::function<void(const GenerationEvent&)>& visit) const = 0;
+
+  // Number of stored generation events. Thread-safe.
+  virtual int64_t count_generation_events() const = 0;
+};
+
+}  // namespace genalytics

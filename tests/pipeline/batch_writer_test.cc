@@ -1,0 +1,175 @@
+#include "pipeline/batch_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include "event/time.h"
+#include "store/sqlite_store.h"
+#include "testing/events.h"
+#include "testing/temp_dir.h"
+
+namespace genalytics {
+namespace {
+
+using testing::TempDir;
+
+constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
+
+std::vector<GenerationEvent> completions(int n) {
+  std::vector<GenerationEvent> events;
+  for (int i = 0; i < n; ++i) events.push_back(testing::make_completion(kHour, true, 100 + i));
+  return events;
+}
+
+// The real SQLite store, with writes held until released: lets a test fill
+// the writer's queue deterministically.
+class GatedStore : public Store {
+ public:
+  explicit GatedStore(const std::string& dir) : store_(dir) {}
+  void write_generation_events(std::span<const GenerationEvent> events,
+                               std::vector<uint8_t>* inserted) override {
+    {
+      std::unique_lock lock(mutex_);
+      ++writes_started_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return open_; });
+    }
+    store_.write_generation_events(events, inserted);
+  }
+  std::vector<RollupRow> read_rollups(Dimension d, int64_t s, int64_t e,
+                                      const std::optional<std::string>& v,
+                                      const RollupColumns& c) const override {
+    return store_.read_rollups(d, s, e, v, c);
+  }
+  void scan_user_events(const std::string& u, int64_t s, int64_t e,
+                        const std::function<void(const GenerationEvent&)>& f) const override {
+    store_.scan_user_events(u, s, e, f);
+  }
+  int64_t count_generation_events() const override { return store_.count_generation_events(); }
+
+  void wait_for_write() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return writes_started_ > 0; });
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  SqliteStore store_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int writes_started_ = 0;
+  bool open_ = false;
+};
+
+TEST(BatchWriterTest, WriteReportsAcceptedAndDuplicates) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  BatchWriter writer(&store, {});
+  auto events = completions(10);
+  WriteResult first = writer.write(events);
+  EXPECT_TRUE(first.ok);
+  EXPECT_EQ(first.accepted, 10u);
+  EXPECT_EQ(first.duplicates, 0u);
+  events.push_back(testing::make_completion(kHour, false, 5));
+  WriteResult second = writer.write(events);
+  EXPECT_EQ(second.accepted, 1u);
+  EXPECT_EQ(second.duplicates, 10u);
+  EXPECT_EQ(store.count_generation_events(), 11);
+}
+
+TEST(BatchWriterTest, ConcurrentSubmissionsAreGroupCommittedWithTheirOwnResults) {
+  TempDir dir;
+  GatedStore store(dir.path());
+  BatchWriter writer(&store, {});
+  // The first submission occupies the writer; the next ones queue up and are
+  // committed together.
+  std::atomic<int> done{0};
+  std::vector<WriteResult> results(6);
+  auto first = completions(3);
+  ASSERT_EQ(writer.submit(first, [&](WriteResult r) { results[0] = r; ++done; }),
+            SubmitStatus::kQueued);
+  store.wait_for_write();
+  for (int i = 1; i < 6; ++i) {
+    auto events = completions(i);
+    if (i == 5) events.push_back(first[0]);  // one duplicate of the first submission
+    ASSERT_EQ(writer.submit(events, [&, i](WriteResult r) { results[i] = r; ++done; }),
+              SubmitStatus::kQueued);
+  }
+  store.open();
+  writer.shutdown();
+  EXPECT_EQ(done.load(), 6);
+  EXPECT_EQ(results[0].accepted, 3u);
+  for (int i = 1; i < 6; ++i) {
+    EXPECT_TRUE(results[i].ok);
+    EXPECT_EQ(results[i].accepted, static_cast<size_t>(i)) << i;
+    EXPECT_EQ(results[i].duplicates, i == 5 ? 1u : 0u) << i;
+  }
+  EXPECT_EQ(store.count_generation_events(), 3 + 1 + 2 + 3 + 4 + 5);
+}
+
+TEST(BatchWriterTest, FullQueueRefusesWithoutQueueing) {
+  TempDir dir;
+  GatedStore store(dir.path());
+  BatchWriter writer(&store, BatchWriter::Options{/*max_queued_events=*/10, 1000});
+  std::atomic<int> done{0};
+  ASSERT_EQ(writer.submit(completions(8), [&](WriteResult) { ++done; }), SubmitStatus::kQueued);
+  store.wait_for_write();
+  EXPECT_EQ(writer.submit(completions(2), [&](WriteResult) { ++done; }), SubmitStatus::kQueued);
+  EXPECT_EQ(writer.submit(completions(1), [&](WriteResult) { ++done; }), SubmitStatus::kQueueFull);
+  EXPECT_EQ(writer.queued_events(), 10u);
+  store.open();
+  writer.shutdown();
+  EXPECT_EQ(done.load(), 2);
+  EXPECT_EQ(store.count_generation_events(), 10);
+}
+
+TEST(BatchWriterTest, OversizedSubmissionIsAcceptedWhenQueueIsEmpty) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  BatchWriter writer(&store, BatchWriter::Options{5, 1000});
+  WriteResult result = writer.write(completions(50));
+  EXPECT_EQ(result.accepted, 50u);
+}
+
+TEST(BatchWriterTest, ShutdownCommitsEverythingQueuedAndRefusesNewWork) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  std::atomic<int> done{0};
+  {
+    BatchWriter writer(&store, {});
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_EQ(writer.submit(completions(5), [&](WriteResult r) { done += r.ok; }),
+                SubmitStatus::kQueued);
+    }
+    writer.shutdown();
+    EXPECT_EQ(writer.submit(completions(1), [&](WriteResult) { ++done; }),
+              SubmitStatus::kShuttingDown);
+  }
+  EXPECT_EQ(done.load(), 20);
+  EXPECT_EQ(store.count_generation_events(), 100);
+}
+
+TEST(BatchWriterTest, StoreFailureIsReportedToEverySubmission) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  {
+    SqliteDatabase db(store.path(), false);
+    db.exec("CREATE TRIGGER boom BEFORE INSERT ON generation_events "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;");
+  }
+  BatchWriter writer(&store, {});
+  WriteResult result = writer.write(completions(3));
+  EXPECT_FALSE(result.ok);
+  EXPECT_NE(result.error.find("disk on fire"), std::string::npos);
+  EXPECT_EQ(store.count_generation_events(), 0);
+}
+
+}  // namespace
+}  // namespace genalytics

@@ -1,0 +1,116 @@
+#include "rollup/rollup_bucket.h"
+
+#include <gtest/gtest.h>
+
+#include "event/time.h"
+#include "testing/events.h"
+
+namespace genalytics {
+namespace {
+
+using testing::make_completion;
+using testing::make_event;
+
+constexpr int64_t kHour = 1'700'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
+
+TEST(RollupBucketTest, CountsEachEventTypeAndCompletionMeasures) {
+  RollupBucket b;
+  b.add(make_event(GenerationEventType::kRequest, kHour, "u1"));
+  b.add(make_event(GenerationEventType::kStart, kHour, "u1"));
+  GenerationEvent ok = make_completion(kHour, true, 1000, "u1");
+  ok.batch_size = 3;
+  ok.queue_wait_time_ms = 100;
+  ok.generation_time_ms = 900;
+  b.add(ok);
+  b.add(make_completion(kHour, false, 500, "u2", "", "oom"));
+  b.add(make_event(GenerationEventType::kCancellation, kHour, "u3"));
+  GenerationEvent sample = make_event(GenerationEventType::kRequest, kHour);
+  sample.queue_length = 7;
+  b.add(sample);
+
+  EXPECT_EQ(b.event_count, 6);
+  EXPECT_EQ(b.requests, 2);
+  EXPECT_EQ(b.starts, 1);
+  EXPECT_EQ(b.successes, 1);
+  EXPECT_EQ(b.failures, 1);
+  EXPECT_EQ(b.cancellations, 1);
+  EXPECT_EQ(b.images, 3);
+  EXPECT_EQ(b.duration_count, 2);
+  EXPECT_DOUBLE_EQ(*b.avg_duration_ms(), 750.0);
+  EXPECT_DOUBLE_EQ(*b.avg_queue_wait_ms(), 100.0);
+  EXPECT_DOUBLE_EQ(*b.avg_generation_time_ms(), 900.0);
+  EXPECT_DOUBLE_EQ(*b.success_rate(), 0.5);
+  EXPECT_EQ(b.queue_length_max, 7);
+  EXPECT_EQ(b.users.estimate(), 3u);
+  ASSERT_EQ(b.sample_messages.size(), 1u);
+  EXPECT_EQ(b.sample_messages[0], "oom happened");
+}
+
+TEST(RollupBucketTest, EmptyBucketHasNoDerivedFigures) {
+  RollupBucket b;
+  EXPECT_FALSE(b.success_rate());
+  EXPECT_FALSE(b.avg_duration_ms());
+  EXPECT_FALSE(b.duration_quantile(0.5));
+  EXPECT_EQ(b.users.estimate(), 0u);
+}
+
+TEST(RollupBucketTest, MergeEqualsBucketOfTheUnion) {
+  RollupBucket left, right, all;
+  for (int i = 0; i < 200; ++i) {
+    GenerationEvent e = make_completion(kHour, i % 7 != 0, 100 + i * 13, "user" + std::to_string(i % 31),
+                                        "", "type" + std::to_string(i % 9));
+    e.queue_length = i % 17;
+    (i % 2 ? left : right).add(e);
+    all.add(e);
+  }
+  left.merge(right);
+  EXPECT_EQ(left.successes, all.successes);
+  EXPECT_EQ(left.failures, all.failures);
+  EXPECT_EQ(left.duration_sum, all.duration_sum);
+  EXPECT_EQ(left.queue_length_max, all.queue_length_max);
+  EXPECT_EQ(left.users.estimate(), all.users.estimate());
+  EXPECT_TRUE(left.durations == all.durations);
+  EXPECT_EQ(left.sample_messages.size(), RollupBucket::kMaxSampleMessages);
+}
+
+TEST(RollupBucketTest, SampleMessagesAreDistinctAndCapped) {
+  RollupBucket b;
+  for (int i = 0; i < 20; ++i) {
+    GenerationEvent e = make_completion(kHour, false, 10);
+    e.error_message = "message " + std::to_string(i % 3);
+    b.add(e);
+  }
+  EXPECT_EQ(b.sample_messages, (std::vector<std::string>{"message 0", "message 1", "message 2"}));
+}
+
+TEST(RollupDeltaTest, RoutesEventsToTheirHourAndDimensions) {
+  RollupDelta delta;
+  GenerationEvent failed = make_completion(kHour + 5, false, 10, "u", "sdxl");
+  failed.generation_type = "batch";
+  delta.add(failed);  // no error_type: grouped as "unknown"
+  delta.add(make_completion(kHour + kMicrosPerHour, true, 10, "u", "sdxl"));
+
+  std::vector<RollupKey> keys;
+  for (const auto& [key, bucket] : delta.buckets()) keys.push_back(key);
+  std::vector<RollupKey> expected = {
+      {kHour, Dimension::kAll, ""},
+      {kHour, Dimension::kModelCheckpoint, "sdxl"},
+      {kHour, Dimension::kErrorType, "unknown"},
+      {kHour, Dimension::kGenerationType, "batch"},
+      {kHour + kMicrosPerHour, Dimension::kAll, ""},
+      {kHour + kMicrosPerHour, Dimension::kModelCheckpoint, "sdxl"},
+  };
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(keys, expected);
+}
+
+TEST(DimensionTest, NamesRoundTrip) {
+  for (Dimension d : {Dimension::kAll, Dimension::kModelCheckpoint, Dimension::kErrorType,
+                      Dimension::kGenerationType}) {
+    EXPECT_EQ(parse_dimension(to_string(d)), d);
+  }
+  EXPECT_FALSE(parse_dimension("user"));
+}
+
+}  // namespace
+}  // namespace genalytics

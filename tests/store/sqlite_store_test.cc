@@ -1,0 +1,88 @@
+#include "store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include "event/time.h"
+#include "store/store_suite.h"
+#include "testing/events.h"
+#include "testing/temp_dir.h"
+
+namespace genalytics {
+namespace {
+
+using testing::StoreFactory;
+using testing::StoreSuite;
+using testing::TempDir;
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite,
+                         ::testing::Values(StoreFactory{"sqlite", [](const std::string& dir) {
+                                                          return std::unique_ptr<Store>(
+                                                              std::make_unique<SqliteStore>(dir));
+                                                        }}),
+                         [](const auto& info) { return info.param.name; });
+
+constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
+
+TEST(SqliteStoreTest, FailedTransactionLeavesNothingBehind) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
+  {
+    SqliteDatabase db(store.path(), false);
+    db.exec(
+        "CREATE TRIGGER boom BEFORE INSERT ON generation_events WHEN NEW.generation_type = 'boom' "
+        "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+  }
+  std::vector<GenerationEvent> batch = {testing::make_completion(kHour, true, 20),
+                                        testing::make_completion(kHour, false, 30)};
+  batch[1].generation_type = "boom";
+  EXPECT_THROW(store.write_generation_events(batch, &inserted), StoreError);
+  EXPECT_EQ(inserted, (std::vector<uint8_t>{0, 0}));
+  EXPECT_EQ(store.count_generation_events(), 1);
+  auto rows = store.read_rollups(Dimension::kAll, kHour, kHour + kMicrosPerHour, std::nullopt, {});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].bucket.successes, 1);
+  EXPECT_EQ(rows[0].bucket.duration_sum, 10);
+  // The store stays usable after the failure.
+  batch[1].generation_type.reset();
+  store.write_generation_events(batch, &inserted);
+  EXPECT_EQ(store.count_generation_events(), 3);
+}
+
+TEST(SqliteStoreTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  std::vector<GenerationEvent> events;
+  for (int i = 1; i <= 100; ++i) events.push_back(testing::make_completion(kHour, i <= 90, i * 10, "u" + std::to_string(i % 4)));
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(events, &inserted);
+  SqliteDatabase db(store.path(), false);
+  SqliteStatement s(db.handle(),
+                    "SELECT successful_generations, failed_generations, avg_duration_ms, "
+                    "p50_duration_ms, p99_duration_ms, unique_users FROM generation_metrics_hourly");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.column_int64(0), 90);
+  EXPECT_EQ(s.column_int64(1), 10);
+  EXPECT_EQ(s.column_int64(2), 505);
+  EXPECT_NEAR(s.column_int64(3), 500, 5);   // rank floor(0.5 * 99) = 49 -> 500
+  EXPECT_NEAR(s.column_int64(4), 990, 10);  // rank floor(0.99 * 99) = 98 -> 990
+  EXPECT_EQ(s.column_int64(5), 4);
+}
+
+TEST(SqliteStoreTest, RefusesANewerSchema) {
+  TempDir dir;
+  std::string path;
+  {
+    SqliteStore store(dir.path());
+    path = store.path();
+  }
+  {
+    SqliteDatabase db(path, false);
+    db.exec("PRAGMA user_version = 99");
+  }
+  EXPECT_THROW(SqliteStore store(dir.path()), StoreError);
+}
+
+}  // namespace
+}  // namespace genalytics

@@ -1,0 +1,164 @@
+#include "store/store_suite.h"
+
+#include <algorithm>
+#include <map>
+
+#include "event/time.h"
+#include "testing/events.h"
+#include "testing/temp_dir.h"
+
+namespace genalytics::testing {
+namespace {
+
+constexpr int64_t kBase = 1'750'000'000'000'000 / kMicrosPerDay * kMicrosPerDay;
+
+std::vector<GenerationEvent> sample_events() {
+  std::vector<GenerationEvent> events;
+  const char* models[] = {"sdxl", "flux", "sd15"};
+  for (int i = 0; i < 300; ++i) {
+    const int64_t t = kBase + (i % 5) * kMicrosPerHour + i * 1000;
+    const std::string user = "00000000-0000-4000-8000-0000000000" + std::to_string(10 + i % 20);
+    if (i % 3 == 0) {
+      GenerationEvent e = make_event(GenerationEventType::kRequest, t, user);
+      e.model_checkpoint = models[i % 3];
+      events.push_back(e);
+    } else {
+      events.push_back(make_completion(t, i % 4 != 0, 50 + i, user, models[i % 3],
+                                       i % 8 == 0 ? "oom" : "timeout"));
+    }
+  }
+  return events;
+}
+
+// The exact per-(hour, dimension, value) counts of `events`.
+std::map<RollupKey, RollupBucket> exact_rollups(const std::vector<GenerationEvent>& events) {
+  RollupDelta delta;
+  for (const auto& e : events) delta.add(e);
+  return delta.buckets();
+}
+
+void expect_rollups_equal(const Store& store, const std::vector<GenerationEvent>& events) {
+  const auto expected = exact_rollups(events);
+  for (Dimension d : {Dimension::kAll, Dimension::kModelCheckpoint, Dimension::kErrorType,
+                      Dimension::kGenerationType}) {
+    auto rows = store.read_rollups(d, kBase - kMicrosPerDay, kBase + kMicrosPerDay, std::nullopt,
+                                   RollupColumns{true, true, true});
+    size_t expected_rows = 0;
+    for (const auto& [key, bucket] : expected) expected_rows += key.dimension == d;
+    ASSERT_EQ(rows.size(), expected_rows) << to_string(d);
+    for (const RollupRow& row : rows) {
+      auto it = expected.find(row.key);
+      ASSERT_NE(it, expected.end()) << to_string(d) << " " << row.key.value;
+      const RollupBucket& want = it->second;
+      EXPECT_EQ(row.bucket.event_count, want.event_count);
+      EXPECT_EQ(row.bucket.requests, want.requests);
+      EXPECT_EQ(row.bucket.successes, want.successes);
+      EXPECT_EQ(row.bucket.failures, want.failures);
+      EXPECT_EQ(row.bucket.duration_sum, want.duration_sum);
+      EXPECT_TRUE(row.bucket.durations == want.durations);
+      EXPECT_EQ(row.bucket.users.estimate(), want.users.estimate());
+      EXPECT_EQ(row.bucket.sample_messages, want.sample_messages);
+    }
+  }
+}
+
+TEST_P(StoreSuite, WritesEventsAndExactRollups) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  store->write_generation_events(events, &inserted);
+  EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 300);
+  EXPECT_EQ(store->count_generation_events(), 300);
+  expect_rollups_equal(*store, events);
+}
+
+TEST_P(StoreSuite, RollupsOfSeveralWritesEqualOneWrite) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  for (size_t i = 0; i < events.size(); i += 7) {
+    std::vector<GenerationEvent> part(events.begin() + i,
+                                      events.begin() + std::min(events.size(), i + 7));
+    store->write_generation_events(part, &inserted);
+  }
+  expect_rollups_equal(*store, events);
+}
+
+TEST_P(StoreSuite, DuplicateEventIdsChangeNothing) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  store->write_generation_events(events, &inserted);
+  // A replay of everything, plus a duplicate inside one batch.
+  std::vector<GenerationEvent> replay = events;
+  GenerationEvent fresh = make_completion(kBase, true, 10);
+  replay.push_back(fresh);
+  replay.push_back(fresh);
+  store->write_generation_events(replay, &inserted);
+  EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 1);
+  EXPECT_EQ(inserted[events.size()], 1);
+  EXPECT_EQ(inserted[events.size() + 1], 0);
+  EXPECT_EQ(store->count_generation_events(), 301);
+  events.push_back(fresh);
+  expect_rollups_equal(*store, events);
+}
+
+TEST_P(StoreSuite, ReadRollupsHonoursWindowAndValue) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  store->write_generation_events(events, &inserted);
+  auto rows = store->read_rollups(Dimension::kAll, kBase + kMicrosPerHour, kBase + 3 * kMicrosPerHour,
+                                  std::nullopt, RollupColumns{});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].key.hour_us, kBase + kMicrosPerHour);
+  EXPECT_EQ(rows[1].key.hour_us, kBase + 2 * kMicrosPerHour);
+  auto flux = store->read_rollups(Dimension::kModelCheckpoint, kBase, kBase + kMicrosPerDay,
+                                  std::string("flux"), RollupColumns{false, false, false});
+  ASSERT_FALSE(flux.empty());
+  for (const RollupRow& row : flux) {
+    EXPECT_EQ(row.key.value, "flux");
+    EXPECT_TRUE(row.bucket.durations.empty());  // not requested
+  }
+}
+
+TEST_P(StoreSuite, ScanUserEventsReturnsThatUsersEventsInOrder) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  store->write_generation_events(events, &inserted);
+  const std::string user = *events[3].user_id;
+  std::vector<int64_t> expected;
+  for (const auto& e : events) {
+    if (e.user_id == user && e.timestamp_us >= kBase + kMicrosPerHour) expected.push_back(e.timestamp_us);
+  }
+  std::sort(expected.begin(), expected.end());
+  std::vector<int64_t> seen;
+  store->scan_user_events(user, kBase + kMicrosPerHour, kBase + kMicrosPerDay,
+                          [&](const GenerationEvent& e) {
+                            EXPECT_EQ(e.user_id, user);
+                            seen.push_back(e.timestamp_us);
+                          });
+  EXPECT_EQ(seen, expected);
+}
+
+TEST_P(StoreSuite, DataSurvivesReopening) {
+  TempDir dir;
+  auto events = sample_events();
+  {
+    auto store = GetParam().open(dir.path());
+    std::vector<uint8_t> inserted;
+    store->write_generation_events(events, &inserted);
+  }
+  auto store = GetParam().open(dir.path());
+  EXPECT_EQ(store->count_generation_events(), 300);
+  expect_rollups_equal(*store, events);
+}
+
+}  // namespace
+}  // namespace genalytics::testing

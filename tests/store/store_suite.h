@@ -1,0 +1,27 @@
+// The behaviour every Store implementation must have. An implementation's
+// test file instantiates it:
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite, ::testing::Values(StoreFactory{...}));
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace genalytics::testing {
+
+struct StoreFactory {
+  std::string name;
+  // Opens the store kept under `dir` (a fresh empty directory the first time;
+  // the same directory again to reopen it).
+  std::function<std::unique_ptr<Store>(const std::string& dir)> open;
+};
+
+inline std::ostream& operator<<(std::ostream& out, const StoreFactory& f) { return out << f.name; }
+
+class StoreSuite : public ::testing::TestWithParam<StoreFactory> {};
+
+}  // namespace genalytics::testing
