@@ -15,6 +15,10 @@
 namespace genalytics {
 namespace {
 
+// PostgreSQL cannot store NUL in text or jsonb; an event carrying one could
+// never be written, so it is refused at the edge.
+constexpr const char* kNulMessage = "must not contain NUL characters";
+
 namespace json = boost::json;
 
 // The fields of an event in the order they are checked, which is the order of
@@ -283,6 +287,8 @@ class EventValidator {
     const std::string_view text = view(value->get_string());
     if (too_long(text)) {
       fail(field, too_long_message());
+    } else if (text.find('\0') != std::string_view::npos) {
+      fail(field, kNulMessage);
     } else {
       out->emplace(text);
     }
@@ -293,6 +299,10 @@ class EventValidator {
     if (value == nullptr) return;
     if (!value->is_string()) {
       fail(Field::kErrorMessage, "must be a string");
+      return;
+    }
+    if (view(value->get_string()).find('\0') != std::string_view::npos) {
+      fail(Field::kErrorMessage, kNulMessage);
       return;
     }
     out->emplace(truncate_utf8(view(value->get_string()), limits_.max_error_message_length));
@@ -349,6 +359,10 @@ class EventValidator {
     std::string text = json::serialize(object);
     if (text.size() > limits_.max_object_bytes) {
       fail(field, "must be at most " + std::to_string(limits_.max_object_bytes) + " bytes");
+      return;
+    }
+    if (text.find("\\u0000") != std::string::npos) {
+      fail(field, kNulMessage);
       return;
     }
     *out = std::move(text);

@@ -16,22 +16,13 @@
 #include <vector>
 
 #include "event/generation_event.h"
+#include "pipeline/event_sink.h"
 #include "store/store.h"
 
 namespace genalytics {
 
-struct WriteResult {
-  bool ok = false;
-  size_t accepted = 0;    // newly stored events
-  size_t duplicates = 0;  // events whose event_id was already stored
-  std::string error;      // the store's message when !ok
-};
-
-enum class SubmitStatus : uint8_t { kQueued, kQueueFull, kShuttingDown };
-
-class BatchWriter {
+class BatchWriter final : public EventSink {
  public:
-  using Callback = std::function<void(WriteResult)>;
 
   struct Options {
     size_t max_queued_events = 500'000;  // beyond this, submit() answers kQueueFull
@@ -41,7 +32,7 @@ class BatchWriter {
   // Starts the writer thread. `store` must outlive this object.
   BatchWriter(Store* store, Options options);
   // Drains the queue (see shutdown()).
-  ~BatchWriter();
+  ~BatchWriter() override;
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
 
@@ -50,7 +41,7 @@ class BatchWriter {
   // nothing was queued and `done` is never called. A submission larger than
   // max_queued_events is accepted when the queue is empty, so that every
   // single body can make progress. Thread-safe.
-  SubmitStatus submit(std::vector<GenerationEvent> events, Callback done);
+  SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) override;
 
   // Submits and waits for the result; kQueueFull waits for room instead of
   // failing. Thread-safe. For batch loaders (CLI ingest, demo).
@@ -58,10 +49,10 @@ class BatchWriter {
 
   // Stops taking submissions, commits everything already queued, completes
   // its callbacks and joins the writer thread. Idempotent.
-  void shutdown();
+  void shutdown() override;
 
   // Events queued and not yet committed.
-  size_t queued_events() const;
+  size_t queued_events() const override;
 
  private:
   struct Submission {

@@ -27,9 +27,9 @@ WindowParams window_params(const QueryParams& params) {
 
 }  // namespace
 
-ApiService::ApiService(const GenerationAnalytics& analytics, BatchWriter& writer,
+ApiService::ApiService(const GenerationAnalytics& analytics, EventSink& sink,
                        DecodeLimits limits)
-    : analytics_(analytics), writer_(writer), limits_(limits) {}
+    : analytics_(analytics), sink_(sink), limits_(limits) {}
 
 void ApiService::handle(HttpRequest& request, Responder respond) const {
   const unsigned version = request.version();
@@ -61,7 +61,7 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
                                       "use GET", version, keep_alive));
       }
       boost::json::object body{{"status", "ok"},
-                               {"queued_events", writer_.queued_events()},
+                               {"queued_events", sink_.queued_events()},
                                {"time", format_rfc3339_seconds(now_us())}};
       return respond(json_response(http::status::ok, body, version, keep_alive));
     }
@@ -133,7 +133,7 @@ void ApiService::ingest_generation(HttpRequest& request, Responder respond) cons
     return respond(answer(0, 0, batch.rejected));
   }
   auto rejected = std::make_shared<std::vector<RejectedEvent>>(std::move(batch.rejected));
-  const SubmitStatus status = writer_.submit(
+  const SubmitStatus status = sink_.submit(
       std::move(batch.events), [respond, rejected, answer, version, keep_alive](WriteResult result) {
         if (!result.ok) {
           return respond(error_response(http::status::service_unavailable, "store_unavailable",

@@ -5,7 +5,7 @@
 
 #include "analytics/generation_analytics.h"
 #include "event/generation_decoder.h"
-#include "pipeline/batch_writer.h"
+#include "pipeline/event_sink.h"
 #include "server/http_server.h"
 
 namespace genalytics {
@@ -13,7 +13,7 @@ namespace genalytics {
 class ApiService {
  public:
   // The arguments must outlive this object.
-  ApiService(const GenerationAnalytics& analytics, BatchWriter& writer, DecodeLimits limits);
+  ApiService(const GenerationAnalytics& analytics, EventSink& sink, DecodeLimits limits);
 
   // The HttpHandler: answers every request exactly once. Thread-safe.
   void handle(HttpRequest& request, Responder respond) const;
@@ -22,7 +22,7 @@ class ApiService {
   void ingest_generation(HttpRequest& request, Responder respond) const;
 
   const GenerationAnalytics& analytics_;
-  BatchWriter& writer_;
+  EventSink& sink_;
   DecodeLimits limits_;
 };
 

@@ -103,6 +103,15 @@ std::vector<BadEventCase> bad_event_cases() {
        {{"/timestamp", "must be an RFC 3339 date-time"}}},
       {request_with(R"("timestamp":1736937045)"),
        {{"/timestamp", "must be an RFC 3339 date-time"}}},
+      // NUL characters (PostgreSQL cannot store them).
+      {request_with(R"("model_checkpoint":"sd\u0000xl")"),
+       {{"/model_checkpoint", "must not contain NUL characters"}}},
+      {request_with(R"("error_message":"bad\u0000")"),
+       {{"/error_message", "must not contain NUL characters"}}},
+      {request_with(R"("params":{"lora":"a\u0000b"})"),
+       {{"/params", "must not contain NUL characters"}}},
+      {request_with(R"("attributes":{"style":"\u0000"})"),
+       {{"/attributes", "must not contain NUL characters"}}},
       // success.
       {R"({"event_type":"completion","generation_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"})",
        {{"/success", "is required for completion events"}}},

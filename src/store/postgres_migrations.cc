@@ -1,0 +1,137 @@
+#include "store/postgres_migrations.h"
+
+namespace genalytics {
+namespace {
+
+// Version 1: seed 000's tables and indexes, so the seeds' SQL runs verbatim,
+// with these deliberate differences:
+// - user_id has no foreign key (there is no users table).
+// - generation_events is partitioned by month on timestamp (retention drops
+//   whole partitions; PostgresStore creates them). A partitioned table's
+//   unique keys must contain the partition key, so the primary key is
+//   (id, timestamp) and idempotency is UNIQUE (event_id, timestamp): a
+//   replayed event carries its original timestamp, so it still collides.
+// - generation_type is TEXT, not VARCHAR(20): ingest accepts longer values,
+//   and one that failed here would fail its whole batch forever.
+// - The hourly table's counts are BIGINT (sums of INTEGER inputs, such as
+//   batch_size, can exceed INTEGER; so can a p99 within 1% of the largest
+//   INTEGER duration).
+// The extras: event_id, costs, tokens, params, attributes, retry_count,
+// gpu_memory_mb, queue_length on raw events; the mergeable rollup state
+// (counts, sums, DDSketch, HyperLogLog, sample messages) on the hourly rows;
+// generation_dimension_hourly for the per model / error type / generation
+// type rollups.
+constexpr std::string_view kInitSql = R"sql(
+CREATE TABLE generation_events (
+    id BIGSERIAL,
+    event_type VARCHAR(20) NOT NULL,
+    generation_id UUID NOT NULL,
+    user_id UUID,
+    timestamp TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    generation_type TEXT,
+    duration_ms INTEGER,
+    success BOOLEAN,
+    error_type TEXT,
+    error_message TEXT,
+    queue_wait_time_ms INTEGER,
+    generation_time_ms INTEGER,
+    model_checkpoint TEXT,
+    image_dimensions JSONB,
+    batch_size INTEGER,
+    prompt_tokens INTEGER,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    event_id UUID NOT NULL,
+    costs JSONB,
+    tokens JSONB,
+    params JSONB,
+    attributes JSONB,
+    retry_count INTEGER,
+    gpu_memory_mb INTEGER,
+    queue_length INTEGER,
+    PRIMARY KEY (id, timestamp),
+    CONSTRAINT generation_events_event_id_key UNIQUE (event_id, timestamp)
+) PARTITION BY RANGE (timestamp);
+
+CREATE INDEX idx_gen_events_timestamp ON generation_events(timestamp DESC);
+CREATE INDEX idx_gen_events_user_time ON generation_events(user_id, timestamp DESC);
+CREATE INDEX idx_gen_events_generation_id ON generation_events(generation_id);
+CREATE INDEX idx_gen_events_event_type ON generation_events(event_type);
+CREATE INDEX idx_gen_events_success ON generation_events(success) WHERE event_type = 'completion';
+CREATE INDEX idx_gen_events_error_type ON generation_events(error_type) WHERE error_type IS NOT NULL;
+CREATE INDEX idx_gen_events_model ON generation_events(model_checkpoint, timestamp DESC);
+
+-- Each row holds its own hour's figures: the seed's columns are derived from
+-- the mergeable state beside them whenever the state changes.
+CREATE TABLE generation_metrics_hourly (
+    id BIGSERIAL PRIMARY KEY,
+    timestamp TIMESTAMPTZ NOT NULL,
+    total_requests BIGINT NOT NULL DEFAULT 0,
+    successful_generations BIGINT NOT NULL DEFAULT 0,
+    failed_generations BIGINT NOT NULL DEFAULT 0,
+    cancelled_generations BIGINT NOT NULL DEFAULT 0,
+    avg_duration_ms BIGINT,
+    p50_duration_ms BIGINT,
+    p95_duration_ms BIGINT,
+    p99_duration_ms BIGINT,
+    unique_users BIGINT,
+    avg_queue_length FLOAT,
+    max_queue_length BIGINT NOT NULL DEFAULT 0,
+    total_images_generated BIGINT NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    start_events BIGINT NOT NULL DEFAULT 0,
+    event_count BIGINT NOT NULL DEFAULT 0,
+    duration_count BIGINT NOT NULL DEFAULT 0,
+    duration_sum BIGINT NOT NULL DEFAULT 0,
+    duration_sketch BYTEA NOT NULL,
+    queue_wait_count BIGINT NOT NULL DEFAULT 0,
+    queue_wait_sum BIGINT NOT NULL DEFAULT 0,
+    generation_time_count BIGINT NOT NULL DEFAULT 0,
+    generation_time_sum BIGINT NOT NULL DEFAULT 0,
+    queue_length_count BIGINT NOT NULL DEFAULT 0,
+    queue_length_sum BIGINT NOT NULL DEFAULT 0,
+    users_hll BYTEA NOT NULL,
+    sample_messages JSONB NOT NULL DEFAULT '[]',
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    UNIQUE(timestamp)
+);
+
+CREATE INDEX idx_gen_metrics_timestamp ON generation_metrics_hourly(timestamp DESC);
+
+CREATE TABLE generation_dimension_hourly (
+    dimension TEXT NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL,
+    value TEXT NOT NULL,
+    total_requests BIGINT NOT NULL DEFAULT 0,
+    successful_generations BIGINT NOT NULL DEFAULT 0,
+    failed_generations BIGINT NOT NULL DEFAULT 0,
+    cancelled_generations BIGINT NOT NULL DEFAULT 0,
+    max_queue_length BIGINT NOT NULL DEFAULT 0,
+    total_images_generated BIGINT NOT NULL DEFAULT 0,
+    start_events BIGINT NOT NULL DEFAULT 0,
+    event_count BIGINT NOT NULL DEFAULT 0,
+    duration_count BIGINT NOT NULL DEFAULT 0,
+    duration_sum BIGINT NOT NULL DEFAULT 0,
+    duration_sketch BYTEA NOT NULL,
+    queue_wait_count BIGINT NOT NULL DEFAULT 0,
+    queue_wait_sum BIGINT NOT NULL DEFAULT 0,
+    generation_time_count BIGINT NOT NULL DEFAULT 0,
+    generation_time_sum BIGINT NOT NULL DEFAULT 0,
+    queue_length_count BIGINT NOT NULL DEFAULT 0,
+    queue_length_sum BIGINT NOT NULL DEFAULT 0,
+    users_hll BYTEA NOT NULL,
+    sample_messages JSONB NOT NULL DEFAULT '[]',
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    PRIMARY KEY (dimension, timestamp, value)
+);
+)sql";
+
+constexpr PostgresMigration kMigrations[] = {
+    {1, kInitSql},
+};
+
+}  // namespace
+
+std::span<const PostgresMigration> postgres_migrations() { return kMigrations; }
+
+}  // namespace genalytics

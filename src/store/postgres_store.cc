@@ -1,0 +1,655 @@
+#include "store/postgres_store.h"
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <unordered_map>
+
+#include "event/time.h"
+#include "event/uuid.h"
+#include "store/postgres_migrations.h"
+
+namespace genalytics {
+namespace {
+
+// The advisory lock that serializes schema changes (migrations, partition
+// creation and drops) across every process using the database.
+constexpr int64_t kSchemaLockKey = 0x67656e616c797478;  // "genalytx"
+
+constexpr std::string_view kPartitionPrefix = "generation_events_p";
+
+// The columns an event is copied into, in PgCopyBuffer order (see append_event).
+constexpr const char* kEventColumns =
+    "event_id, event_type, generation_id, user_id, timestamp, generation_type, duration_ms, "
+    "success, error_type, error_message, queue_wait_time_ms, generation_time_ms, "
+    "model_checkpoint, image_dimensions, batch_size, prompt_tokens, costs, tokens, params, "
+    "attributes, retry_count, gpu_memory_mb, queue_length";
+
+// The mergeable state shared by both rollup tables, in read/copy order.
+struct TypedColumn {
+  const char* name;
+  const char* type;
+};
+constexpr TypedColumn kTypedColumns[] = {
+    {"total_requests", "bigint"},      {"successful_generations", "bigint"},
+    {"failed_generations", "bigint"},  {"cancelled_generations", "bigint"},
+    {"max_queue_length", "bigint"},    {"total_images_generated", "bigint"},
+    {"start_events", "bigint"},        {"event_count", "bigint"},
+    {"duration_count", "bigint"},      {"duration_sum", "bigint"},
+    {"duration_sketch", "bytea"},      {"queue_wait_count", "bigint"},
+    {"queue_wait_sum", "bigint"},      {"generation_time_count", "bigint"},
+    {"generation_time_sum", "bigint"}, {"queue_length_count", "bigint"},
+    {"queue_length_sum", "bigint"},    {"users_hll", "bytea"},
+    {"sample_messages", "jsonb"}};
+constexpr int kTypedColumnCount = std::size(kTypedColumns);
+constexpr int kDurationSketchColumn = 10;
+constexpr int kUsersColumn = 17;
+constexpr int kSampleMessagesColumn = 18;
+
+// The seed's per-hour columns of generation_metrics_hourly, derived from the state.
+constexpr TypedColumn kDerivedColumns[] = {
+    {"avg_duration_ms", "bigint"}, {"p50_duration_ms", "bigint"}, {"p95_duration_ms", "bigint"},
+    {"p99_duration_ms", "bigint"}, {"unique_users", "bigint"},    {"avg_queue_length", "float8"}};
+
+// `prefix` + each state column, comma-separated; columns not wanted by
+// `columns` read as NULL.
+std::string state_select_list(std::string_view prefix, const RollupColumns& columns) {
+  std::string list;
+  for (int i = 0; i < kTypedColumnCount; ++i) {
+    if (i) list += ", ";
+    const bool skipped = (i == kDurationSketchColumn && !columns.durations) ||
+                         (i == kUsersColumn && !columns.users) ||
+                         (i == kSampleMessagesColumn && !columns.sample_messages);
+    if (skipped) {
+      list += "NULL";
+    } else if (i == kSampleMessagesColumn) {
+      list +=
+          fmt::format("{}{}::text", prefix, kTypedColumns[i].name);  // JSON text in binary results
+    } else {
+      list += fmt::format("{}{}", prefix, kTypedColumns[i].name);
+    }
+  }
+  return list;
+}
+
+std::string state_assignments() {
+  std::string list;
+  for (const TypedColumn& column : kTypedColumns) list += fmt::format("{0} = s.{0}, ", column.name);
+  return list;
+}
+
+std::string state_column_names() {
+  std::string list;
+  for (const TypedColumn& column : kTypedColumns) list += fmt::format(", {}", column.name);
+  return list;
+}
+
+std::string encode_messages(const std::vector<std::string>& messages) {
+  boost::json::array array;
+  for (const std::string& m : messages) array.emplace_back(m);
+  return boost::json::serialize(array);
+}
+
+std::vector<std::string> decode_messages(std::string_view text) {
+  std::vector<std::string> messages;
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) throw StoreError("corrupt sample_messages in rollup row");
+  for (const auto& m : value.as_array()) {
+    if (m.is_string()) messages.emplace_back(m.as_string());
+  }
+  return messages;
+}
+
+// Reads (hour_us, dimension, value, state...) rows.
+std::vector<RollupRow> read_rollup_rows(const PgResult& result) {
+  std::vector<RollupRow> rows;
+  rows.reserve(result.rows());
+  for (int r = 0; r < result.rows(); ++r) {
+    auto dimension = parse_dimension(result.text(r, 1));
+    if (!dimension) throw StoreError("corrupt dimension in rollup row");
+    RollupRow row{RollupKey{result.int64(r, 0), *dimension, std::string(result.text(r, 2))},
+                  RollupBucket()};
+    RollupBucket& b = row.bucket;
+    int i = 3;
+    for (int64_t* field :
+         {&b.requests, &b.successes, &b.failures, &b.cancellations, &b.queue_length_max, &b.images,
+          &b.starts, &b.event_count, &b.duration_count, &b.duration_sum}) {
+      *field = result.int64(r, i++);
+    }
+    if (!result.is_null(r, i)) {
+      auto sketch = DDSketch::deserialize(result.bytes(r, i));
+      if (!sketch) throw StoreError("corrupt duration_sketch in rollup row");
+      b.durations = std::move(*sketch);
+    }
+    ++i;
+    for (int64_t* field : {&b.queue_wait_count, &b.queue_wait_sum, &b.generation_time_count,
+                           &b.generation_time_sum, &b.queue_length_count, &b.queue_length_sum}) {
+      *field = result.int64(r, i++);
+    }
+    if (!result.is_null(r, i)) {
+      auto users = HyperLogLog::deserialize(result.bytes(r, i));
+      if (!users) throw StoreError("corrupt users_hll in rollup row");
+      b.users = std::move(*users);
+    }
+    ++i;
+    if (!result.is_null(r, i)) b.sample_messages = decode_messages(result.text(r, i));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::optional<int64_t> rounded(const std::optional<double>& value) {
+  if (!value) return std::nullopt;
+  return static_cast<int64_t>(std::llround(*value));
+}
+
+// One row of genalytics_rollup_states: key, derived seed columns, state.
+void append_rollup(PgCopyBuffer& out, const RollupKey& key, const RollupBucket& b) {
+  out.add_text(to_string(key.dimension));
+  out.add_text(pg_timestamp(key.hour_us));
+  out.add_text(key.value);
+  out.add_optional_int64(rounded(b.avg_duration_ms()));
+  out.add_optional_int64(rounded(b.duration_quantile(0.50)));
+  out.add_optional_int64(rounded(b.duration_quantile(0.95)));
+  out.add_optional_int64(rounded(b.duration_quantile(0.99)));
+  out.add_int64(static_cast<int64_t>(b.users.estimate()));
+  if (auto q = b.avg_queue_length()) {
+    out.add_double(*q);
+  } else {
+    out.add_null();
+  }
+  for (int64_t v : {b.requests, b.successes, b.failures, b.cancellations, b.queue_length_max,
+                    b.images, b.starts, b.event_count, b.duration_count, b.duration_sum}) {
+    out.add_int64(v);
+  }
+  out.add_bytea(b.durations.serialize());
+  for (int64_t v : {b.queue_wait_count, b.queue_wait_sum, b.generation_time_count,
+                    b.generation_time_sum, b.queue_length_count, b.queue_length_sum}) {
+    out.add_int64(v);
+  }
+  out.add_bytea(b.users.serialize());
+  out.add_text(encode_messages(b.sample_messages));
+  out.end_row();
+}
+
+// One row of genalytics_incoming_events, in kEventColumns order.
+void append_event(PgCopyBuffer& out, const GenerationEvent& e) {
+  out.add_text(e.event_id);
+  out.add_text(to_string(e.event_type));
+  out.add_text(e.generation_id);
+  out.add_optional_text(e.user_id);
+  out.add_text(pg_timestamp(e.timestamp_us));
+  out.add_optional_text(e.generation_type);
+  out.add_optional_int64(e.duration_ms);
+  if (e.success) {
+    out.add_bool(*e.success);
+  } else {
+    out.add_null();
+  }
+  out.add_optional_text(e.error_type);
+  out.add_optional_text(e.error_message);
+  out.add_optional_int64(e.queue_wait_time_ms);
+  out.add_optional_int64(e.generation_time_ms);
+  out.add_optional_text(e.model_checkpoint);
+  out.add_optional_text(e.image_dimensions_json);
+  out.add_optional_int64(e.batch_size);
+  out.add_optional_int64(e.prompt_tokens);
+  out.add_optional_text(e.costs_json);
+  out.add_optional_text(e.tokens_json);
+  out.add_optional_text(e.params_json);
+  out.add_optional_text(e.attributes_json);
+  out.add_optional_int64(e.retry_count);
+  out.add_optional_int64(e.gpu_memory_mb);
+  out.add_optional_int64(e.queue_length);
+  out.end_row();
+}
+
+// Per-connection staging tables, emptied by every commit.
+std::string create_staging_sql() {
+  std::string states = "dimension text, timestamp timestamptz, value text";
+  for (const TypedColumn& column : kDerivedColumns) {
+    states += fmt::format(", {} {}", column.name, column.type);
+  }
+  for (const TypedColumn& column : kTypedColumns) {
+    states += fmt::format(", {} {}", column.name, column.type);
+  }
+  return fmt::format(
+      "CREATE TEMP TABLE IF NOT EXISTS genalytics_incoming_events ON COMMIT DELETE ROWS AS "
+      "SELECT {} FROM generation_events WITH NO DATA;"
+      "CREATE TEMP TABLE IF NOT EXISTS genalytics_rollup_states ({}) ON COMMIT DELETE ROWS",
+      kEventColumns, states);
+}
+
+// Merges `delta` into the rollup rows. Every writer locks the rows it
+// changes in one order (the hourly table by hour, then dimension rows by
+// (dimension, hour, value) in the database's collation), each lock taken by
+// creating the row or by updating its updated_at, so concurrent writers
+// never deadlock.
+void merge_rollups(PgConnection& c, const RollupDelta& delta) {
+  static const std::string kLockHourlySql = fmt::format(
+      "INSERT INTO generation_metrics_hourly AS t (timestamp, duration_sketch, users_hll) "
+      "SELECT k.timestamp, $2::bytea, $3::bytea FROM unnest($1::timestamptz[]) AS k(timestamp) "
+      "ORDER BY k.timestamp "
+      "ON CONFLICT (timestamp) DO UPDATE SET updated_at = NOW() "
+      "RETURNING {}, 'all'::text, ''::text, {}",
+      pg_epoch_us("t.timestamp"), state_select_list("t.", RollupColumns{true, true, true}));
+  static const std::string kLockDimensionSql = fmt::format(
+      "INSERT INTO generation_dimension_hourly AS t (dimension, timestamp, value, duration_sketch, "
+      "users_hll) "
+      "SELECT k.dimension, k.timestamp, k.value, $4::bytea, $5::bytea "
+      "FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS k(dimension, timestamp, value) "
+      "ORDER BY k.dimension, k.timestamp, k.value "
+      "ON CONFLICT (dimension, timestamp, value) DO UPDATE SET updated_at = NOW() "
+      "RETURNING {}, t.dimension, t.value, {}",
+      pg_epoch_us("t.timestamp"), state_select_list("t.", RollupColumns{true, true, true}));
+  static const std::string kCopyStatesSql = [] {
+    std::string columns = "dimension, timestamp, value";
+    for (const TypedColumn& column : kDerivedColumns) columns += fmt::format(", {}", column.name);
+    return fmt::format("COPY genalytics_rollup_states ({}{}) FROM STDIN", columns,
+                       state_column_names());
+  }();
+  static const std::string kUpdateSql = [] {
+    std::string derived;
+    for (const TypedColumn& column : kDerivedColumns) {
+      derived += fmt::format("{0} = s.{0}, ", column.name);
+    }
+    return fmt::format(
+        "UPDATE generation_metrics_hourly AS t SET {0}{1}updated_at = NOW() "
+        "FROM genalytics_rollup_states AS s "
+        "WHERE s.dimension = 'all' AND t.timestamp = s.timestamp;"
+        "UPDATE generation_dimension_hourly AS t SET {0}updated_at = NOW() "
+        "FROM genalytics_rollup_states AS s WHERE s.dimension <> 'all' AND "
+        "t.dimension = s.dimension AND t.timestamp = s.timestamp AND t.value = s.value",
+        state_assignments(), derived);
+  }();
+
+  std::vector<std::string> hours, dimensions, dimension_hours, values;
+  for (const auto& [key, bucket] : delta.buckets()) {
+    if (key.dimension == Dimension::kAll) {
+      hours.push_back(pg_timestamp(key.hour_us));
+    } else {
+      dimensions.emplace_back(to_string(key.dimension));
+      dimension_hours.push_back(pg_timestamp(key.hour_us));
+      values.push_back(key.value);
+    }
+  }
+  const std::string empty_sketch = DDSketch().serialize();
+  const std::string empty_users = HyperLogLog().serialize();
+  std::vector<RollupRow> current;
+  if (!hours.empty()) {
+    current = read_rollup_rows(
+        c.exec(kLockHourlySql,
+               PgParams().text(pg_array_literal(hours)).bytea(empty_sketch).bytea(empty_users),
+               PgFormat::kBinary));
+  }
+  if (!dimensions.empty()) {
+    std::vector<RollupRow> rows =
+        read_rollup_rows(c.exec(kLockDimensionSql,
+                                PgParams()
+                                    .text(pg_array_literal(dimensions))
+                                    .text(pg_array_literal(dimension_hours))
+                                    .text(pg_array_literal(values))
+                                    .bytea(empty_sketch)
+                                    .bytea(empty_users),
+                                PgFormat::kBinary));
+    std::move(rows.begin(), rows.end(), std::back_inserter(current));
+  }
+  if (current.size() != delta.buckets().size()) {
+    throw StoreError(fmt::format("postgres: locked {} rollup rows for {} keys", current.size(),
+                                 delta.buckets().size()));
+  }
+  PgCopyBuffer states;
+  for (RollupRow& row : current) {
+    auto it = delta.buckets().find(row.key);
+    if (it == delta.buckets().end()) throw StoreError("postgres: locked an unexpected rollup row");
+    row.bucket.merge(it->second);
+    append_rollup(states, row.key, row.bucket);
+  }
+  c.copy_from(kCopyStatesSql, states.data());
+  c.exec(kUpdateSql);
+}
+
+// Inserts the events in `rows` (COPY data of the first occurrence of each
+// event_id) and merges the rollups of the ones not stored before, in one
+// transaction. `first` maps event_id to its first index in `events`.
+void write_batch(PgConnection& c, std::span<const GenerationEvent> events, std::string_view rows,
+                 const std::unordered_map<std::string_view, size_t>& first,
+                 std::vector<uint8_t>* inserted) {
+  static const std::string kCreateStagingSql = create_staging_sql();
+  static const std::string kCopyEventsSql =
+      fmt::format("COPY genalytics_incoming_events ({}) FROM STDIN", kEventColumns);
+  // Sorted so that concurrent writers of overlapping batches wait on each
+  // other's rows in one order instead of deadlocking.
+  static const std::string kInsertEventsSql = fmt::format(
+      "INSERT INTO generation_events ({0}) SELECT {0} FROM genalytics_incoming_events "
+      "ORDER BY event_id, timestamp ON CONFLICT (event_id, timestamp) DO NOTHING "
+      "RETURNING event_id",
+      kEventColumns);
+
+  inserted->assign(events.size(), 0);
+  PgTransaction transaction(c);
+  c.exec(kCreateStagingSql);
+  c.copy_from(kCopyEventsSql, rows);
+  PgResult ids = c.exec(kInsertEventsSql);
+  for (int r = 0; r < ids.rows(); ++r) {
+    auto it = first.find(ids.text(r, 0));
+    if (it == first.end()) throw StoreError("postgres: inserted an event_id not in the batch");
+    (*inserted)[it->second] = 1;
+  }
+  // In batch order: sample messages keep the events' order.
+  RollupDelta delta;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if ((*inserted)[i]) delta.add(events[i]);
+  }
+  if (!delta.empty()) merge_rollups(c, delta);
+  transaction.commit();
+}
+
+void set_up_session(PgConnection& c) {
+  // "relation already exists, skipping" notices are expected, not news.
+  c.exec("SET client_min_messages = warning; SET application_name = 'genalytics'");
+}
+
+void apply_migrations(PgConnection& c) {
+  c.exec(fmt::format("SELECT pg_advisory_lock({})", kSchemaLockKey));
+  struct Unlock {
+    PgConnection& c;
+    ~Unlock() {
+      if (c.broken()) return;  // the server released the lock with the session
+      try {
+        c.exec(fmt::format("SELECT pg_advisory_unlock({})", kSchemaLockKey));
+      } catch (const PostgresError&) {
+        // As above: the lock ends with the session at the latest.
+      }
+    }
+  } unlock{c};
+  c.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+      "applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())");
+  const int64_t current =
+      c.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").int64(0, 0);
+  if (current > PostgresStore::schema_version()) {
+    throw StoreError(fmt::format("the database has schema version {}, newer than this build's {}",
+                                 current, PostgresStore::schema_version()));
+  }
+  for (const PostgresMigration& migration : postgres_migrations()) {
+    if (migration.version <= current) continue;
+    PgTransaction transaction(c);
+    c.exec(migration.sql);
+    c.exec("INSERT INTO schema_migrations (version) VALUES ($1::int4)",
+           PgParams().int64(migration.version));
+    transaction.commit();
+  }
+}
+
+// Months are "YYYY-MM" (UTC), so text order is time order.
+std::string month_of(int64_t us) { return format_date(us).substr(0, 7); }
+
+std::pair<int, int> year_and_month(std::string_view month) {
+  const size_t dash = month.rfind('-');
+  return {std::stoi(std::string(month.substr(0, dash))),
+          std::stoi(std::string(month.substr(dash + 1)))};
+}
+
+std::string month_plus(std::string_view month, int count) {
+  auto [year, number] = year_and_month(month);
+  const int index = year * 12 + (number - 1) + count;
+  return fmt::format("{:04}-{:02}", index / 12, index % 12 + 1);
+}
+
+// The first instant of `month` as a timestamptz literal.
+std::string month_start_literal(std::string_view month) {
+  auto [year, number] = year_and_month(month);
+  // PostgreSQL has no year 0: the proleptic Gregorian year 0 is its 1 BC.
+  if (year == 0) return fmt::format("0001-{:02}-01 00:00:00+00 BC", number);
+  return fmt::format("{:04}-{:02}-01 00:00:00+00", year, number);
+}
+
+std::string partition_name(std::string_view month) {
+  std::string name = fmt::format("{}{}", kPartitionPrefix, month);
+  name[name.rfind('-')] = '_';
+  return name;
+}
+
+// The month of a partition this store created, or nullopt for other names.
+std::optional<std::string> month_of_partition(std::string_view name) {
+  if (!name.starts_with(kPartitionPrefix)) return std::nullopt;
+  std::string month(name.substr(kPartitionPrefix.size()));
+  if (month.size() != 7 || month[4] != '_') return std::nullopt;
+  month[4] = '-';
+  for (size_t i : {0, 1, 2, 3, 5, 6}) {
+    if (month[i] < '0' || month[i] > '9') return std::nullopt;
+  }
+  return month;
+}
+
+// The months of the existing partitions of generation_events.
+std::set<std::string> existing_partitions(PgConnection& c) {
+  PgResult result = c.exec(
+      "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+      "WHERE i.inhparent = 'generation_events'::regclass");
+  std::set<std::string> months;
+  for (int r = 0; r < result.rows(); ++r) {
+    if (auto month = month_of_partition(result.text(r, 0))) months.insert(*month);
+  }
+  return months;
+}
+
+void lock_schema(PgConnection& c) {
+  c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kSchemaLockKey));
+}
+
+// Times outside what PostgreSQL and pg_timestamp() accept hold no data.
+int64_t clamp_to_stored_range(int64_t us) {
+  static const int64_t kMin = *parse_rfc3339("0000-01-01T00:00:00Z");
+  static const int64_t kMax = *parse_rfc3339("9999-12-31T23:59:59.999999Z");
+  return std::clamp(us, kMin, kMax);
+}
+
+}  // namespace
+
+template <typename Work>
+auto PostgresStore::with_connection(Work&& work) const {
+  for (int attempt = 0;; ++attempt) {
+    PgPool::Lease lease = pool_.acquire();
+    try {
+      return work(*lease);
+    } catch (const PostgresError&) {
+      // Writes are idempotent, so even repeating one whose COMMIT was cut is
+      // safe: it then reports its events as duplicates.
+      if (attempt > 0 || !lease.reused() || !lease->broken()) throw;
+      pool_.discard_idle();
+    }
+  }
+}
+
+PostgresStore::PostgresStore(const std::string& url, size_t pool_size)
+    : pool_(url, pool_size, set_up_session) {
+  with_connection([](PgConnection& c) { apply_migrations(c); });
+  ensure_partitions(kDefaultMonthsAhead);
+}
+
+PostgresStore::~PostgresStore() = default;
+
+void PostgresStore::migrate(const std::string& url) {
+  PgConnection connection(url);
+  set_up_session(connection);
+  apply_migrations(connection);
+}
+
+int PostgresStore::schema_version() { return postgres_migrations().back().version; }
+
+void PostgresStore::ensure_partitions(int months_ahead) {
+  const std::string now = month_of(now_us());
+  std::set<std::string> months;
+  for (int i = 0; i <= months_ahead; ++i) months.insert(month_plus(now, i));
+  ensure_months(months);
+}
+
+void PostgresStore::ensure_months(const std::set<std::string>& months) {
+  std::lock_guard lock(partitions_mutex_);
+  std::vector<std::string> missing;
+  for (const std::string& month : months) {
+    if (!partitions_.contains(month)) missing.push_back(month);
+  }
+  if (missing.empty()) return;
+  with_connection([&](PgConnection& c) {
+    PgTransaction transaction(c);
+    lock_schema(c);
+    if (!partitions_loaded_) {
+      partitions_ = existing_partitions(c);
+      partitions_loaded_ = true;
+    }
+    for (const std::string& month : missing) {
+      if (partitions_.contains(month)) continue;
+      c.exec(
+          fmt::format("CREATE TABLE IF NOT EXISTS \"{}\" PARTITION OF generation_events "
+                      "FOR VALUES FROM ('{}') TO ('{}')",
+                      partition_name(month), month_start_literal(month),
+                      month_start_literal(month_plus(month, 1))));
+    }
+    transaction.commit();
+  });
+  partitions_.insert(missing.begin(), missing.end());
+}
+
+void PostgresStore::forget_partitions() {
+  std::lock_guard lock(partitions_mutex_);
+  partitions_.clear();
+  partitions_loaded_ = false;
+}
+
+int64_t PostgresStore::drop_partitions_older_than(int days) {
+  const std::string cutoff = month_of(now_us() - int64_t{days} * kMicrosPerDay);
+  const int64_t dropped = with_connection([&](PgConnection& c) {
+    PgTransaction transaction(c);
+    lock_schema(c);
+    int64_t count = 0;
+    for (const std::string& month : existing_partitions(c)) {
+      if (month >= cutoff) break;
+      c.exec(fmt::format("DROP TABLE \"{}\"", partition_name(month)));
+      ++count;
+    }
+    transaction.commit();
+    return count;
+  });
+  forget_partitions();
+  return dropped;
+}
+
+void PostgresStore::write_generation_events(std::span<const GenerationEvent> events,
+                                            std::vector<uint8_t>* inserted) {
+  inserted->assign(events.size(), 0);
+  if (events.empty()) return;
+  // Only the first occurrence of an event_id is sent: the unique key also
+  // holds the timestamp, so a later copy with another timestamp would insert.
+  std::unordered_map<std::string_view, size_t> first;
+  first.reserve(events.size());
+  std::set<std::string> months;
+  PgCopyBuffer rows;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!first.emplace(events[i].event_id, i).second) continue;
+    append_event(rows, events[i]);
+    months.insert(month_of(events[i].timestamp_us));
+  }
+  ensure_months(months);
+  auto write = [&] {
+    with_connection([&](PgConnection& c) { write_batch(c, events, rows.data(), first, inserted); });
+  };
+  try {
+    try {
+      write();
+    } catch (const PostgresError& error) {
+      // 23514: no partition for a row. Another process's retention dropped
+      // a month this one believed existed; learn the partitions again, once.
+      if (error.sqlstate() != "23514") throw;
+      forget_partitions();
+      ensure_months(months);
+      write();
+    }
+  } catch (...) {
+    inserted->assign(events.size(), 0);
+    throw;
+  }
+}
+
+std::vector<RollupRow> PostgresStore::read_rollups(Dimension dimension, int64_t start_us,
+                                                   int64_t end_us,
+                                                   const std::optional<std::string>& value,
+                                                   const RollupColumns& columns) const {
+  start_us = clamp_to_stored_range(start_us);
+  end_us = clamp_to_stored_range(end_us);
+  if (start_us >= end_us) return {};
+  const bool all = dimension == Dimension::kAll;
+  // Values in byte order, as SqliteStore returns them, whatever the collation.
+  const std::string sql =
+      all ? fmt::format(
+                "SELECT {}, 'all'::text, ''::text, {} FROM generation_metrics_hourly "
+                "WHERE timestamp >= $1::timestamptz AND timestamp < $2::timestamptz "
+                "ORDER BY timestamp",
+                pg_epoch_us("timestamp"), state_select_list("", columns))
+          : fmt::format(
+                "SELECT {}, dimension, value, {} FROM generation_dimension_hourly "
+                "WHERE dimension = $1::text AND timestamp >= $2::timestamptz AND "
+                "timestamp < $3::timestamptz {} ORDER BY timestamp, value COLLATE \"C\"",
+                pg_epoch_us("timestamp"), state_select_list("", columns),
+                value ? "AND value = $4::text" : "");
+  PgParams params;
+  if (!all) params.text(to_string(dimension));
+  params.text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
+  if (!all && value) params.text(*value);
+  return with_connection(
+      [&](PgConnection& c) { return read_rollup_rows(c.exec(sql, params, PgFormat::kBinary)); });
+}
+
+void PostgresStore::scan_user_events(
+    const std::string& user_id, int64_t start_us, int64_t end_us,
+    const std::function<void(const GenerationEvent&)>& visit) const {
+  static const std::string kSql = fmt::format(
+      "SELECT event_type, generation_id, {}, generation_type, duration_ms, success, error_type, "
+      "error_message, queue_wait_time_ms, generation_time_ms, model_checkpoint, batch_size, "
+      "queue_length, event_id FROM generation_events "
+      "WHERE user_id = $1::uuid AND timestamp >= $2::timestamptz AND timestamp < $3::timestamptz "
+      "ORDER BY timestamp",
+      pg_epoch_us("timestamp"));
+  // Stored user_ids are UUIDs: any other text matches nothing.
+  if (!canonical_uuid(user_id)) return;
+  start_us = clamp_to_stored_range(start_us);
+  end_us = clamp_to_stored_range(end_us);
+  if (start_us >= end_us) return;
+  const PgParams params =
+      PgParams().text(user_id).text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
+  const PgResult result = with_connection([&](PgConnection& c) { return c.exec(kSql, params); });
+  GenerationEvent e;
+  for (int r = 0; r < result.rows(); ++r) {
+    auto type = parse_generation_event_type(result.text(r, 0));
+    if (!type) throw StoreError("corrupt event_type in generation_events");
+    e.event_type = *type;
+    e.generation_id = result.text(r, 1);
+    e.user_id = user_id;
+    e.timestamp_us = result.int64(r, 2);
+    e.generation_type = result.optional_text(r, 3);
+    e.duration_ms = result.optional_int64(r, 4);
+    e.success = result.is_null(r, 5) ? std::nullopt : std::optional<bool>(result.boolean(r, 5));
+    e.error_type = result.optional_text(r, 6);
+    e.error_message = result.optional_text(r, 7);
+    e.queue_wait_time_ms = result.optional_int64(r, 8);
+    e.generation_time_ms = result.optional_int64(r, 9);
+    e.model_checkpoint = result.optional_text(r, 10);
+    e.batch_size = result.optional_int64(r, 11);
+    e.queue_length = result.optional_int64(r, 12);
+    e.event_id = result.text(r, 13);
+    visit(e);
+  }
+}
+
+int64_t PostgresStore::count_generation_events() const {
+  return with_connection(
+      [](PgConnection& c) { return c.exec("SELECT COUNT(*) FROM generation_events").int64(0, 0); });
+}
+
+}  // namespace genalytics

@@ -1,0 +1,83 @@
+// The production store: PostgreSQL with the seed's tables
+// (generation_events, partitioned by month, and generation_metrics_hourly)
+// plus the dimension rollups (generation_dimension_hourly). Any number of
+// processes may write concurrently: each write is one transaction,
+// idempotent on (event_id, timestamp), that locks rollup rows in one global
+// order.
+//
+// Partitions: one per UTC month, named generation_events_pYYYY_MM. There is
+// no DEFAULT partition: start-up creates the current month and
+// kDefaultMonthsAhead months ahead, and a write first creates the partition
+// of any month its events fall into (old and backfilled events included).
+// A DEFAULT partition would make every later partition creation scan it, and
+// fail once it held rows of that month.
+#pragma once
+
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "store/postgres.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+class PostgresStore final : public Store {
+ public:
+  static constexpr int kDefaultMonthsAhead = 3;
+  static constexpr size_t kDefaultPoolSize = 8;
+
+  // Connects to `url` (a libpq URL such as postgresql://user@127.0.0.1:5432/db),
+  // applies pending migrations (see migrate()) and creates the partitions of
+  // this month and kDefaultMonthsAhead months ahead. At most `pool_size`
+  // connections are open at once. Throws StoreError. REQUIRES: pool_size >= 1.
+  explicit PostgresStore(const std::string& url, size_t pool_size = kDefaultPoolSize);
+  ~PostgresStore() override;
+
+  // Applies the migrations the database at `url` lacks, each in its own
+  // transaction, under an advisory lock: any number of processes may run it
+  // at once. Throws StoreError, also when the database has a newer schema
+  // than this build knows.
+  static void migrate(const std::string& url);
+
+  // Thread-safe, and safe against concurrent writers in other processes.
+  void write_generation_events(std::span<const GenerationEvent> events,
+                               std::vector<uint8_t>* inserted) override;
+  std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                                      const std::optional<std::string>& value,
+                                      const RollupColumns& columns) const override;
+  void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
+                        const std::function<void(const GenerationEvent&)>& visit) const override;
+  int64_t count_generation_events() const override;
+
+  // Creates the missing partitions from this month to `months_ahead` months
+  // ahead. Thread-safe.
+  void ensure_partitions(int months_ahead);
+
+  // Retention: drops the raw-event partitions whose whole month ended more
+  // than `days` days ago (so raw events live `days` to `days` + 31 days).
+  // Rollups are kept. Returns the number of partitions dropped. Each drop
+  // briefly locks generation_events exclusively. REQUIRES: days >= 0.
+  int64_t drop_partitions_older_than(int days);
+
+  // The schema version this build writes (the last migration).
+  static int schema_version();
+
+ private:
+  // Runs `work` on a pooled connection; once more on a fresh connection when
+  // a pooled one turns out to have been cut (e.g. by a server restart).
+  template <typename Work>
+  auto with_connection(Work&& work) const;
+
+  // Creates the partitions of `months` ("YYYY-MM") that are not known to exist.
+  void ensure_months(const std::set<std::string>& months);
+  // Forgets which partitions exist, after another process may have dropped some.
+  void forget_partitions();
+
+  mutable PgPool pool_;
+  std::mutex partitions_mutex_;
+  std::set<std::string> partitions_;  // GUARDED_BY(partitions_mutex_): "YYYY-MM" known to exist
+  bool partitions_loaded_ = false;    // GUARDED_BY(partitions_mutex_)
+};
+
+}  // namespace genalytics
