@@ -652,4 +652,24 @@ int64_t PostgresStore::count_generation_events() const {
       [](PgConnection& c) { return c.exec("SELECT COUNT(*) FROM generation_events").int64(0, 0); });
 }
 
+StoreStatus PostgresStore::status() const {
+  static const std::string kSql = fmt::format(
+      "SELECT (SELECT COALESCE(SUM(GREATEST(c.reltuples, 0)), 0)::bigint FROM pg_inherits i "
+      "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'generation_events'::regclass), "
+      "(SELECT {} FROM generation_events ORDER BY timestamp DESC LIMIT 1), "
+      "(SELECT {} FROM generation_metrics_hourly ORDER BY timestamp DESC LIMIT 1), "
+      "(SELECT {} FROM generation_metrics_hourly ORDER BY updated_at DESC LIMIT 1), "
+      "(SELECT COUNT(*) FROM generation_metrics_hourly)",
+      pg_epoch_us("timestamp"), pg_epoch_us("timestamp"), pg_epoch_us("updated_at"));
+  const PgResult r = with_connection([](PgConnection& c) { return c.exec(kSql); });
+  StoreStatus status;
+  status.events = r.int64(0, 0);
+  status.events_exact = false;
+  status.last_event_us = r.optional_int64(0, 1);
+  status.last_hour_rolled_up_us = r.optional_int64(0, 2);
+  status.last_rollup_update_us = r.optional_int64(0, 3);
+  status.hourly_rows = r.int64(0, 4);
+  return status;
+}
+
 }  // namespace genalytics

@@ -49,6 +49,9 @@ class PostgresStore final : public Store {
   void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   int64_t count_generation_events() const override;
+  // `events` is the planner's estimate (pg_class.reltuples): an exact
+  // COUNT(*) of a large partitioned table is too slow to poll.
+  StoreStatus status() const override;
 
   // Creates the missing partitions from this month to `months_ahead` months
   // ahead. Thread-safe.

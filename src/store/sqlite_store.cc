@@ -512,4 +512,26 @@ int64_t SqliteStore::count_generation_events() const {
   return n;
 }
 
+StoreStatus SqliteStore::status() const {
+  ReaderLease reader(*this);
+  StoreStatus status;
+  status.events = count_generation_events();
+  auto optional_time = [](const SqliteStatement& s, int column) -> std::optional<int64_t> {
+    if (s.is_null(column)) return std::nullopt;
+    return parse_rfc3339(s.column_text(column));
+  };
+  SqliteStatement& last = reader->prepare_cached("SELECT MAX(timestamp) FROM generation_events");
+  last.step();
+  status.last_event_us = optional_time(last, 0);
+  last.reset();
+  SqliteStatement& hourly = reader->prepare_cached(
+      "SELECT MAX(timestamp), MAX(updated_at), COUNT(*) FROM generation_metrics_hourly");
+  hourly.step();
+  status.last_hour_rolled_up_us = optional_time(hourly, 0);
+  status.last_rollup_update_us = optional_time(hourly, 1);
+  status.hourly_rows = hourly.column_int64(2);
+  hourly.reset();
+  return status;
+}
+
 }  // namespace genalytics

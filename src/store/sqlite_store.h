@@ -28,6 +28,7 @@ class SqliteStore final : public Store {
   void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   int64_t count_generation_events() const override;
+  StoreStatus status() const override;
 
   const std::string& path() const { return path_; }
 

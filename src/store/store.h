@@ -35,6 +35,16 @@ struct RollupColumns {
   bool sample_messages = false;
 };
 
+// What a store holds, for pipeline monitoring.
+struct StoreStatus {
+  int64_t events = 0;            // rows in generation_events
+  bool events_exact = true;      // false: a statistics-based estimate
+  std::optional<int64_t> last_event_us;        // newest event timestamp
+  std::optional<int64_t> last_rollup_update_us;  // newest write to the hourly rollup
+  std::optional<int64_t> last_hour_rolled_up_us; // newest hour with a rollup row
+  int64_t hourly_rows = 0;       // rows in generation_metrics_hourly
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -64,6 +74,14 @@ class Store {
 
   // Number of stored generation events. Thread-safe.
   virtual int64_t count_generation_events() const = 0;
+
+  // Monitoring figures, cheap enough to poll. Thread-safe. The default
+  // knows only the event count; both stores override it.
+  virtual StoreStatus status() const {
+    StoreStatus status;
+    status.events = count_generation_events();
+    return status;
+  }
 };
 
 }  // namespace genalytics

@@ -147,6 +147,29 @@ TEST_P(StoreSuite, ScanUserEventsReturnsThatUsersEventsInOrder) {
   EXPECT_EQ(seen, expected);
 }
 
+TEST_P(StoreSuite, StatusReportsNewestEventAndRollup) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  StoreStatus empty = store->status();
+  EXPECT_FALSE(empty.last_event_us);
+  EXPECT_EQ(empty.hourly_rows, 0);
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  const int64_t before = now_us();
+  store->write_generation_events(events, &inserted);
+  StoreStatus status = store->status();
+  int64_t newest = 0;
+  for (const auto& e : events) newest = std::max(newest, e.timestamp_us);
+  EXPECT_EQ(status.last_event_us, newest);
+  EXPECT_EQ(status.last_hour_rolled_up_us, floor_hour(newest));
+  EXPECT_EQ(status.hourly_rows, 5);
+  ASSERT_TRUE(status.last_rollup_update_us);
+  EXPECT_GE(*status.last_rollup_update_us, before - kMicrosPerSecond);
+  if (status.events_exact) {
+    EXPECT_EQ(status.events, 300);
+  }
+}
+
 TEST_P(StoreSuite, DataSurvivesReopening) {
   TempDir dir;
   auto events = sample_events();
