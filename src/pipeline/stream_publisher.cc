@@ -1,0 +1,84 @@
+#include "pipeline/stream_publisher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "event/stream_fields.h"
+
+namespace genalytics {
+
+StreamPublisher::StreamPublisher(RedisOptions redis, Options options)
+    : redis_(std::move(redis)),
+      options_(std::move(options)),
+      stream_key_(generation_stream_key(options_.ns)) {}
+
+void StreamPublisher::publish(std::span<const GenerationEvent> events) {
+  if (events.empty()) return;
+  bool reused = false;
+  std::unique_ptr<RedisClient> client = take_connection(&reused);
+  try {
+    send(*client, events);
+  } catch (const RedisReplyError&) {
+    return_connection(std::move(client));  // Redis refused; the connection is fine
+    throw;
+  } catch (const RedisError&) {
+    if (!reused) throw;
+    // Most likely closed while idle (a Redis restart, an idle timeout).
+    client = std::make_unique<RedisClient>(redis_);
+    send(*client, events);
+  }
+  return_connection(std::move(client));
+}
+
+std::unique_ptr<RedisClient> StreamPublisher::take_connection(bool* reused) {
+  {
+    std::lock_guard lock(idle_mutex_);
+    if (!idle_.empty()) {
+      std::unique_ptr<RedisClient> client = std::move(idle_.back());
+      idle_.pop_back();
+      *reused = true;
+      return client;
+    }
+  }
+  *reused = false;
+  return std::make_unique<RedisClient>(redis_);
+}
+
+void StreamPublisher::return_connection(std::unique_ptr<RedisClient> client) {
+  std::lock_guard lock(idle_mutex_);
+  if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(client));
+}
+
+void StreamPublisher::send(RedisClient& client, std::span<const GenerationEvent> events) {
+  std::vector<std::string_view> args;
+  const size_t window = std::max<size_t>(options_.pipeline_window, 1);
+  for (size_t start = 0; start < events.size(); start += window) {
+    const std::span<const GenerationEvent> chunk =
+        events.subspan(start, std::min(window, events.size() - start));
+    for (const GenerationEvent& event : chunk) {
+      const std::vector<std::pair<std::string, std::string>> fields = to_stream_fields(event);
+      args.assign({"XADD", stream_key_, "*"});
+      for (const auto& [name, value] : fields) {
+        args.push_back(name);
+        args.push_back(value);
+      }
+      client.append(args);
+    }
+    // Every reply is read, even after an error, so the connection stays in step.
+    std::string refusal;
+    size_t refused = 0;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      RedisReply reply = client.get_reply();
+      if (reply->type == REDIS_REPLY_ERROR) {
+        if (refused++ == 0) refusal = reply_text(*reply);
+      }
+    }
+    if (refused > 0) {
+      throw RedisReplyError("Redis refused " + std::to_string(refused) + " of " +
+                            std::to_string(chunk.size()) + " XADDs to " + stream_key_ + ": " +
+                            refusal);
+    }
+  }
+}
+
+}  // namespace genalytics

@@ -1,0 +1,68 @@
+// The producer side of the production pipeline: HTTP ingest appends validated
+// events to the Redis stream `{namespace}:generation_events:stream` in the
+// flat form of event/stream_fields.h, and acknowledges its client only after
+// Redis has acknowledged every event (with AOF on, that is durable).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event/generation_event.h"
+#include "pipeline/redis_client.h"
+
+namespace genalytics {
+
+inline constexpr std::string_view kDefaultStreamNamespace = "genalytics";
+
+// The stream that generation events are appended to, and the one that
+// StreamWorker moves invalid entries to.
+inline std::string generation_stream_key(std::string_view ns) {
+  return std::string(ns) + ":generation_events:stream";
+}
+inline std::string generation_dead_letter_key(std::string_view ns) {
+  return std::string(ns) + ":generation_events:dead";
+}
+
+class StreamPublisher {
+ public:
+  struct Options {
+    std::string ns = std::string(kDefaultStreamNamespace);
+    size_t max_idle_connections = 8;  // kept open between calls; more are opened on demand
+    size_t pipeline_window = 1000;    // XADDs in flight per connection; bounds buffers
+  };
+
+  // Connects lazily: a Redis that is down makes publish() fail, not this.
+  StreamPublisher(RedisOptions redis, Options options);
+  StreamPublisher(const StreamPublisher&) = delete;
+  StreamPublisher& operator=(const StreamPublisher&) = delete;
+
+  // XADDs every event (never trimming the stream), pipelined, and returns
+  // once Redis has acknowledged each one. Throws RedisError when Redis cannot
+  // be reached or refused an event; some of the events may then be in the
+  // stream already, which is harmless: they carry their event_id, so the
+  // store ignores them when a retry appends them again. A connection that
+  // fails after idling in the pool is replaced and the call retried once.
+  // Thread-safe; concurrent calls use separate connections.
+  void publish(std::span<const GenerationEvent> events);
+
+  const std::string& stream_key() const { return stream_key_; }
+
+ private:
+  // An idle connection, or a new one (throws RedisError). `*reused` tells which.
+  std::unique_ptr<RedisClient> take_connection(bool* reused);
+  void return_connection(std::unique_ptr<RedisClient> client);
+  void send(RedisClient& client, std::span<const GenerationEvent> events);
+
+  const RedisOptions redis_;
+  const Options options_;
+  const std::string stream_key_;
+  std::mutex idle_mutex_;
+  std::vector<std::unique_ptr<RedisClient>> idle_;  // GUARDED_BY(idle_mutex_)
+};
+
+}  // namespace genalytics

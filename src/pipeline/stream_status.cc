@@ -1,0 +1,74 @@
+#include "pipeline/stream_status.h"
+
+#include <charconv>
+
+#include "pipeline/stream_publisher.h"
+
+namespace genalytics {
+namespace {
+
+// The millisecond part of a stream entry id "1700000000000-3".
+std::optional<int64_t> entry_id_ms(std::string_view id) {
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), ms);
+  if (ec != std::errc() || end == id.data()) return std::nullopt;
+  return ms;
+}
+
+std::string_view field_of(const redisReply& map, std::string_view name, const redisReply** value) {
+  for (size_t i = 0; i + 1 < map.elements; i += 2) {
+    if (reply_text(*map.element[i]) == name) {
+      *value = map.element[i + 1];
+      return reply_text(*map.element[i + 1]);
+    }
+  }
+  *value = nullptr;
+  return {};
+}
+
+}  // namespace
+
+StreamStatus read_stream_status(RedisClient& redis, const std::string& ns, const std::string& group,
+                                int64_t now_us) {
+  StreamStatus status;
+  status.stream_key = generation_stream_key(ns);
+  status.dead_letter_key = generation_dead_letter_key(ns);
+  status.length = redis.command({"XLEN", status.stream_key})->integer;
+  status.dead_letters = redis.command({"XLEN", status.dead_letter_key})->integer;
+  if (status.length > 0) {
+    RedisReply newest = redis.command({"XREVRANGE", status.stream_key, "+", "-", "COUNT", "1"});
+    if (newest->type == REDIS_REPLY_ARRAY && newest->elements > 0 &&
+        newest->element[0]->type == REDIS_REPLY_ARRAY && newest->element[0]->elements > 0) {
+      if (auto ms = entry_id_ms(reply_text(*newest->element[0]->element[0]))) {
+        status.last_entry_us = *ms * 1000;
+      }
+    }
+  }
+  RedisReply groups;
+  try {
+    groups = redis.command({"XINFO", "GROUPS", status.stream_key});
+  } catch (const RedisReplyError&) {
+    return status;  // no stream yet
+  }
+  for (size_t g = 0; g < groups->elements; ++g) {
+    const redisReply& info = *groups->element[g];
+    const redisReply* value = nullptr;
+    if (field_of(info, "name", &value) != group) continue;
+    field_of(info, "consumers", &value);
+    if (value && value->type == REDIS_REPLY_INTEGER) status.consumers = value->integer;
+    field_of(info, "pending", &value);
+    if (value && value->type == REDIS_REPLY_INTEGER) status.pending = value->integer;
+  }
+  if (status.pending > 0) {
+    RedisReply summary = redis.command({"XPENDING", status.stream_key, group});
+    if (summary->type == REDIS_REPLY_ARRAY && summary->elements >= 2 &&
+        summary->element[1]->type == REDIS_REPLY_STRING) {
+      if (auto ms = entry_id_ms(reply_text(*summary->element[1]))) {
+        status.oldest_pending_age_s = std::max(0.0, static_cast<double>(now_us / 1000 - *ms) / 1000.0);
+      }
+    }
+  }
+  return status;
+}
+
+}  // namespace genalytics

@@ -1,0 +1,125 @@
+// The consumer side of the production pipeline: moves generation events from
+// the Redis stream into a Store, exactly once in the rollups whatever crashes.
+//
+// A worker is one consumer of the group (default "genalytics"). Each cycle it
+// takes a batch of entries -- first its own pending ones after a (re)connect,
+// then entries idle too long on other (dead) consumers (XAUTOCLAIM), else new
+// ones (XREADGROUP ... BLOCK) -- decodes them, writes the valid events in one
+// Store transaction (idempotent on event_id) and only then, in one
+// MULTI/EXEC, copies each invalid entry to `{ns}:generation_events:dead` with
+// its reason and XACKs and XDELs the whole batch. A crash anywhere leaves the
+// entries pending, to be written again (and deduplicated) by whoever takes
+// them. Entries without an event_id get one derived from their stream entry
+// id, and entries without a timestamp the time of their XADD, so that a
+// replay is recognised as one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "event/generation_decoder.h"
+#include "event/generation_event.h"
+#include "pipeline/redis_client.h"
+#include "pipeline/stream_publisher.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+class StreamWorker {
+ public:
+  struct Options {
+    std::string ns = std::string(kDefaultStreamNamespace);
+    std::string group = "genalytics";
+    std::string consumer;          // empty: "<hostname>:<pid>"
+    size_t batch_size = 5000;      // entries per read, and per store transaction
+    int block_ms = 1000;           // how long a read waits for new entries
+    int claim_idle_ms = 30'000;    // entries pending this long on any consumer are taken over
+    int backoff_initial_ms = 100;  // after a failure; doubles up to backoff_max_ms
+    int backoff_max_ms = 10'000;
+    DecodeLimits limits;
+  };
+
+  // What one cycle did.
+  struct Cycle {
+    size_t entries = 0;        // entries in the batch handled (0: nothing to read)
+    size_t inserted = 0;       // events newly stored
+    size_t duplicates = 0;     // events already stored (replays)
+    size_t dead_lettered = 0;  // invalid entries moved to the dead-letter stream
+    bool failed = false;       // Redis or the store failed; the cycle backed off
+  };
+
+  // Totals since construction.
+  struct Stats {
+    uint64_t entries_acknowledged = 0;
+    uint64_t inserted = 0;
+    uint64_t duplicates = 0;
+    uint64_t dead_lettered = 0;
+    uint64_t store_failures = 0;
+    uint64_t redis_failures = 0;
+    int64_t last_transfer_us = 0;  // wall time of the last batch acknowledged; 0: none yet
+    std::string last_error;        // of the latest failure; "" until one happens
+  };
+
+  // Connects lazily: Redis being down is a failed cycle, not an error here.
+  // REQUIRES: `store` outlives the worker and has no other writer meanwhile
+  // (Store's one-writer rule).
+  StreamWorker(Store* store, RedisOptions redis, Options options);
+  ~StreamWorker();
+  StreamWorker(const StreamWorker&) = delete;
+  StreamWorker& operator=(const StreamWorker&) = delete;
+
+  // One cycle: takes a batch (or, after a store failure, retries the batch
+  // it holds), stores and acknowledges it. On StoreError the batch is kept
+  // for the next cycle; on RedisError it is dropped and re-read from the
+  // pending entries after reconnecting. Either way the cycle sleeps the
+  // current backoff (cut short by `stop`) and reports failed. Other
+  // exceptions propagate, leaving the entries pending. Not thread-safe.
+  Cycle run_once(const std::stop_token& stop = {});
+
+  // Runs cycles until `stop` is requested.
+  void run(const std::stop_token& stop);
+
+  // Thread-safe.
+  Stats stats() const;
+
+  const std::string& consumer() const { return options_.consumer; }
+  const std::string& stream_key() const { return stream_key_; }
+
+ private:
+  struct DeadEntry;
+  struct Batch;
+
+  void connect();
+  std::unique_ptr<Batch> read_batch();
+  std::unique_ptr<Batch> decode_entries(const redisReply& entries);
+  void write(Batch& batch, Cycle* cycle);
+  void acknowledge(const Batch& batch);
+  void record_failure(bool store, const std::exception& error);
+  void back_off(const std::stop_token& stop);
+
+  Store* store_;
+  RedisOptions redis_options_;
+  Options options_;
+  const std::string stream_key_;
+  const std::string dead_letter_key_;
+
+  // Used by run_once() only.
+  std::unique_ptr<RedisClient> redis_;
+  bool read_own_pending_ = true;  // after a (re)connect, our pending entries come first
+  std::string claim_cursor_ = "0-0";
+  int64_t next_claim_us_ = 0;  // steady clock
+  int backoff_ms_;
+  std::unique_ptr<Batch> batch_;  // taken and not yet acknowledged
+  std::vector<uint8_t> inserted_;
+
+  mutable std::mutex stats_mutex_;
+  Stats stats_;  // GUARDED_BY(stats_mutex_)
+};
+
+}  // namespace genalytics

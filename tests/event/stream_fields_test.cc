@@ -1,0 +1,264 @@
+#include "event/stream_fields.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <ostream>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "event/time.h"
+
+namespace genalytics {
+
+void PrintTo(const FieldError& error, std::ostream* out);  // generation_decoder_test.cc
+
+namespace {
+
+namespace json = boost::json;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
+constexpr std::string_view kGenerationId = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+constexpr std::string_view kUserId = "550e8400-e29b-41d4-a716-446655440000";
+constexpr std::string_view kEventId = "0b0e5cf2-6f0a-4b35-9a3e-1c9a3c1f6d10";
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+std::vector<StreamField> views(const Pairs& pairs) { return {pairs.begin(), pairs.end()}; }
+
+// A completion in seed 000's flat form, with `extra` appended.
+Pairs completion_fields(const Pairs& extra = {}) {
+  Pairs fields = {{"event_id", std::string(kEventId)},
+                  {"event_type", "completion"},
+                  {"generation_id", std::string(kGenerationId)},
+                  {"user_id", std::string(kUserId)},
+                  {"timestamp", "2025-01-15T10:30:45.123Z"},
+                  {"success", "true"},
+                  {"duration_ms", "45230"}};
+  fields.insert(fields.end(), extra.begin(), extra.end());
+  return fields;
+}
+
+struct Decoded {
+  GenerationEvent event;
+  std::vector<FieldError> errors;  // conversion errors, else the decoder's
+  bool ok = false;
+};
+
+Decoded decode_fields(const Pairs& fields) {
+  Decoded decoded;
+  const json::object object = fields_to_json(views(fields), &decoded.errors);
+  if (decoded.errors.empty()) {
+    decoded.ok =
+        decode_generation_event(object, kNow, DecodeLimits{}, &decoded.event, &decoded.errors);
+  }
+  return decoded;
+}
+
+std::vector<FieldError> errors_of(const Pairs& fields) {
+  Decoded decoded = decode_fields(fields);
+  EXPECT_FALSE(decoded.ok);
+  return decoded.errors;
+}
+
+auto as_tuple(const GenerationEvent& e) {
+  return std::tie(e.event_id, e.event_type, e.generation_id, e.user_id, e.timestamp_us,
+                  e.generation_type, e.duration_ms, e.success, e.error_type, e.error_message,
+                  e.queue_wait_time_ms, e.generation_time_ms, e.model_checkpoint,
+                  e.image_dimensions_json, e.batch_size, e.prompt_tokens, e.costs_json,
+                  e.tokens_json, e.params_json, e.attributes_json, e.retry_count, e.gpu_memory_mb,
+                  e.queue_length);
+}
+
+TEST(StreamFieldsTest, SeedXaddExampleDecodes) {
+  // seed 000: XADD generation_events:stream * event_type "request" ...
+  const Decoded decoded = decode_fields({{"event_type", "request"},
+                                         {"generation_id", std::string(kGenerationId)},
+                                         {"user_id", std::string(kUserId)},
+                                         {"timestamp", "2025-01-15T10:30:45.123Z"},
+                                         {"generation_type", "standard"}});
+  ASSERT_TRUE(decoded.ok);
+  EXPECT_EQ(decoded.event.event_type, GenerationEventType::kRequest);
+  EXPECT_EQ(decoded.event.generation_id, kGenerationId);
+  EXPECT_EQ(decoded.event.user_id, kUserId);
+  EXPECT_EQ(decoded.event.timestamp_us, parse_rfc3339("2025-01-15T10:30:45.123Z"));
+  EXPECT_EQ(decoded.event.generation_type, "standard");
+}
+
+TEST(StreamFieldsTest, TypedFieldsComeFromTheirText) {
+  const Decoded decoded = decode_fields(completion_fields({
+      {"queue_wait_time_ms", "1200"},
+      {"generation_time_ms", "44030"},
+      {"model_checkpoint", "illustriousXL_v01"},
+      {"image_dimensions", R"({"width": 832, "height": 1216})"},
+      {"batch_size", "1"},
+      {"prompt_tokens", "45"},
+      {"costs", R"({"compute":0.012})"},
+      {"tokens", R"({"input":45,"output":0})"},
+      {"params", R"({"steps":30,"lora":["a","b"]})"},
+      {"attributes", R"({"style":"anime","beta":true})"},
+      {"retry_count", "0"},
+      {"gpu_memory_mb", "10240"},
+      {"queue_length", "12"},
+  }));
+  ASSERT_TRUE(decoded.ok) << decoded.errors.size();
+  const GenerationEvent& e = decoded.event;
+  EXPECT_EQ(e.event_id, kEventId);
+  EXPECT_EQ(e.success, true);
+  EXPECT_EQ(e.duration_ms, 45230);
+  EXPECT_EQ(e.queue_wait_time_ms, 1200);
+  EXPECT_EQ(e.generation_time_ms, 44030);
+  EXPECT_EQ(e.image_dimensions_json, R"({"width":832,"height":1216})");
+  EXPECT_EQ(e.batch_size, 1);
+  EXPECT_EQ(e.prompt_tokens, 45);
+  EXPECT_EQ(e.costs_json, R"({"compute":1.2E-2})");
+  EXPECT_EQ(e.tokens_json, R"({"input":45,"output":0})");
+  EXPECT_EQ(e.params_json, R"({"steps":30,"lora":["a","b"]})");
+  EXPECT_EQ(e.attributes_json, R"({"style":"anime","beta":true})");
+  EXPECT_EQ(e.retry_count, 0);
+  EXPECT_EQ(e.gpu_memory_mb, 10240);
+  EXPECT_EQ(e.queue_length, 12);
+}
+
+TEST(StreamFieldsTest, SuccessFalseAndIntegralDecimalsAreAccepted) {
+  const Decoded decoded =
+      decode_fields(completion_fields({{"success", "false"}, {"batch_size", "4.0"}}));
+  ASSERT_TRUE(decoded.ok);
+  EXPECT_EQ(decoded.event.success, false);  // the later `success` wins
+  EXPECT_EQ(decoded.event.batch_size, 4);
+}
+
+TEST(StreamFieldsTest, NonNumericIntegersGetTheDecodersFieldError) {
+  for (const char* text : {"", "abc", "12abc", " 12", "12 ", "+12", "05", "0x10", "1.5", "NaN"}) {
+    EXPECT_THAT(errors_of(completion_fields({{"duration_ms", text}})),
+                ElementsAre(FieldError{"/duration_ms", "must be a non-negative integer"}))
+        << '"' << text << '"';
+  }
+  EXPECT_THAT(errors_of(completion_fields({{"duration_ms", "-5"}})),
+              ElementsAre(FieldError{"/duration_ms", "must be a non-negative integer"}));
+  EXPECT_THAT(errors_of(completion_fields({{"batch_size", "0"}})),
+              ElementsAre(FieldError{"/batch_size", "must be a positive integer"}));
+  for (const char* text : {"2147483648", "99999999999999999999", "1e400"}) {
+    EXPECT_THAT(errors_of(completion_fields({{"queue_length", text}})),
+                ElementsAre(FieldError{"/queue_length", "must be at most 2147483647"}))
+        << text;
+  }
+}
+
+TEST(StreamFieldsTest, SuccessMustBeLowercaseTrueOrFalse) {
+  for (const char* text : {"True", "1", "yes", ""}) {
+    EXPECT_THAT(errors_of(completion_fields({{"success", text}})),
+                ElementsAre(FieldError{"/success", "must be a boolean"}))
+        << text;
+  }
+}
+
+TEST(StreamFieldsTest, NestedFieldsMustBeJsonObjects) {
+  std::vector<FieldError> errors;
+  const Pairs fields = completion_fields({{"costs", "{compute: 1}"},
+                                          {"tokens", "[1, 2]"},
+                                          {"params", R"({"steps": 30})"},
+                                          {"attributes", ""}});
+  const json::object object = fields_to_json(views(fields), &errors);
+  EXPECT_THAT(errors, ElementsAre(FieldError{"/costs", "must be JSON text of an object"},
+                                  FieldError{"/tokens", "must be JSON text of an object"},
+                                  FieldError{"/attributes", "must be JSON text of an object"}));
+  EXPECT_FALSE(object.contains("costs"));
+  EXPECT_EQ(json::serialize(object.at("params")), R"({"steps":30})");
+}
+
+TEST(StreamFieldsTest, NestedObjectsAreStillValidatedByTheDecoder) {
+  EXPECT_THAT(errors_of(completion_fields({{"costs", R"({"compute": -1})"}})),
+              ElementsAre(FieldError{"/costs/compute", "must be a non-negative number"}));
+}
+
+TEST(StreamFieldsTest, TextFieldsAndUnknownFieldsStayText) {
+  std::vector<FieldError> errors;
+  const Pairs fields = {{"user_id", "123"}, {"model_checkpoint", "true"}, {"source", "app-7"}};
+  const json::object object = fields_to_json(views(fields), &errors);
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(object.at("user_id"), "123");
+  EXPECT_EQ(object.at("model_checkpoint"), "true");
+  EXPECT_EQ(object.at("source"), "app-7");
+}
+
+TEST(StreamFieldsTest, JsonFieldHoldsTheWholeEventAndOtherFieldsAreIgnored) {
+  const std::string event = R"({"event_type":"completion","generation_id":")" +
+                            std::string(kGenerationId) +
+                            R"(","success":false,"error_type":"oom","costs":{"gpu":0.5}})";
+  const Decoded decoded = decode_fields({{"source", "app-7"}, {"json", event}, {"success", "x"}});
+  ASSERT_TRUE(decoded.ok);
+  EXPECT_EQ(decoded.event.success, false);
+  EXPECT_EQ(decoded.event.error_type, "oom");
+  EXPECT_EQ(decoded.event.costs_json, R"({"gpu":5E-1})");
+  EXPECT_EQ(decoded.event.timestamp_us, kNow);
+}
+
+TEST(StreamFieldsTest, JsonFieldThatIsNotAnObjectIsOneError) {
+  for (const char* text : {"", "{", "[]", "\"event\"", "{} {}"}) {
+    EXPECT_THAT(errors_of({{"json", text}}),
+                ElementsAre(FieldError{"/json", "must be JSON text of an object"}))
+        << text;
+  }
+}
+
+TEST(StreamFieldsTest, FieldsAllocateFromTheGivenStorage) {
+  json::monotonic_resource resource;
+  json::storage_ptr storage(&resource);
+  std::vector<FieldError> errors;
+  const Pairs fields = completion_fields({{"params", R"({"steps": 30})"}});
+  const json::object object = fields_to_json(views(fields), &errors, storage);
+  EXPECT_EQ(object.storage(), storage);
+  EXPECT_EQ(object.at("params").storage(), storage);
+}
+
+TEST(StreamFieldsTest, MinimalEventRoundTrips) {
+  GenerationEvent event;
+  event.event_id = std::string(kEventId);
+  event.event_type = GenerationEventType::kStart;
+  event.generation_id = std::string(kGenerationId);
+  event.timestamp_us = 1'736'937'045'123'456;
+  const Pairs fields = to_stream_fields(event);
+  EXPECT_EQ(fields, (Pairs{{"event_id", std::string(kEventId)},
+                           {"event_type", "start"},
+                           {"generation_id", std::string(kGenerationId)},
+                           {"timestamp", "2025-01-15T10:30:45.123456Z"}}));
+  const Decoded decoded = decode_fields(fields);
+  ASSERT_TRUE(decoded.ok);
+  EXPECT_EQ(as_tuple(decoded.event), as_tuple(event));
+}
+
+TEST(StreamFieldsTest, FullEventRoundTrips) {
+  // Decoded from JSON first, so that nested objects are in their stored form.
+  const std::string text = R"({"event_id":")" + std::string(kEventId) +
+                           R"(","event_type":"completion","generation_id":")" +
+                           std::string(kGenerationId) + R"(","user_id":")" + std::string(kUserId) +
+                           R"(","timestamp":"2025-01-15T10:30:45.123Z","generation_type":"batch",
+      "duration_ms":45230,"success":false,"error_type":"timeout",
+      "error_message":"line 1\nline 2 \"quoted\" é","queue_wait_time_ms":0,
+      "generation_time_ms":44030,"model_checkpoint":"sdxl","image_dimensions":{"width":832,"height":1216},
+      "batch_size":4,"prompt_tokens":45,"costs":{"compute":0.012,"storage":1e-7},
+      "tokens":{"input":45,"output":3},"params":{"steps":30,"cfg":7.5,"lora":[]},
+      "attributes":{"style":"anime","difficulty":3,"beta":true},"retry_count":2,
+      "gpu_memory_mb":10240,"queue_length":7})";
+  GenerationEvent event;
+  std::vector<FieldError> errors;
+  ASSERT_TRUE(decode_generation_event(json::parse(text), kNow, DecodeLimits{}, &event, &errors));
+  const Pairs fields = to_stream_fields(event);
+  EXPECT_EQ(fields.size(), 23u);
+  const Decoded decoded = decode_fields(fields);
+  ASSERT_TRUE(decoded.ok);
+  EXPECT_EQ(as_tuple(decoded.event), as_tuple(event));
+  EXPECT_EQ(fields[7], (std::pair<std::string, std::string>{"success", "false"}));
+  EXPECT_EQ(fields[6], (std::pair<std::string, std::string>{"duration_ms", "45230"}));
+}
+
+}  // namespace
+}  // namespace genalytics
