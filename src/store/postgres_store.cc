@@ -606,31 +606,25 @@ std::vector<RollupRow> PostgresStore::read_rollups(Dimension dimension, int64_t 
       [&](PgConnection& c) { return read_rollup_rows(c.exec(sql, params, PgFormat::kBinary)); });
 }
 
-void PostgresStore::scan_user_events(
-    const std::string& user_id, int64_t start_us, int64_t end_us,
-    const std::function<void(const GenerationEvent&)>& visit) const {
-  static const std::string kSql = fmt::format(
+namespace {
+std::string scan_columns() {
+  return fmt::format(
       "SELECT event_type, generation_id, {}, generation_type, duration_ms, success, error_type, "
       "error_message, queue_wait_time_ms, generation_time_ms, model_checkpoint, batch_size, "
-      "queue_length, event_id FROM generation_events "
-      "WHERE user_id = $1::uuid AND timestamp >= $2::timestamptz AND timestamp < $3::timestamptz "
-      "ORDER BY timestamp",
+      "queue_length, event_id, user_id FROM generation_events ",
       pg_epoch_us("timestamp"));
-  // Stored user_ids are UUIDs: any other text matches nothing.
-  if (!canonical_uuid(user_id)) return;
-  start_us = clamp_to_stored_range(start_us);
-  end_us = clamp_to_stored_range(end_us);
-  if (start_us >= end_us) return;
-  const PgParams params =
-      PgParams().text(user_id).text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
-  const PgResult result = with_connection([&](PgConnection& c) { return c.exec(kSql, params); });
+}
+}  // namespace
+
+void PostgresStore::scan(const std::string& sql, const PgParams& params,
+                         const std::function<void(const GenerationEvent&)>& visit) const {
+  const PgResult result = with_connection([&](PgConnection& c) { return c.exec(sql, params); });
   GenerationEvent e;
   for (int r = 0; r < result.rows(); ++r) {
     auto type = parse_generation_event_type(result.text(r, 0));
     if (!type) throw StoreError("corrupt event_type in generation_events");
     e.event_type = *type;
     e.generation_id = result.text(r, 1);
-    e.user_id = user_id;
     e.timestamp_us = result.int64(r, 2);
     e.generation_type = result.optional_text(r, 3);
     e.duration_ms = result.optional_int64(r, 4);
@@ -643,8 +637,36 @@ void PostgresStore::scan_user_events(
     e.batch_size = result.optional_int64(r, 11);
     e.queue_length = result.optional_int64(r, 12);
     e.event_id = result.text(r, 13);
+    e.user_id = result.optional_text(r, 14);
     visit(e);
   }
+}
+
+void PostgresStore::scan_user_events(
+    const std::string& user_id, int64_t start_us, int64_t end_us,
+    const std::function<void(const GenerationEvent&)>& visit) const {
+  static const std::string kSql =
+      scan_columns() +
+      "WHERE user_id = $1::uuid AND timestamp >= $2::timestamptz AND timestamp < $3::timestamptz "
+      "ORDER BY timestamp";
+  // Stored user_ids are UUIDs: any other text matches nothing.
+  if (!canonical_uuid(user_id)) return;
+  start_us = clamp_to_stored_range(start_us);
+  end_us = clamp_to_stored_range(end_us);
+  if (start_us >= end_us) return;
+  scan(kSql, PgParams().text(user_id).text(pg_timestamp(start_us)).text(pg_timestamp(end_us)),
+       visit);
+}
+
+void PostgresStore::scan_events(int64_t start_us, int64_t end_us,
+                                const std::function<void(const GenerationEvent&)>& visit) const {
+  static const std::string kSql =
+      scan_columns() +
+      "WHERE timestamp >= $1::timestamptz AND timestamp < $2::timestamptz ORDER BY timestamp";
+  start_us = clamp_to_stored_range(start_us);
+  end_us = clamp_to_stored_range(end_us);
+  if (start_us >= end_us) return;
+  scan(kSql, PgParams().text(pg_timestamp(start_us)).text(pg_timestamp(end_us)), visit);
 }
 
 int64_t PostgresStore::count_generation_events() const {

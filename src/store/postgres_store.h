@@ -48,6 +48,8 @@ class PostgresStore final : public Store {
                                       const RollupColumns& columns) const override;
   void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                         const std::function<void(const GenerationEvent&)>& visit) const override;
+  void scan_events(int64_t start_us, int64_t end_us,
+                   const std::function<void(const GenerationEvent&)>& visit) const override;
   int64_t count_generation_events() const override;
   // `events` is the planner's estimate (pg_class.reltuples): an exact
   // COUNT(*) of a large partitioned table is too slow to poll.
@@ -72,6 +74,10 @@ class PostgresStore final : public Store {
   template <typename Work>
   auto with_connection(Work&& work) const;
 
+  // Runs `sql` (the columns of kScanColumns; $2 and $3 the window) and
+  // visits each row as an event.
+  void scan(const std::string& sql, const PgParams& params,
+            const std::function<void(const GenerationEvent&)>& visit) const;
   // Creates the partitions of `months` ("YYYY-MM") that are not known to exist.
   void ensure_months(const std::set<std::string>& months);
   // Forgets which partitions exist, after another process may have dropped some.

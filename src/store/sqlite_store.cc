@@ -466,18 +466,18 @@ std::vector<RollupRow> SqliteStore::read_rollups(Dimension dimension, int64_t st
   return rows;
 }
 
-void SqliteStore::scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
-                                   const std::function<void(const GenerationEvent&)>& visit) const {
-  static const std::string kSql =
-      "SELECT event_type, generation_id, timestamp, generation_type, duration_ms, success, "
-      "error_type, error_message, queue_wait_time_ms, generation_time_ms, model_checkpoint, "
-      "batch_size, queue_length, event_id FROM generation_events "
-      "WHERE user_id = ? AND timestamp >= ? AND timestamp < ? ORDER BY timestamp";
+namespace {
+constexpr const char* kScanColumns =
+    "SELECT event_type, generation_id, timestamp, generation_type, duration_ms, success, "
+    "error_type, error_message, queue_wait_time_ms, generation_time_ms, model_checkpoint, "
+    "batch_size, queue_length, event_id, user_id FROM generation_events ";
+}  // namespace
+
+void SqliteStore::scan(const std::string& sql, const std::function<void(SqliteStatement&)>& bind,
+                       const std::function<void(const GenerationEvent&)>& visit) const {
   ReaderLease reader(*this);
-  SqliteStatement& select = reader->prepare_cached(kSql);
-  select.bind_text(1, user_id);
-  select.bind_text(2, format_rfc3339_micros(start_us));
-  select.bind_text(3, format_rfc3339_micros(end_us));
+  SqliteStatement& select = reader->prepare_cached(sql);
+  bind(select);
   GenerationEvent e;
   while (select.step()) {
     auto type = parse_generation_event_type(select.column_text(0));
@@ -485,7 +485,6 @@ void SqliteStore::scan_user_events(const std::string& user_id, int64_t start_us,
     if (!type || !timestamp) throw StoreError("corrupt row in generation_events");
     e.event_type = *type;
     e.generation_id = select.column_text(1);
-    e.user_id = user_id;
     e.timestamp_us = *timestamp;
     e.generation_type = select.column_optional_text(3);
     e.duration_ms = select.column_optional_int64(4);
@@ -498,9 +497,31 @@ void SqliteStore::scan_user_events(const std::string& user_id, int64_t start_us,
     e.batch_size = select.column_optional_int64(11);
     e.queue_length = select.column_optional_int64(12);
     e.event_id = select.column_text(13);
+    e.user_id = select.column_optional_text(14);
     visit(e);
   }
   select.reset();
+}
+
+void SqliteStore::scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
+                                   const std::function<void(const GenerationEvent&)>& visit) const {
+  static const std::string kSql = std::string(kScanColumns) +
+      "WHERE user_id = ? AND timestamp >= ? AND timestamp < ? ORDER BY timestamp";
+  scan(kSql, [&](SqliteStatement& s) {
+    s.bind_text(1, user_id);
+    s.bind_text(2, format_rfc3339_micros(start_us));
+    s.bind_text(3, format_rfc3339_micros(end_us));
+  }, visit);
+}
+
+void SqliteStore::scan_events(int64_t start_us, int64_t end_us,
+                              const std::function<void(const GenerationEvent&)>& visit) const {
+  static const std::string kSql =
+      std::string(kScanColumns) + "WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp";
+  scan(kSql, [&](SqliteStatement& s) {
+    s.bind_text(1, format_rfc3339_micros(start_us));
+    s.bind_text(2, format_rfc3339_micros(end_us));
+  }, visit);
 }
 
 int64_t SqliteStore::count_generation_events() const {

@@ -27,6 +27,8 @@ class SqliteStore final : public Store {
                                       const RollupColumns& columns) const override;
   void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                         const std::function<void(const GenerationEvent&)>& visit) const override;
+  void scan_events(int64_t start_us, int64_t end_us,
+                   const std::function<void(const GenerationEvent&)>& visit) const override;
   int64_t count_generation_events() const override;
   StoreStatus status() const override;
 
@@ -41,6 +43,10 @@ class SqliteStore final : public Store {
   void migrate();
   void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
   std::unique_ptr<SqliteDatabase> acquire_reader() const;
+  // Runs `sql` (the columns of kScanColumns, then `bind` binds the
+  // parameters) and visits each row as an event.
+  void scan(const std::string& sql, const std::function<void(SqliteStatement&)>& bind,
+            const std::function<void(const GenerationEvent&)>& visit) const;
   void release_reader(std::unique_ptr<SqliteDatabase> reader) const;
 
   std::string path_;

@@ -72,6 +72,11 @@ class Store {
   virtual void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                                 const std::function<void(const GenerationEvent&)>& visit) const = 0;
 
+  // Calls `visit` for every event with timestamp in [start_us, end_us), in
+  // timestamp order. Nested JSON fields are not loaded. Thread-safe.
+  virtual void scan_events(int64_t start_us, int64_t end_us,
+                           const std::function<void(const GenerationEvent&)>& visit) const = 0;
+
   // Number of stored generation events. Thread-safe.
   virtual int64_t count_generation_events() const = 0;
 

@@ -62,6 +62,10 @@ class ScriptedStore : public Store {
                         const std::function<void(const GenerationEvent&)>& f) const override {
     store_.scan_user_events(u, s, e, f);
   }
+  void scan_events(int64_t s, int64_t e,
+                   const std::function<void(const GenerationEvent&)>& f) const override {
+    store_.scan_events(s, e, f);
+  }
   int64_t count_generation_events() const override { return store_.count_generation_events(); }
 
   int calls() const { return calls_; }

@@ -147,6 +147,34 @@ TEST_P(StoreSuite, ScanUserEventsReturnsThatUsersEventsInOrder) {
   EXPECT_EQ(seen, expected);
 }
 
+TEST_P(StoreSuite, ScanEventsReturnsTheWindowsEventsInOrder) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  store->write_generation_events(events, &inserted);
+  const int64_t start = kBase + kMicrosPerHour, end = kBase + 3 * kMicrosPerHour;
+  std::vector<std::string> expected;
+  std::vector<std::pair<int64_t, std::string>> sorted;
+  for (const auto& e : events) {
+    if (e.timestamp_us >= start && e.timestamp_us < end) sorted.emplace_back(e.timestamp_us, e.event_id);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<int64_t> expected_times, seen_times;
+  for (const auto& [t, id] : sorted) expected_times.push_back(t);
+  size_t completions = 0;
+  store->scan_events(start, end, [&](const GenerationEvent& e) {
+    seen_times.push_back(e.timestamp_us);
+    EXPECT_TRUE(e.user_id.has_value());
+    if (e.is_completion()) {
+      ++completions;
+      EXPECT_TRUE(e.duration_ms.has_value());
+    }
+  });
+  EXPECT_EQ(seen_times, expected_times);
+  EXPECT_GT(completions, 0u);
+}
+
 TEST_P(StoreSuite, StatusReportsNewestEventAndRollup) {
   TempDir dir;
   auto store = GetParam().open(dir.path());
