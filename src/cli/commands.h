@@ -8,8 +8,19 @@
 
 namespace genalytics {
 
-// Serves the API until SIGTERM or SIGINT, then drains and commits.
-int run_serve(const GenalyticsConfig& config);
+// Serves the API until SIGTERM or SIGINT, then drains and commits. With
+// `production`, ingest goes to Redis and queries to PostgreSQL.
+int run_serve(const GenalyticsConfig& config, bool production);
+
+// Runs a pipeline worker (Redis stream -> PostgreSQL), the real-time hash and
+// daily retention until SIGTERM or SIGINT.
+int run_worker(const GenalyticsConfig& config);
+
+// Applies pending PostgreSQL migrations.
+int run_migrate(const GenalyticsConfig& config);
+
+// Drops raw-event partitions older than the retention period.
+int run_retention(const GenalyticsConfig& config);
 
 // Loads simulated traffic (`config.demo`) into the store; with `if_empty`,
 // only when the store holds no events yet.

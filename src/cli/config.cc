@@ -89,6 +89,13 @@ GenalyticsConfig load_config(const std::string& path) {
            1 << 24);
   read_int(root, "ingest", "max_events_per_body", &server.limits.max_events_per_body, 1,
            int64_t{1} << 32);
+  read_string(root, "production", "redis_url", &config.production.redis_url);
+  read_string(root, "production", "postgres_url", &config.production.postgres_url);
+  read_string(root, "production", "namespace", &config.production.ns);
+  read_int(root, "production", "retention_days", &config.production.retention_days, 1, 36500);
+  read_int(root, "production", "worker_batch_size", &config.production.worker.batch_size, 1, 100'000);
+  read_int(root, "production", "claim_idle_ms", &config.production.worker.claim_idle_ms, 100,
+           86'400'000);
   read_int(root, "demo", "days", &config.demo.days, 1, 3650);
   read_int(root, "demo", "users", &config.demo.users, 1, 10'000'000);
   read_int(root, "demo", "seed", &config.demo.seed, 0, INT64_MAX);

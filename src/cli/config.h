@@ -7,7 +7,7 @@
 #include <string>
 
 #include "demo/traffic_generator.h"
-#include "server/embedded_server.h"
+#include "server/app_server.h"
 
 namespace genalytics {
 
@@ -17,7 +17,8 @@ class ConfigError : public std::runtime_error {
 };
 
 struct GenalyticsConfig {
-  EmbeddedServerOptions server;
+  AppServerOptions server;        // server.production is set by the commands that use it
+  ProductionOptions production;   // Redis and PostgreSQL settings (URLs may be empty)
   DemoOptions demo;
 };
 

@@ -1,4 +1,5 @@
-// genalytics: the one binary. Subcommands: serve, demo, ingest.
+// genalytics: the one binary. Subcommands: serve, demo, ingest, worker,
+// migrate, retention.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -20,9 +21,30 @@ void add_common_flags(CLI::App* command, CommonFlags* flags) {
                       "folder of the embedded SQLite store (default: ./genalytics-data)");
 }
 
-genalytics::GenalyticsConfig configure(const CommonFlags& flags) {
+struct ProductionFlags {
+  std::string redis_url;
+  std::string postgres_url;
+  std::string ns;
+  int retention_days = 0;
+};
+
+void add_redis_flags(CLI::App* command, ProductionFlags* flags) {
+  command->add_option("--redis", flags->redis_url, "Redis URL, redis://host:port[/db]");
+  command->add_option("--redis-namespace", flags->ns, "prefix of the stream keys (default genalytics)");
+}
+
+void add_postgres_flag(CLI::App* command, ProductionFlags* flags) {
+  command->add_option("--postgres", flags->postgres_url,
+                      "PostgreSQL URL, postgresql://user@host:port/db");
+}
+
+genalytics::GenalyticsConfig configure(const CommonFlags& flags, const ProductionFlags& production = {}) {
   genalytics::GenalyticsConfig config = genalytics::load_config(flags.config_file);
   if (!flags.data_dir.empty()) config.server.data_dir = flags.data_dir;
+  if (!production.redis_url.empty()) config.production.redis_url = production.redis_url;
+  if (!production.postgres_url.empty()) config.production.postgres_url = production.postgres_url;
+  if (!production.ns.empty()) config.production.ns = production.ns;
+  if (production.retention_days > 0) config.production.retention_days = production.retention_days;
   return config;
 }
 
@@ -37,12 +59,44 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "genalytics 0.1.0");
 
   CommonFlags serve_flags;
+  ProductionFlags serve_production;
   std::string host;
   int port = -1;
-  CLI::App* serve = app.add_subcommand("serve", "Serve the REST API on the embedded store");
+  bool no_worker = false;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve the REST API: on the embedded store, or with --redis and --postgres in production");
   add_common_flags(serve, &serve_flags);
   serve->add_option("--host", host, "address to listen on (default 127.0.0.1)");
   serve->add_option("--port", port, "port to listen on (default 8001)")->check(CLI::Range(0, 65535));
+  add_redis_flags(serve, &serve_production);
+  add_postgres_flag(serve, &serve_production);
+  serve->add_flag("--no-worker", no_worker, "production: do not run a pipeline worker in this process");
+
+  CommonFlags worker_flags;
+  ProductionFlags worker_production;
+  CLI::App* worker = app.add_subcommand(
+      "worker", "Move events from the Redis stream into PostgreSQL (one consumer of the group)");
+  add_common_flags(worker, &worker_flags);
+  add_redis_flags(worker, &worker_production);
+  add_postgres_flag(worker, &worker_production);
+  worker->add_option("--retention-days", worker_production.retention_days,
+                     "drop raw events older than this, daily (default 90)")
+      ->check(CLI::Range(1, 36500));
+
+  CommonFlags migrate_flags;
+  ProductionFlags migrate_production;
+  CLI::App* migrate = app.add_subcommand("migrate", "Apply pending PostgreSQL schema migrations");
+  add_common_flags(migrate, &migrate_flags);
+  add_postgres_flag(migrate, &migrate_production);
+
+  CommonFlags retention_flags;
+  ProductionFlags retention_production;
+  CLI::App* retention = app.add_subcommand(
+      "retention", "Drop raw-event partitions older than the retention period (rollups are kept)");
+  add_common_flags(retention, &retention_flags);
+  add_postgres_flag(retention, &retention_production);
+  retention->add_option("--days", retention_production.retention_days, "retention in days (default 90)")
+      ->check(CLI::Range(1, 36500));
 
   CommonFlags demo_flags;
   int days = 0;
@@ -62,10 +116,17 @@ int main(int argc, char** argv) {
 
   try {
     if (serve->parsed()) {
-      genalytics::GenalyticsConfig config = configure(serve_flags);
+      genalytics::GenalyticsConfig config = configure(serve_flags, serve_production);
       if (!host.empty()) config.server.http.host = host;
       if (port >= 0) config.server.http.port = static_cast<uint16_t>(port);
-      return genalytics::run_serve(config);
+      if (no_worker) config.production.run_worker = false;
+      const bool production = !serve_production.redis_url.empty() || !serve_production.postgres_url.empty();
+      return genalytics::run_serve(config, production);
+    }
+    if (worker->parsed()) return genalytics::run_worker(configure(worker_flags, worker_production));
+    if (migrate->parsed()) return genalytics::run_migrate(configure(migrate_flags, migrate_production));
+    if (retention->parsed()) {
+      return genalytics::run_retention(configure(retention_flags, retention_production));
     }
     if (demo->parsed()) {
       genalytics::GenalyticsConfig config = configure(demo_flags);

@@ -15,6 +15,16 @@ std::optional<int64_t> entry_id_ms(std::string_view id) {
   return ms;
 }
 
+// The XADD time of the single entry of an XRANGE / XREVRANGE ... COUNT 1 reply.
+std::optional<int64_t> entry_time(const RedisReply& range) {
+  if (range->type != REDIS_REPLY_ARRAY || range->elements == 0) return std::nullopt;
+  const redisReply& entry = *range->element[0];
+  if (entry.type != REDIS_REPLY_ARRAY || entry.elements == 0) return std::nullopt;
+  auto ms = entry_id_ms(reply_text(*entry.element[0]));
+  if (!ms) return std::nullopt;
+  return *ms * 1000;
+}
+
 std::string_view field_of(const redisReply& map, std::string_view name, const redisReply** value) {
   for (size_t i = 0; i + 1 < map.elements; i += 2) {
     if (reply_text(*map.element[i]) == name) {
@@ -36,13 +46,10 @@ StreamStatus read_stream_status(RedisClient& redis, const std::string& ns, const
   status.length = redis.command({"XLEN", status.stream_key})->integer;
   status.dead_letters = redis.command({"XLEN", status.dead_letter_key})->integer;
   if (status.length > 0) {
-    RedisReply newest = redis.command({"XREVRANGE", status.stream_key, "+", "-", "COUNT", "1"});
-    if (newest->type == REDIS_REPLY_ARRAY && newest->elements > 0 &&
-        newest->element[0]->type == REDIS_REPLY_ARRAY && newest->element[0]->elements > 0) {
-      if (auto ms = entry_id_ms(reply_text(*newest->element[0]->element[0]))) {
-        status.last_entry_us = *ms * 1000;
-      }
-    }
+    // Entries are deleted once stored, so the oldest one left is the oldest
+    // not yet transferred.
+    status.first_entry_us = entry_time(redis.command({"XRANGE", status.stream_key, "-", "+", "COUNT", "1"}));
+    status.last_entry_us = entry_time(redis.command({"XREVRANGE", status.stream_key, "+", "-", "COUNT", "1"}));
   }
   RedisReply groups;
   try {

@@ -16,12 +16,13 @@ struct StreamStatus {
   int64_t pending = 0;                // delivered to a consumer, not yet acknowledged
   int64_t consumers = 0;              // consumers known to the group
   std::optional<double> oldest_pending_age_s;
-  std::optional<int64_t> last_entry_us;  // XADD time of the newest entry still in the stream
+  std::optional<int64_t> first_entry_us;  // XADD time of the oldest entry still in the stream
+  std::optional<int64_t> last_entry_us;   // XADD time of the newest entry still in the stream
   std::string dead_letter_key;
   int64_t dead_letters = 0;
 };
 
-// Reads the status with XLEN, XINFO GROUPS, XPENDING and XREVRANGE. A stream
+// Reads the status with XLEN, XINFO GROUPS, XPENDING, XRANGE and XREVRANGE. A stream
 // or group that does not exist yet reads as empty. Throws RedisError.
 StreamStatus read_stream_status(RedisClient& redis, const std::string& ns, const std::string& group,
                                 int64_t now_us);

@@ -28,8 +28,8 @@ WindowParams window_params(const QueryParams& params) {
 }  // namespace
 
 ApiService::ApiService(const GenerationAnalytics& analytics, EventSink& sink,
-                       DecodeLimits limits)
-    : analytics_(analytics), sink_(sink), limits_(limits) {}
+                       const PipelineMonitor* monitor, DecodeLimits limits)
+    : analytics_(analytics), sink_(sink), monitor_(monitor), limits_(limits) {}
 
 void ApiService::handle(HttpRequest& request, Responder respond) const {
   const unsigned version = request.version();
@@ -64,6 +64,14 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
                                {"queued_events", sink_.queued_events()},
                                {"time", format_rfc3339_seconds(now_us())}};
       return respond(json_response(http::status::ok, body, version, keep_alive));
+    }
+
+    if (path == "/api/v1/analytics/pipeline" && monitor_ != nullptr) {
+      if (!is_get) {
+        return respond(error_response(http::status::method_not_allowed, "method_not_allowed",
+                                      "use GET", version, keep_alive));
+      }
+      return respond(json_response(http::status::ok, monitor_->status(now_us()), version, keep_alive));
     }
 
     if (path.starts_with(kGenerationAnalyticsPrefix)) {
@@ -136,7 +144,7 @@ void ApiService::ingest_generation(HttpRequest& request, Responder respond) cons
   const SubmitStatus status = sink_.submit(
       std::move(batch.events), [respond, rejected, answer, version, keep_alive](WriteResult result) {
         if (!result.ok) {
-          return respond(error_response(http::status::service_unavailable, "store_unavailable",
+          return respond(error_response(http::status::service_unavailable, "ingest_unavailable",
                                         "events were not stored: " + result.error, version,
                                         keep_alive));
         }

@@ -5,6 +5,7 @@
 
 #include "analytics/generation_analytics.h"
 #include "event/generation_decoder.h"
+#include "live/pipeline_monitor.h"
 #include "pipeline/event_sink.h"
 #include "server/http_server.h"
 
@@ -12,8 +13,10 @@ namespace genalytics {
 
 class ApiService {
  public:
-  // The arguments must outlive this object.
-  ApiService(const GenerationAnalytics& analytics, EventSink& sink, DecodeLimits limits);
+  // The arguments must outlive this object. Without a monitor,
+  // /api/v1/analytics/pipeline answers 404.
+  ApiService(const GenerationAnalytics& analytics, EventSink& sink, const PipelineMonitor* monitor,
+             DecodeLimits limits);
 
   // The HttpHandler: answers every request exactly once. Thread-safe.
   void handle(HttpRequest& request, Responder respond) const;
@@ -23,6 +26,7 @@ class ApiService {
 
   const GenerationAnalytics& analytics_;
   EventSink& sink_;
+  const PipelineMonitor* monitor_;
   DecodeLimits limits_;
 };
 

@@ -6,7 +6,7 @@ EmbeddedServer::EmbeddedServer(const EmbeddedServerOptions& options)
     : store_(std::make_unique<SqliteStore>(options.data_dir)),
       writer_(std::make_unique<BatchWriter>(store_.get(), options.writer)),
       analytics_(std::make_unique<GenerationAnalytics>(*store_)),
-      api_(std::make_unique<ApiService>(*analytics_, *writer_, options.limits)),
+      api_(std::make_unique<ApiService>(*analytics_, *writer_, nullptr, options.limits)),
       http_(std::make_unique<HttpServer>(options.http, [this](HttpRequest& request, Responder respond) {
         api_->handle(request, std::move(respond));
       })) {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "analytics/window.h"
+#include "pipeline/redis_client.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -33,6 +34,10 @@ HttpResponse current_exception_response(unsigned version, bool keep_alive) {
   } catch (const InvalidArgument& error) {
     return error_response(http::status::bad_request, "invalid_parameter", error.what(), version,
                           keep_alive);
+  } catch (const RedisError& error) {
+    spdlog::error("redis error: {}", error.what());
+    return error_response(http::status::service_unavailable, "redis_unavailable", error.what(),
+                          version, keep_alive);
   } catch (const StoreError& error) {
     spdlog::error("store error: {}", error.what());
     return error_response(http::status::service_unavailable, "store_unavailable", error.what(),

@@ -18,10 +18,11 @@ def free_port():
 class Server:
     """`genalytics serve` on a free loopback port; stopped by PID."""
 
-    def __init__(self, binary, data_dir, port=None):
+    def __init__(self, binary, data_dir, port=None, extra_args=()):
         self.binary = binary
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.extra_args = list(extra_args)
         self.proc = None
 
     @property
@@ -31,7 +32,8 @@ class Server:
     def start(self):
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--port", str(self.port), "--data-dir", self.data_dir],
+            [self.binary, "serve", "--port", str(self.port), "--data-dir", self.data_dir,
+             *self.extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:

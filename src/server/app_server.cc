@@ -1,0 +1,67 @@
+#include "server/app_server.h"
+
+#include "pipeline/stream_ingest.h"
+#include "store/postgres_store.h"
+#include "store/sqlite_store.h"
+
+namespace genalytics {
+
+AppServer::AppServer(const AppServerOptions& options) {
+  std::optional<RedisOptions> redis;
+  std::string ns;
+  if (const auto& production = options.production) {
+    redis = RedisOptions::from_url(production->redis_url);
+    ns = production->ns;
+    auto store = std::make_unique<PostgresStore>(production->postgres_url);
+    PostgresStore* postgres = store.get();
+    store_ = std::move(store);
+    StreamPublisher::Options publisher_options;
+    publisher_options.ns = ns;
+    publisher_ = std::make_unique<StreamPublisher>(*redis, publisher_options);
+    sink_ = std::make_unique<StreamIngest>(
+        publisher_.get(), StreamIngest::Options{options.writer.max_queued_events, 20'000, 4});
+    if (production->run_worker) {
+      StreamWorker::Options worker_options = production->worker;
+      worker_options.ns = ns;
+      worker_options.limits = options.limits;
+      worker_ = std::make_unique<StreamWorker>(store_.get(), *redis, worker_options);
+      worker_thread_ = std::jthread([this](std::stop_token stop) { worker_->run(stop); });
+      live_ = std::make_unique<LiveMetricsPublisher>(store_.get(), *redis, ns);
+      retention_ = std::make_unique<RetentionScheduler>(
+          [postgres](int days) { return postgres->drop_partitions_older_than(days); },
+          production->retention_days);
+    }
+  } else {
+    store_ = std::make_unique<SqliteStore>(options.data_dir);
+    sink_ = std::make_unique<BatchWriter>(store_.get(), options.writer);
+  }
+  const std::string group =
+      options.production ? options.production->worker.group : StreamWorker::Options().group;
+  monitor_ = std::make_unique<PipelineMonitor>(store_.get(), redis, ns, group, worker_.get(),
+                                               sink_.get());
+  analytics_ = std::make_unique<GenerationAnalytics>(*store_);
+  api_ = std::make_unique<ApiService>(*analytics_, *sink_, monitor_.get(), options.limits);
+  http_ = std::make_unique<HttpServer>(options.http, [this](HttpRequest& request, Responder respond) {
+    api_->handle(request, std::move(respond));
+  });
+  http_->start();
+}
+
+AppServer::~AppServer() { stop(); }
+
+void AppServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  // In-flight ingest requests wait on the sink, which keeps working until the
+  // HTTP side has drained; then the sink drains its queue.
+  if (http_) http_->stop();
+  sink_->shutdown();
+  if (worker_thread_.joinable()) {
+    worker_thread_.request_stop();
+    worker_thread_.join();
+  }
+  live_.reset();
+  retention_.reset();
+}
+
+}  // namespace genalytics

@@ -1,0 +1,77 @@
+// genalytics serve, in one object: the embedded engine (SQLite store, group
+// commit) or the production one (ingest to the Redis stream, queries from
+// PostgreSQL, optionally a pipeline worker and the real-time hash), behind
+// the same HTTP API.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "analytics/generation_analytics.h"
+#include "event/generation_decoder.h"
+#include "live/live_metrics.h"
+#include "live/pipeline_monitor.h"
+#include "pipeline/batch_writer.h"
+#include "pipeline/event_sink.h"
+#include "pipeline/retention.h"
+#include "pipeline/stream_publisher.h"
+#include "pipeline/stream_worker.h"
+#include "server/api.h"
+#include "server/http_server.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+struct ProductionOptions {
+  std::string redis_url;
+  std::string postgres_url;
+  std::string ns = std::string(kDefaultStreamNamespace);
+  bool run_worker = true;  // one StreamWorker in this process
+  int retention_days = kDefaultRetentionDays;
+  StreamWorker::Options worker;
+};
+
+struct AppServerOptions {
+  std::string data_dir = "./genalytics-data";    // embedded store
+  std::optional<ProductionOptions> production;  // set: Redis + PostgreSQL instead
+  HttpServerOptions http;
+  BatchWriter::Options writer;
+  DecodeLimits limits;
+};
+
+class AppServer {
+ public:
+  // Opens the store (StoreError), binds the port (std::runtime_error) and
+  // serves from the return on. In production, Redis being down does not
+  // prevent start-up: ingest answers 503 until it is back.
+  explicit AppServer(const AppServerOptions& options);
+  // Calls stop().
+  ~AppServer();
+  AppServer(const AppServer&) = delete;
+  AppServer& operator=(const AppServer&) = delete;
+
+  // Stops accepting connections, answers in-flight requests (their events
+  // durable first), drains the ingest queue, stops the worker. Idempotent.
+  void stop();
+
+  uint16_t port() const { return http_->port(); }
+  Store& store() { return *store_; }
+
+ private:
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<StreamPublisher> publisher_;
+  std::unique_ptr<EventSink> sink_;
+  std::unique_ptr<StreamWorker> worker_;
+  std::jthread worker_thread_;
+  std::unique_ptr<LiveMetricsPublisher> live_;
+  std::unique_ptr<RetentionScheduler> retention_;
+  std::unique_ptr<PipelineMonitor> monitor_;
+  std::unique_ptr<GenerationAnalytics> analytics_;
+  std::unique_ptr<ApiService> api_;
+  std::unique_ptr<HttpServer> http_;
+  bool stopped_ = false;
+};
+
+}  // namespace genalytics

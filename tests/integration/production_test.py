@@ -1,0 +1,242 @@
+"""Production: HTTP -> Redis stream -> workers -> PostgreSQL, exactly once.
+Real PostgreSQL and Redis on loopback in a temp folder. Kill -9 of a worker
+mid-batch and of serve mid-ingest, PostgreSQL restarted under load: no
+acknowledged event is lost, none is counted twice (raw table or rollups)."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from harness import Server, check, get, post
+from services import Postgres, Redis
+
+BINARY = sys.argv[1]
+MODELS = ["sdxl_base_1.0", "flux1_dev", "sd15_pruned"]
+NOW = datetime.now(timezone.utc)
+WINDOW = (f"start={(NOW - timedelta(hours=30)).strftime('%Y-%m-%dT%H:00:00Z')}"
+          f"&end={(NOW + timedelta(hours=2)).strftime('%Y-%m-%dT%H:00:00Z')}")
+
+
+def batch(n):
+    lines = []
+    for _ in range(n):
+        ts = (datetime.now(timezone.utc) - timedelta(minutes=random.randint(0, 600))).isoformat()
+        e = {"event_id": str(uuid.uuid4()), "generation_id": str(uuid.uuid4()),
+             "user_id": str(uuid.UUID(int=random.randint(1, 50))), "timestamp": ts,
+             "model_checkpoint": random.choice(MODELS)}
+        if random.random() < 0.5:
+            e["event_type"] = "request"
+        else:
+            e.update(event_type="completion", success=random.random() < 0.9,
+                     duration_ms=random.randint(500, 60000), generation_time_ms=400)
+        lines.append(json.dumps(e))
+    return "\n".join(lines) + "\n"
+
+
+class Flood:
+    """Posts batches from several threads; counts what was acknowledged."""
+
+    def __init__(self, url_fn, threads=4, size=100):
+        self.url_fn, self.size = url_fn, size
+        self.acknowledged = 0
+        self.refused = 0
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        while not self.stop_event.is_set():
+            try:
+                status, answer = post(self.url_fn() + "/api/v1/events/generation", batch(self.size), timeout=10)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            with self.lock:
+                if status == 200:
+                    self.acknowledged += answer["accepted"]
+                else:
+                    self.refused += 1
+
+    def wait_for(self, count, timeout=120):
+        deadline = time.time() + timeout
+        while self.acknowledged < count and time.time() < deadline:
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join()
+        return self.acknowledged
+
+
+def start_worker(pg, redis, config):
+    return subprocess.Popen([BINARY, "worker", "--redis", redis.url, "--postgres", pg.url,
+                             "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def drained(server, timeout=120):
+    deadline = time.time() + timeout
+    status = None
+    while time.time() < deadline:
+        status = get(server.url + "/api/v1/analytics/pipeline")
+        s = status["streams"][0]
+        if s["length"] == 0 and s["pending"] == 0:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"pipeline did not drain: {status}")
+
+
+def check_exact(pg, server, acknowledged, what):
+    raw_total, raw_distinct, raw_requests = [int(x) for x in pg.psql(
+        "SELECT COUNT(*), COUNT(DISTINCT event_id), COUNT(*) FILTER (WHERE event_type = 'request') "
+        "FROM generation_events").strip().split("|")]
+    check(raw_total == raw_distinct, f"{what}: no event stored twice ({raw_total} rows)")
+    check(raw_total >= acknowledged, f"{what}: {raw_total} stored >= {acknowledged} acknowledged")
+    o = get(f"{server.url}/api/v1/analytics/generation/overview?{WINDOW}")
+    check(o["total_requests"] == raw_requests,
+          f"{what}: rollups count each event once ({o['total_requests']} == {raw_requests})")
+    hourly = int(pg.psql("SELECT COALESCE(SUM(total_requests), 0) FROM generation_metrics_hourly").strip())
+    check(hourly == raw_requests, f"{what}: generation_metrics_hourly agrees with the raw table")
+
+
+def main():
+    pg, redis = Postgres(), Redis()
+    procs = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = os.path.join(tmp, "config.json")
+            with open(config, "w") as f:
+                json.dump({"production": {"claim_idle_ms": 1500}}, f)
+            r = subprocess.run([BINARY, "migrate", "--postgres", pg.url], capture_output=True, text=True)
+            check(r.returncode == 0, f"migrate: {r.stderr.strip()}")
+            r = subprocess.run([BINARY, "migrate", "--postgres", pg.url], capture_output=True, text=True)
+            check(r.returncode == 0, "migrate again is a no-op")
+
+            args = ["--redis", redis.url, "--postgres", pg.url, "--no-worker", "--config", config]
+            server = Server(BINARY, tmp, extra_args=args).start()
+            procs.append(server)
+            workers = [start_worker(pg, redis, config), start_worker(pg, redis, config)]
+            procs.extend(workers)
+
+            # Freshness: an acknowledged event is queryable within 2 s.
+            eid = str(uuid.uuid4())
+            body = json.dumps({"event_id": eid, "event_type": "request", "generation_id": str(uuid.uuid4())})
+            status, _ = post(server.url + "/api/v1/events/generation", body, "application/json")
+            t0 = time.time()
+            while get(f"{server.url}/api/v1/analytics/generation/overview?{WINDOW}")["total_requests"] < 1:
+                if time.time() - t0 > 5:
+                    break
+                time.sleep(0.05)
+            check(status == 200 and time.time() - t0 < 2.0, f"fresh in {time.time() - t0:.2f} s (< 2 s)")
+
+            # kill -9 a worker mid-flood, and serve mid-ingest.
+            flood = Flood(lambda: server.url)
+            flood.wait_for(3000)
+            workers[0].send_signal(signal.SIGKILL)
+            workers[0].wait()
+            flood.wait_for(6000)
+            server.kill9()
+            server = Server(BINARY, tmp, extra_args=args).start()
+            procs.append(server)
+            flood.wait_for(flood.acknowledged + 3000)
+            acknowledged = flood.stop() + 1
+            check(flood.acknowledged > 6000, f"{flood.acknowledged} events acknowledged in the flood")
+            status = drained(server)
+            check(status["store"]["last_transfer_at"] is not None, "pipeline status reports the last transfer")
+            check_exact(pg, server, acknowledged, "after kill -9 of a worker and of serve")
+
+            # PostgreSQL restarted under load: ingest goes on, the stream drains afterwards.
+            before = acknowledged
+            flood = Flood(lambda: server.url)
+            flood.wait_for(2000)
+            pg.stop()
+            during = flood.acknowledged
+            flood.wait_for(during + 2000, timeout=60)
+            check(flood.acknowledged >= during + 2000, "ingest goes on while PostgreSQL is down")
+            pg.start()
+            flood.wait_for(flood.acknowledged + 1000)
+            acknowledged = before + flood.stop()
+            drained(server)
+            check_exact(pg, server, acknowledged, "after a PostgreSQL restart under load")
+
+            # Redis down: ingest answers 503, never a false acknowledgement.
+            redis.stop()
+            status, answer = post(server.url + "/api/v1/events/generation", batch(5))
+            check(status == 503, f"Redis down: ingest answers 503 ({status} {answer})")
+            redis.start()
+            status, _ = post(server.url + "/api/v1/events/generation", batch(5))
+            check(status == 200, "Redis back: ingest answers 200")
+            acknowledged += 5
+
+            # Apps may XADD directly (seed 000's flat form); bad entries go to the dead letters.
+            key = "genalytics:generation_events:stream"
+            redis.cli("XADD", key, "*", "event_type", "request", "generation_id", str(uuid.uuid4()),
+                      "user_id", str(uuid.uuid4()), "timestamp", datetime.now(timezone.utc).isoformat(),
+                      "generation_type", "standard")
+            redis.cli("XADD", key, "*", "event_type", "completion", "generation_id", "not-a-uuid")
+            redis.cli("XADD", key, "*", "json", json.dumps({"event_type": "request", "generation_id": str(uuid.uuid4())}))
+            acknowledged += 2
+            status = drained(server)
+            check(status["streams"][0]["dead_letters"] == 1, "the bad entry is dead-lettered")
+            dead = redis.cli("XRANGE", "genalytics:generation_events:dead", "-", "+")
+            check("generation_id" in dead and "UUID" in dead, "the dead letter carries its reason")
+            check_exact(pg, server, acknowledged, "after direct XADDs")
+
+            # The real-time hash of seed 000.
+            live = redis.cli("HGETALL", "genalytics:generation_metrics:current").split()
+            check("requests_1h" in live and "p95_duration_ms_1h" in live, f"real-time hash present: {live[:6]}")
+
+            # The seed's model comparison SQL, verbatim, agrees with the API.
+            rows = pg.psql("""
+SELECT
+    model_checkpoint,
+    COUNT(*) FILTER (WHERE event_type = 'completion') as total_generations,
+    COUNT(*) FILTER (WHERE event_type = 'completion' AND success = true) as successful,
+    COUNT(*) FILTER (WHERE event_type = 'completion' AND success = false) as failed,
+    (COUNT(*) FILTER (WHERE event_type = 'completion' AND success = true)::FLOAT /
+     NULLIF(COUNT(*) FILTER (WHERE event_type = 'completion'), 0) * 100)::NUMERIC(5,2) as success_rate_pct,
+    PERCENTILE_CONT(0.50) WITHIN GROUP (ORDER BY duration_ms)::INTEGER as p50_duration_ms,
+    PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY duration_ms)::INTEGER as p95_duration_ms,
+    AVG(duration_ms)::INTEGER as avg_duration_ms
+FROM generation_events
+WHERE timestamp >= NOW() - INTERVAL '30 days'
+    AND model_checkpoint IS NOT NULL
+GROUP BY model_checkpoint
+ORDER BY total_generations DESC;""").strip().splitlines()
+            api = {m["model_checkpoint"]: m for m in get(server.url + "/api/v1/analytics/generation/models?days=30")["models"]}
+            for row in rows:
+                name, total, ok, failed, pct = row.split("|")[:5]
+                m = api[name]
+                check((m["total_generations"], m["successful_generations"], m["failed_generations"]) ==
+                      (int(total), int(ok), int(failed)) and abs(m["success_rate_pct"] - float(pct)) < 0.006,
+                      f"seed SQL and API agree on {name}: {total} generations, {pct}%")
+
+            r = subprocess.run([BINARY, "retention", "--postgres", pg.url, "--days", "90"],
+                               capture_output=True, text=True)
+            check(r.returncode == 0 and "rollups kept" in r.stderr, f"retention: {r.stderr.strip()}")
+            code = server.terminate()
+            check(code == 0, "serve stops cleanly on SIGTERM")
+            for w in workers[1:]:
+                w.send_signal(signal.SIGTERM)
+                check(w.wait(timeout=60) == 0, "worker stops cleanly on SIGTERM")
+    finally:
+        for p in procs:
+            proc = getattr(p, "proc", p)
+            if proc and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        pg.close()
+        redis.close()
+
+
+if __name__ == "__main__":
+    main()
