@@ -6,7 +6,8 @@
 #include <thread>
 
 #include "event/time.h"
-#include "server/embedded_server.h"
+#include "server/app_server.h"
+#include "store/sqlite_store.h"
 #include "server/http_client.h"
 #include "testing/temp_dir.h"
 
@@ -33,13 +34,13 @@ class ApiTest : public ::testing::Test {
   void SetUp() override { start(); }
 
   void start(size_t body_limit = 64 * 1024, size_t max_queued = 100'000) {
-    EmbeddedServerOptions options;
+    AppServerOptions options;
     options.data_dir = dir_.path();
     options.http.port = 0;
     options.http.body_limit = body_limit;
     options.writer.max_queued_events = max_queued;
     server_.reset();
-    server_ = std::make_unique<EmbeddedServer>(options);
+    server_ = std::make_unique<AppServer>(options);
   }
   uint16_t port() const { return server_->port(); }
   boost::json::object overview() {
@@ -47,7 +48,7 @@ class ApiTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<EmbeddedServer> server_;
+  std::unique_ptr<AppServer> server_;
 };
 
 TEST_F(ApiTest, HealthAnswers) {
