@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
       if (!host.empty()) config.server.http.host = host;
       if (port >= 0) config.server.http.port = static_cast<uint16_t>(port);
       if (no_worker) config.production.run_worker = false;
-      const bool production = !serve_production.redis_url.empty() || !serve_production.postgres_url.empty();
+      const bool production =
+          !config.production.redis_url.empty() || !config.production.postgres_url.empty();
       return genalytics::run_serve(config, production);
     }
     if (worker->parsed()) return genalytics::run_worker(configure(worker_flags, worker_production));
