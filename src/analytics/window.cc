@@ -1,6 +1,7 @@
 #include "analytics/window.h"
 
 #include <charconv>
+#include <cmath>
 #include <fmt/format.h>
 
 #include "event/time.h"
@@ -14,6 +15,15 @@ int parse_int_parameter(const std::string& name, const std::string& text, int mi
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
     throw InvalidArgument(name, fmt::format("{} must be an integer between {} and {}", name, min, max));
+  }
+  return value;
+}
+
+double parse_number_parameter(const std::string& name, const std::string& text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) || value < 0) {
+    throw InvalidArgument(name, fmt::format("{} must be a non-negative number", name));
   }
   return value;
 }

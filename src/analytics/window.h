@@ -19,6 +19,12 @@ class InvalidArgument : public std::runtime_error {
   std::string parameter_;
 };
 
+// What a request asked for does not exist. Ends the request (404).
+class NotFound : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 inline constexpr int kDefaultWindowDays = 7;
 inline constexpr int kMaxWindowDays = 3660;
 
@@ -42,5 +48,8 @@ TimeWindow resolve_window(const WindowParams& params, int64_t now_us);
 
 // Parses a positive integer parameter in [min, max]; throws InvalidArgument.
 int parse_int_parameter(const std::string& name, const std::string& text, int min, int max);
+
+// Parses a finite, non-negative number; throws InvalidArgument.
+double parse_number_parameter(const std::string& name, const std::string& text);
 
 }  // namespace genalytics

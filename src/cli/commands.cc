@@ -9,6 +9,10 @@
 #include <cstdio>
 
 #include "event/time.h"
+#include <boost/json.hpp>
+
+#include "analytics/cache_planning.h"
+#include "cli/grid_table.h"
 #include "pipeline/ndjson_loader.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -158,6 +162,127 @@ int run_ingest(const GenalyticsConfig& config, const std::string& file) {
   fmt::print(stderr, "{}{}: {} accepted, {} duplicates, {} rejected in {:.1f} s\n", tty ? "\n" : "",
              file, stats.accepted, stats.duplicates, stats.rejected, seconds);
   return stats.rejected > 0 && stats.accepted == 0 && stats.duplicates == 0 ? 1 : 0;
+}
+
+namespace {
+
+// 24559.4 -> "24,559.4"
+std::string with_thousands(double value, int decimals) {
+  const std::string text = fmt::format("{:.{}f}", std::abs(value), decimals);
+  const size_t digits = std::min(text.find('.'), text.size());
+  std::string out = value < 0 ? "-" : "";
+  for (size_t i = 0; i < digits; ++i) {
+    if (i > 0 && (digits - i) % 3 == 0) out += ',';
+    out += text[i];
+  }
+  out.append(text, digits, std::string::npos);
+  return out;
+}
+
+std::string shorten(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  return text.substr(0, max - 3) + "...";
+}
+
+std::string params_cell(const std::string& json) { return shorten(json == "{}" ? "{}" : json, 26); }
+
+}  // namespace
+
+int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags) {
+  std::unique_ptr<Store> store;
+  if (!config.production.postgres_url.empty()) {
+    store = std::make_unique<PostgresStore>(config.production.postgres_url);
+  } else {
+    store = std::make_unique<SqliteStore>(config.server.data_dir);
+  }
+  CachePlanOptions options = config.server.routes.planning;
+  if (flags.count > 0) options.top_n = flags.count;
+  options.mode = flags.relative ? CachePlanMode::kRelative : CachePlanMode::kAbsolute;
+  options.min_requests = flags.min_requests;
+  options.min_latency_ms = flags.min_latency_ms;
+  const TimeWindow window =
+      resolve_window(WindowParams{std::to_string(flags.days), std::nullopt, std::nullopt}, now_us());
+  const bool json = flags.format == "json";
+
+  fmt::print(stderr, "Analyzing routes with {} (last {} days)...\n",
+             flags.relative ? "RELATIVE ranking" : "absolute thresholds", flags.days);
+  CachePlanner planner(*store);
+  const std::vector<RouteGroupStats> plan = planner.plan(window, options);
+
+  if (flags.simulate) {
+    boost::json::object result = planner.simulate(window, plan, options, flags.ttl_seconds);
+    if (json) {
+      fmt::print("{}\n", boost::json::serialize(result));
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : result["routes"].as_array()) {
+      const auto& o = r.as_object();
+      rows.push_back({std::string(o.at("method").as_string()), std::string(o.at("route").as_string()),
+                      params_cell(boost::json::serialize(o.at("query_params_normalized"))),
+                      with_thousands(o.at("cacheable_requests").to_number<double>(), 0),
+                      with_thousands(o.at("hits").to_number<double>(), 0),
+                      o.at("hit_rate").is_null() ? "-" : fmt::format("{:.1f}%", 100 * o.at("hit_rate").to_number<double>()),
+                      with_thousands(o.at("latency_saved_ms").to_number<double>(), 0) + "ms",
+                      o.at("latency_saved_pct").is_null() ? "-" : fmt::format("{:.1f}%", o.at("latency_saved_pct").to_number<double>())});
+    }
+    fmt::print(stderr, "Replaying the window against the top {} routes (TTL {} s):\n\n", plan.size(),
+               flags.ttl_seconds);
+    fmt::print("{}", render_grid({{"Method"}, {"Route"}, {"Params"}, {"Cacheable", true}, {"Hits", true},
+                                  {"Hit Rate", true}, {"Latency Saved", true}, {"Saved %", true}},
+                                 rows));
+    const auto& total = result["total"].as_object();
+    fmt::print("\nTotal: {} requests, {} hits ({}), {}ms saved ({} of all request time)\n",
+               with_thousands(total.at("requests").to_number<double>(), 0),
+               with_thousands(total.at("hits").to_number<double>(), 0),
+               total.at("hit_rate").is_null() ? "-" : fmt::format("{:.1f}%", 100 * total.at("hit_rate").to_number<double>()),
+               with_thousands(total.at("latency_saved_ms").to_number<double>(), 0),
+               total.at("latency_saved_pct").is_null() ? "-" : fmt::format("{:.1f}%", total.at("latency_saved_pct").to_number<double>()));
+    return 0;
+  }
+
+  if (json) {
+    boost::json::object doc = planner.plan_json(window, options);
+    fmt::print("{}\n", boost::json::serialize(doc));
+    return 0;
+  }
+  if (plan.empty()) {
+    fmt::print(stderr, "No routes found{}.\n", flags.relative ? " with traffic" : " above the thresholds");
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  int rank = 0;
+  for (const RouteGroupStats& s : plan) {
+    ++rank;
+    if (flags.relative) {
+      rows.push_back({std::to_string(rank), s.method, shorten(s.route, 40), params_cell(s.query_params_normalized_json),
+                      fmt::format("{:.1f}", s.avg_hourly_requests), fmt::format("{:.0f}ms", s.avg_p95_latency_ms),
+                      fmt::format("{:.1f}", s.priority_score), fmt::format("P{:.0f}", s.popularity_percentile),
+                      fmt::format("L{:.0f}", s.latency_percentile), fmt::format("U{:.0f}", s.user_percentile)});
+    } else {
+      rows.push_back({std::to_string(rank), s.method, shorten(s.route, 40), params_cell(s.query_params_normalized_json),
+                      with_thousands(s.avg_hourly_requests, 1), fmt::format("{:.0f}ms", s.avg_p95_latency_ms),
+                      with_thousands(s.avg_unique_users, 1), with_thousands(s.cache_priority_score, 1),
+                      fmt::format("{:.1f}%", 100 * s.success_rate)});
+    }
+  }
+  if (flags.relative) {
+    fmt::print(stderr, "Top {} routes by relative importance:\n\n", plan.size());
+    fmt::print("{}", render_grid({{"Rank", true}, {"Method"}, {"Route"}, {"Params"}, {"Req/Hr", true},
+                                  {"P95", true}, {"Score", true}, {"Pop%"}, {"Lat%"}, {"User%"}},
+                                 rows));
+    fmt::print(stderr, "\nColumns: Pop% (popularity), Lat% (latency), User% (user diversity)\n"
+                       "Higher percentile = more important relative to other routes\n");
+  } else {
+    fmt::print(stderr, "Top {} routes recommended for caching:\n\n", plan.size());
+    fmt::print("{}", render_grid({{"Rank", true}, {"Method"}, {"Route"}, {"Normalized Params"},
+                                  {"Avg Req/Hr", true}, {"P95 Latency", true}, {"Unique Users", true},
+                                  {"Priority Score", true}, {"Success Rate", true}},
+                                 rows));
+  }
+  fmt::print(stderr, "Cache keys (first {} page(s) of each pattern): use --format json\n",
+             options.pages_to_cache_per_route);
+  return 0;
 }
 
 }  // namespace genalytics

@@ -16,6 +16,23 @@ int run_serve(const GenalyticsConfig& config, bool production);
 // daily retention until SIGTERM or SIGINT.
 int run_worker(const GenalyticsConfig& config);
 
+struct CacheAnalysisFlags {
+  int count = 0;  // 0: config cache-planning.top-n-routes
+  int days = 7;
+  std::string format = "table";
+  double min_requests = 10;
+  double min_latency_ms = 100;
+  bool relative = false;
+  bool simulate = false;
+  int ttl_seconds = 300;
+};
+
+// Ranks the routes to cache (seed 002 System 1, or System 2 with
+// --relative) from the embedded store or PostgreSQL (when
+// config.production.postgres_url is set), optionally replaying the window
+// against the plan. Tables and JSON go to stdout, headings to stderr.
+int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags);
+
 // Applies pending PostgreSQL migrations.
 int run_migrate(const GenalyticsConfig& config);
 

@@ -96,6 +96,21 @@ GenalyticsConfig load_config(const std::string& path) {
   read_int(root, "production", "worker_batch_size", &config.production.worker.batch_size, 1, 100'000);
   read_int(root, "production", "claim_idle_ms", &config.production.worker.claim_idle_ms, 100,
            86'400'000);
+  RouteApiOptions& routes = config.server.routes;
+  if (const boost::json::value* v = find(root, "route-analytics", "variable-params")) {
+    if (!v->is_array()) throw ConfigError("config: route-analytics.variable-params must be an array of strings");
+    routes.normalization.variable_params.clear();
+    for (const auto& p : v->as_array()) {
+      if (!p.is_string()) throw ConfigError("config: route-analytics.variable-params must be an array of strings");
+      routes.normalization.variable_params.emplace_back(p.as_string());
+    }
+  }
+  if (const boost::json::value* v = find(root, "route-analytics", "template-ids")) {
+    if (!v->is_bool()) throw ConfigError("config: route-analytics.template-ids must be true or false");
+    routes.normalization.template_ids = v->as_bool();
+  }
+  read_int(root, "cache-planning", "top-n-routes", &routes.planning.top_n, 1, 10'000);
+  read_int(root, "cache-planning", "pages-to-cache-per-route", &routes.planning.pages_to_cache_per_route, 1, 1000);
   read_int(root, "demo", "days", &config.demo.days, 1, 3650);
   read_int(root, "demo", "users", &config.demo.users, 1, 10'000'000);
   read_int(root, "demo", "seed", &config.demo.seed, 0, INT64_MAX);

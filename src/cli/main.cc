@@ -83,6 +83,27 @@ int main(int argc, char** argv) {
                      "drop raw events older than this, daily (default 90)")
       ->check(CLI::Range(1, 36500));
 
+  CommonFlags cache_flags;
+  ProductionFlags cache_production;
+  genalytics::CacheAnalysisFlags cache;
+  CLI::App* cache_analysis = app.add_subcommand(
+      "cache-analysis", "Rank the routes worth caching (seed 002: absolute thresholds or --relative)");
+  add_common_flags(cache_analysis, &cache_flags);
+  add_postgres_flag(cache_analysis, &cache_production);
+  cache_analysis->add_option("-n,--count", cache.count, "routes to list (default: cache-planning.top-n-routes, 20)")
+      ->check(CLI::Range(1, 10'000));
+  cache_analysis->add_option("-d,--days", cache.days, "days of history (default 7)")->check(CLI::Range(1, 3660));
+  cache_analysis->add_option("-f,--format", cache.format, "table or json (default table)")
+      ->check(CLI::IsMember({"table", "json"}));
+  cache_analysis->add_option("--min-requests", cache.min_requests, "System 1: minimum requests per hour (default 10)")
+      ->check(CLI::NonNegativeNumber);
+  cache_analysis->add_option("--min-latency", cache.min_latency_ms, "System 1: minimum p95 in ms (default 100)")
+      ->check(CLI::NonNegativeNumber);
+  cache_analysis->add_flag("--relative", cache.relative, "System 2: rank by relative percentiles, no thresholds");
+  cache_analysis->add_flag("--simulate", cache.simulate, "replay the window's hits against the plan");
+  cache_analysis->add_option("--ttl", cache.ttl_seconds, "simulated cache TTL in seconds (default 300)")
+      ->check(CLI::Range(1, 86'400 * 365));
+
   CommonFlags migrate_flags;
   ProductionFlags migrate_production;
   CLI::App* migrate = app.add_subcommand("migrate", "Apply pending PostgreSQL schema migrations");
@@ -125,6 +146,9 @@ int main(int argc, char** argv) {
       return genalytics::run_serve(config, production);
     }
     if (worker->parsed()) return genalytics::run_worker(configure(worker_flags, worker_production));
+    if (cache_analysis->parsed()) {
+      return genalytics::run_cache_analysis(configure(cache_flags, cache_production), cache);
+    }
     if (migrate->parsed()) return genalytics::run_migrate(configure(migrate_flags, migrate_production));
     if (retention->parsed()) {
       return genalytics::run_retention(configure(retention_flags, retention_production));

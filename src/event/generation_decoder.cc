@@ -1,23 +1,18 @@
 #include "event/generation_decoder.h"
 
-#include <algorithm>
 #include <array>
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <utility>
 
+#include "event/json_body.h"
+#include "event/json_fields.h"
 #include "event/time.h"
 #include "event/uuid.h"
 
 namespace genalytics {
 namespace {
-
-// PostgreSQL cannot store NUL in text or jsonb; an event carrying one could
-// never be written, so it is refused at the edge.
-constexpr const char* kNulMessage = "must not contain NUL characters";
 
 namespace json = boost::json;
 
@@ -110,73 +105,10 @@ size_t field_index(std::string_view key) {
   return kFieldCount;
 }
 
-constexpr std::string_view kWhitespace = " \t\r\n";
-
-std::string_view view(const json::string& text) { return {text.data(), text.size()}; }
-
-// Appends "/token" to a JSON pointer, escaping '~' and '/' (RFC 6901).
-void append_pointer_token(std::string* pointer, std::string_view token) {
-  pointer->push_back('/');
-  for (char c : token) {
-    if (c == '~') {
-      pointer->append("~0");
-    } else if (c == '/') {
-      pointer->append("~1");
-    } else {
-      pointer->push_back(c);
-    }
-  }
-}
-
 std::string child_pointer(Field field, std::string_view token) {
   std::string pointer(pointer_of(field));
   append_pointer_token(&pointer, token);
   return pointer;
-}
-
-// Code points in UTF-8 text: the bytes that do not continue a sequence.
-size_t utf8_length(std::string_view text) {
-  size_t length = 0;
-  for (char c : text) length += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-  return length;
-}
-
-// The longest prefix of `text` of at most `max_bytes` bytes that does not
-// split a UTF-8 sequence.
-std::string_view truncate_utf8(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
-  return text.substr(0, end);
-}
-
-enum class IntegerCheck { kOk, kNotInteger, kTooSmall, kTooLarge };
-
-// Reads `value` as an integer in [minimum, kMaxEventInteger]. A double with an
-// integral value (5.0) is an integer; 5.5, "5" and true are not.
-IntegerCheck check_integer(const json::value& value, int64_t minimum, int64_t* out) {
-  int64_t integer;
-  switch (value.kind()) {
-    case json::kind::int64:
-      integer = value.get_int64();
-      break;
-    case json::kind::uint64:
-      return IntegerCheck::kTooLarge;  // the parser only uses uint64 beyond int64
-    case json::kind::double_: {
-      const double number = value.get_double();
-      if (std::isnan(number) || std::trunc(number) != number) return IntegerCheck::kNotInteger;
-      if (number > static_cast<double>(kMaxEventInteger)) return IntegerCheck::kTooLarge;
-      if (number < static_cast<double>(minimum)) return IntegerCheck::kTooSmall;
-      integer = static_cast<int64_t>(number);
-      break;
-    }
-    default:
-      return IntegerCheck::kNotInteger;
-  }
-  if (integer < minimum) return IntegerCheck::kTooSmall;
-  if (integer > kMaxEventInteger) return IntegerCheck::kTooLarge;
-  *out = integer;
-  return IntegerCheck::kOk;
 }
 
 // Validates the members of one event object and collects every problem.
@@ -251,15 +183,7 @@ class EventValidator {
       *timestamp_us = default_us;
       return;
     }
-    std::optional<int64_t> parsed;
-    if (value->is_string()) {
-      const std::string_view text = view(value->get_string());
-      parsed = parse_rfc3339(text);
-      // Python's datetime.utcnow().isoformat(), which the seeds' producers
-      // send, has no offset: it is UTC.
-      if (!parsed && text.size() <= 32) parsed = parse_rfc3339(std::string(text) + "Z");
-    }
-    if (parsed) {
+    if (const std::optional<int64_t> parsed = parse_event_timestamp(*value)) {
       *timestamp_us = *parsed;
     } else {
       fail(Field::kTimestamp, "must be an RFC 3339 date-time");
@@ -494,169 +418,6 @@ class EventValidator {
   std::array<const json::value*, kFieldCount> values_{};  // indexed by Field
 };
 
-std::string malformed_message(const json::error_code& error, size_t offset) {
-  return "malformed JSON: " + error.message() + " at byte " + std::to_string(offset);
-}
-
-std::string too_many_message(const DecodeLimits& limits) {
-  return "too many events in one body (limit " + std::to_string(limits.max_events_per_body) + ")";
-}
-
-bool is_blank(std::string_view line) { return line.find_first_not_of(kWhitespace) == line.npos; }
-
-// Calls `visit(line)` for each non-blank line of `body`, in order.
-template <typename Visit>
-void for_each_nonblank_line(std::string_view body, Visit&& visit) {
-  while (!body.empty()) {
-    const size_t end = body.find('\n');
-    const std::string_view line = body.substr(0, end);
-    if (!is_blank(line)) visit(line);
-    if (end == body.npos) break;
-    body.remove_prefix(end + 1);
-  }
-}
-
-// Decodes one body. Every event is parsed on its own, also in an array, so
-// the whole body never exists as a DOM: one parser and one memory resource
-// serve all events, and the resource's first block is inline, so a typical
-// event is parsed without touching the heap.
-class BodyDecoder {
- public:
-  BodyDecoder(int64_t now_us, const DecodeLimits& limits)
-      : now_us_(now_us), limits_(limits), resource_(buffer_, sizeof(buffer_)) {}
-
-  DecodedBatch decode(std::string_view body, bool ndjson) {
-    if (ndjson) {
-      decode_lines(body);
-    } else {
-      decode_document(body);
-    }
-    return std::move(batch_);
-  }
-
- private:
-  static constexpr size_t kRejected = std::string_view::npos;
-
-  // One value or an array of values; NDJSON when more values follow on later
-  // lines.
-  void decode_document(std::string_view body) {
-    const size_t start = body.find_first_not_of(kWhitespace);
-    if (start == body.npos) return;
-    const size_t end = body[start] == '[' ? decode_array(body, start) : decode_single(body);
-    if (end == kRejected || end == body.size()) return;
-    const size_t value_end = body.find_last_not_of(kWhitespace, end - 1) + 1;
-    batch_ = {};
-    if (body.find('\n', value_end) != body.npos) {
-      decode_lines(body);
-    } else {
-      reject(0, malformed_message(json::error::extra_data, end));
-    }
-  }
-
-  // Returns where the value and the whitespace after it end, or kRejected.
-  size_t decode_single(std::string_view body) {
-    json::error_code error;
-    const size_t consumed = parse(body, &error);
-    if (error) {
-      reject(0, malformed_message(error, consumed));
-      return kRejected;
-    }
-    if (limits_.max_events_per_body < 1) {
-      reject(0, too_many_message(limits_));
-      return kRejected;
-    }
-    decode_event(parser_.release(), 0);
-    return consumed;
-  }
-
-  // `body[open]` is '['. Returns where the array and the whitespace after it
-  // end, or kRejected. A malformed array rejects the whole body.
-  size_t decode_array(std::string_view body, size_t open) {
-    size_t pos = skip_whitespace(body, open + 1);
-    if (pos < body.size() && body[pos] == ']') return skip_whitespace(body, pos + 1);
-    for (size_t index = 0;; ++index) {
-      if (index == limits_.max_events_per_body) return reject_body(too_many_message(limits_));
-      json::error_code error;
-      const size_t consumed = parse(body.substr(pos), &error);
-      pos += consumed;
-      if (error) return reject_body(malformed_message(error, pos));
-      if (index == 0) {
-        // Guess the count from the first event's size (once, for speed only).
-        batch_.events.reserve(std::min(limits_.max_events_per_body,
-                                       body.size() / std::max<size_t>(consumed, 64) + 1));
-      }
-      decode_event(parser_.release(), index);
-      if (pos == body.size()) return reject_body(malformed_message(json::error::incomplete, pos));
-      if (body[pos] == ']') return skip_whitespace(body, pos + 1);
-      if (body[pos] != ',') return reject_body(malformed_message(json::error::syntax, pos));
-      ++pos;
-    }
-  }
-
-  // Index i is the i-th non-blank line.
-  void decode_lines(std::string_view body) {
-    size_t lines = 0;
-    for_each_nonblank_line(body, [&](std::string_view) { ++lines; });
-    if (lines > limits_.max_events_per_body) {
-      reject(0, too_many_message(limits_));
-      return;
-    }
-    batch_.events.reserve(lines);
-    size_t index = 0;
-    for_each_nonblank_line(body, [&](std::string_view line) {
-      json::error_code error;
-      const size_t consumed = parse(line, &error);
-      if (!error && consumed < line.size()) error = json::error::extra_data;
-      if (error) {
-        reject(index++, malformed_message(error, consumed));
-      } else {
-        decode_event(parser_.release(), index++);
-      }
-    });
-  }
-
-  // Parses the value at the start of `text` (the previous value must be
-  // released). Returns the characters consumed: the value and the whitespace
-  // after it, or up to the error.
-  size_t parse(std::string_view text, json::error_code* error) {
-    parser_.reset(&resource_);  // drops any unreleased value, then its memory
-    resource_.release();
-    return parser_.write_some(text.data(), text.size(), *error);
-  }
-
-  static size_t skip_whitespace(std::string_view body, size_t pos) {
-    pos = body.find_first_not_of(kWhitespace, pos);
-    return pos == body.npos ? body.size() : pos;
-  }
-
-  void decode_event(const json::value& value, size_t index) {
-    std::vector<FieldError> errors;
-    GenerationEvent& event = batch_.events.emplace_back();
-    if (!decode_generation_event(value, now_us_, limits_, &event, &errors)) {
-      batch_.events.pop_back();
-      batch_.rejected.push_back({index, std::move(errors)});
-    }
-  }
-
-  void reject(size_t index, std::string message) {
-    batch_.rejected.push_back({index, {{"", std::move(message)}}});
-  }
-
-  // Drops what was decoded and rejects the body as a whole.
-  size_t reject_body(std::string message) {
-    batch_ = {};
-    reject(0, std::move(message));
-    return kRejected;
-  }
-
-  const int64_t now_us_;
-  const DecodeLimits& limits_;
-  unsigned char buffer_[16 * 1024];
-  json::monotonic_resource resource_;
-  json::parser parser_;
-  DecodedBatch batch_;
-};
-
 // Nested objects are stored as JSON text; text that no longer parses as an
 // object (not written by this decoder) is passed through as a string.
 void put_nested(json::object* object, Field field, const std::optional<std::string>& text) {
@@ -716,7 +477,14 @@ bool decode_generation_event(const json::value& value, int64_t now_us, const Dec
 
 DecodedBatch decode_generation_body(std::string_view body, bool ndjson, int64_t now_us,
                                     const DecodeLimits& limits) {
-  return BodyDecoder(now_us, limits).decode(body, ndjson);
+  DecodedBatch batch;
+  VectorEventCollector collector(
+      &batch.events, [&](const json::value& value, GenerationEvent* event,
+                         std::vector<FieldError>* errors) {
+        return decode_generation_event(value, now_us, limits, event, errors);
+      });
+  batch.rejected = decode_json_body(body, ndjson, limits, &collector);
+  return batch;
 }
 
 json::object to_json(const GenerationEvent& event) {

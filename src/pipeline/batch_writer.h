@@ -42,6 +42,7 @@ class BatchWriter final : public EventSink {
   // max_queued_events is accepted when the queue is empty, so that every
   // single body can make progress. Thread-safe.
   SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) override;
+  SubmitStatus submit_routes(std::vector<RouteEvent> events, Callback done) override;
 
   // Submits and waits for the result; kQueueFull waits for room instead of
   // failing. Thread-safe. For batch loaders (CLI ingest, demo).
@@ -55,11 +56,15 @@ class BatchWriter final : public EventSink {
   size_t queued_events() const override;
 
  private:
+  // One request's events: generation or route events.
   struct Submission {
     std::vector<GenerationEvent> events;
+    std::vector<RouteEvent> routes;
     Callback done;
+    size_t size() const { return events.size() + routes.size(); }
   };
 
+  SubmitStatus enqueue(Submission submission);
   void run();
   void commit(std::vector<Submission>& batch);
 
@@ -72,8 +77,10 @@ class BatchWriter final : public EventSink {
   size_t queued_events_ = 0;             // GUARDED_BY(mutex_)
   bool stopping_ = false;                // GUARDED_BY(mutex_)
   std::thread thread_;
-  std::vector<GenerationEvent> scratch_;  // writer thread only
-  std::vector<uint8_t> inserted_;         // writer thread only
+  std::vector<GenerationEvent> scratch_;     // writer thread only
+  std::vector<RouteEvent> route_scratch_;    // writer thread only
+  std::vector<uint8_t> inserted_;            // writer thread only
+  std::vector<uint8_t> route_inserted_;      // writer thread only
 };
 
 }  // namespace genalytics

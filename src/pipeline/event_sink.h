@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "event/generation_event.h"
+#include "event/route_event.h"
 
 namespace genalytics {
 
@@ -31,6 +32,9 @@ class EventSink {
   // thread, when they are durable or have failed. Otherwise nothing was
   // queued and `done` is never called. Thread-safe.
   virtual SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) = 0;
+
+  // The same for route events (seed 002).
+  virtual SubmitStatus submit_routes(std::vector<RouteEvent> events, Callback done) = 0;
 
   // Events queued and not yet durable.
   virtual size_t queued_events() const = 0;

@@ -2,25 +2,33 @@
 
 namespace genalytics {
 
-StreamIngest::StreamIngest(StreamPublisher* publisher, Options options)
-    : publisher_(publisher), options_(options) {
+StreamIngest::StreamIngest(StreamPublisher* publisher, Store* route_store, Options options)
+    : publisher_(publisher), route_store_(route_store), options_(options) {
   for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { run(); });
 }
 
 StreamIngest::~StreamIngest() { shutdown(); }
 
-SubmitStatus StreamIngest::submit(std::vector<GenerationEvent> events, Callback done) {
+SubmitStatus StreamIngest::enqueue(Submission submission) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return SubmitStatus::kShuttingDown;
-    if (queued_events_ > 0 && queued_events_ + events.size() > options_.max_queued_events) {
+    if (queued_events_ > 0 && queued_events_ + submission.size() > options_.max_queued_events) {
       return SubmitStatus::kQueueFull;
     }
-    queued_events_ += events.size();
-    queue_.push_back(Submission{std::move(events), std::move(done)});
+    queued_events_ += submission.size();
+    queue_.push_back(std::move(submission));
   }
   work_ready_.notify_one();
   return SubmitStatus::kQueued;
+}
+
+SubmitStatus StreamIngest::submit(std::vector<GenerationEvent> events, Callback done) {
+  return enqueue(Submission{std::move(events), {}, std::move(done)});
+}
+
+SubmitStatus StreamIngest::submit_routes(std::vector<RouteEvent> events, Callback done) {
+  return enqueue(Submission{{}, std::move(events), std::move(done)});
 }
 
 size_t StreamIngest::queued_events() const {
@@ -41,6 +49,8 @@ void StreamIngest::shutdown() {
 void StreamIngest::run() {
   std::vector<Submission> batch;
   std::vector<GenerationEvent> events;
+  std::vector<RouteEvent> routes;
+  std::vector<uint8_t> inserted;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -48,35 +58,59 @@ void StreamIngest::run() {
       if (queue_.empty()) return;  // stopping and drained
       size_t count = 0;
       while (!queue_.empty() &&
-             (batch.empty() || count + queue_.front().events.size() <= options_.max_events_per_publish)) {
-        count += queue_.front().events.size();
+             (batch.empty() || count + queue_.front().size() <= options_.max_events_per_publish)) {
+        count += queue_.front().size();
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     events.clear();
+    routes.clear();
     for (Submission& s : batch) {
       for (GenerationEvent& e : s.events) events.push_back(std::move(e));
+      for (RouteEvent& e : s.routes) routes.push_back(std::move(e));
     }
-    WriteResult failure;
-    try {
-      publisher_->publish(events);
-    } catch (const std::exception& error) {
-      failure.error = error.what();
-    }
-    size_t published = 0;
-    for (Submission& s : batch) {
-      WriteResult result = failure;
-      if (failure.error.empty()) {
-        result.ok = true;
-        result.accepted = s.events.size();
+    std::string generation_error, route_error;
+    if (!events.empty()) {
+      try {
+        publisher_->publish(events);
+      } catch (const std::exception& error) {
+        generation_error = error.what();
       }
-      published += s.events.size();
+    }
+    if (!routes.empty()) {
+      try {
+        route_store_->write_route_events(routes, &inserted);
+      } catch (const std::exception& error) {
+        route_error = error.what();
+      }
+    }
+    size_t done = 0, route_offset = 0;
+    for (Submission& s : batch) {
+      const bool is_routes = !s.routes.empty();
+      WriteResult result;
+      result.error = is_routes ? route_error : generation_error;
+      if (result.error.empty()) {
+        result.ok = true;
+        if (is_routes) {
+          for (size_t i = 0; i < s.routes.size(); ++i) {
+            if (inserted[route_offset + i]) {
+              ++result.accepted;
+            } else {
+              ++result.duplicates;
+            }
+          }
+        } else {
+          result.accepted = s.events.size();
+        }
+      }
+      if (is_routes) route_offset += s.routes.size();
+      done += s.size();
       s.done(std::move(result));
     }
     batch.clear();
     std::lock_guard lock(mutex_);
-    queued_events_ -= published;
+    queued_events_ -= done;
   }
 }
 

@@ -3,7 +3,8 @@
 // and XADDing them in one pipeline (group commit, as BatchWriter does for
 // SQLite). A request is completed only after Redis acknowledged all of its
 // events; a Redis failure completes it with an error (HTTP 503), never with
-// a false acknowledgement.
+// a false acknowledgement. Route events are written straight to the store
+// (one transaction per group of requests) and acknowledged on commit.
 #pragma once
 
 #include <condition_variable>
@@ -14,6 +15,7 @@
 
 #include "pipeline/event_sink.h"
 #include "pipeline/stream_publisher.h"
+#include "store/store.h"
 
 namespace genalytics {
 
@@ -25,25 +27,30 @@ class StreamIngest final : public EventSink {
     int threads = 4;
   };
 
-  // `publisher` must outlive this object.
-  StreamIngest(StreamPublisher* publisher, Options options);
+  // `publisher` and `route_store` must outlive this object.
+  StreamIngest(StreamPublisher* publisher, Store* route_store, Options options);
   ~StreamIngest() override;
   StreamIngest(const StreamIngest&) = delete;
   StreamIngest& operator=(const StreamIngest&) = delete;
 
   SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) override;
+  SubmitStatus submit_routes(std::vector<RouteEvent> events, Callback done) override;
   size_t queued_events() const override;
   void shutdown() override;
 
  private:
   struct Submission {
     std::vector<GenerationEvent> events;
+    std::vector<RouteEvent> routes;
     Callback done;
+    size_t size() const { return events.size() + routes.size(); }
   };
 
+  SubmitStatus enqueue(Submission submission);
   void run();
 
   StreamPublisher* publisher_;
+  Store* route_store_;
   Options options_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;

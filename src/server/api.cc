@@ -3,6 +3,7 @@
 #include <boost/url/parse.hpp>
 #include <map>
 
+#include "analytics/route_analytics.h"
 #include "event/time.h"
 #include "server/responses.h"
 
@@ -12,8 +13,7 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::string_view kGenerationAnalyticsPrefix = "/api/v1/analytics/generation/";
-
-using QueryParams = std::map<std::string, std::string, std::less<>>;
+constexpr std::string_view kRouteAnalyticsPrefix = "/api/v1/analytics/routes/";
 
 std::optional<std::string> get(const QueryParams& params, std::string_view name) {
   auto it = params.find(name);
@@ -27,9 +27,14 @@ WindowParams window_params(const QueryParams& params) {
 
 }  // namespace
 
-ApiService::ApiService(const GenerationAnalytics& analytics, EventSink& sink,
-                       const PipelineMonitor* monitor, DecodeLimits limits)
-    : analytics_(analytics), sink_(sink), monitor_(monitor), limits_(limits) {}
+ApiService::ApiService(const Store& store, const GenerationAnalytics& analytics, EventSink& sink,
+                       const PipelineMonitor* monitor, DecodeLimits limits, RouteApiOptions routes)
+    : store_(store),
+      analytics_(analytics),
+      sink_(sink),
+      monitor_(monitor),
+      limits_(limits),
+      routes_(std::move(routes)) {}
 
 void ApiService::handle(HttpRequest& request, Responder respond) const {
   const unsigned version = request.version();
@@ -74,6 +79,25 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
       return respond(json_response(http::status::ok, monitor_->status(now_us()), version, keep_alive));
     }
 
+    if (path == "/api/v1/events/route") {
+      if (request.method() != http::verb::post) {
+        HttpResponse response = error_response(http::status::method_not_allowed,
+                                               "method_not_allowed", "use POST", version, keep_alive);
+        response.set(http::field::allow, "POST");
+        return respond(std::move(response));
+      }
+      return ingest_routes(request, std::move(respond));
+    }
+
+    if (path.starts_with(kRouteAnalyticsPrefix)) {
+      if (!is_get) {
+        return respond(error_response(http::status::method_not_allowed, "method_not_allowed",
+                                      "use GET", version, keep_alive));
+      }
+      const std::string_view name = std::string_view(path).substr(kRouteAnalyticsPrefix.size());
+      return respond(json_response(http::status::ok, route_analytics(name, params), version, keep_alive));
+    }
+
     if (path.starts_with(kGenerationAnalyticsPrefix)) {
       if (!is_get) {
         HttpResponse response = error_response(http::status::method_not_allowed,
@@ -110,12 +134,15 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
   }
 }
 
-void ApiService::ingest_generation(HttpRequest& request, Responder respond) const {
-  const unsigned version = request.version();
-  const bool keep_alive = request.keep_alive();
-  const bool ndjson = request[http::field::content_type].starts_with("application/x-ndjson");
-  DecodedBatch batch = decode_generation_body(request.body(), ndjson, now_us(), limits_);
+namespace {
 
+// Hands a decoded body's events to the sink and answers once they are
+// durable: {"accepted", "duplicates", "rejected"}; 200 when anything was
+// accepted or the whole body was already stored, 400 when nothing could be
+// accepted, 503 when the sink is full or failing.
+template <typename Event, typename Submit>
+void submit_and_answer(std::vector<Event> events, std::vector<RejectedEvent> rejected_events,
+                       unsigned version, bool keep_alive, Responder respond, Submit&& submit) {
   auto answer = [version, keep_alive](size_t accepted, size_t duplicates,
                                       const std::vector<RejectedEvent>& rejected) {
     boost::json::array rejected_json;
@@ -124,7 +151,6 @@ void ApiService::ingest_generation(HttpRequest& request, Responder respond) cons
       for (const FieldError& e : r.errors) errors.push_back({{"field", e.field}, {"message", e.message}});
       rejected_json.push_back({{"index", r.index}, {"errors", std::move(errors)}});
     }
-    // 200 when anything was accepted or the whole body was already stored.
     const bool ok = accepted > 0 || (duplicates > 0 && rejected.empty());
     return json_response(ok ? http::status::ok : http::status::bad_request,
                          boost::json::object{{"accepted", accepted},
@@ -132,17 +158,16 @@ void ApiService::ingest_generation(HttpRequest& request, Responder respond) cons
                                              {"rejected", std::move(rejected_json)}},
                          version, keep_alive);
   };
-
-  if (batch.events.empty()) {
-    if (batch.rejected.empty()) {
+  if (events.empty()) {
+    if (rejected_events.empty()) {
       return respond(error_response(http::status::bad_request, "no_events",
                                     "the body holds no events", version, keep_alive));
     }
-    return respond(answer(0, 0, batch.rejected));
+    return respond(answer(0, 0, rejected_events));
   }
-  auto rejected = std::make_shared<std::vector<RejectedEvent>>(std::move(batch.rejected));
-  const SubmitStatus status = sink_.submit(
-      std::move(batch.events), [respond, rejected, answer, version, keep_alive](WriteResult result) {
+  auto rejected = std::make_shared<std::vector<RejectedEvent>>(std::move(rejected_events));
+  const SubmitStatus status =
+      submit(std::move(events), [respond, rejected, answer, version, keep_alive](WriteResult result) {
         if (!result.ok) {
           return respond(error_response(http::status::service_unavailable, "ingest_unavailable",
                                         "events were not stored: " + result.error, version,
@@ -159,6 +184,59 @@ void ApiService::ingest_generation(HttpRequest& request, Responder respond) cons
     return respond(error_response(http::status::service_unavailable, "shutting_down",
                                   "the server is shutting down", version, keep_alive));
   }
+}
+
+bool is_ndjson(const HttpRequest& request) {
+  return request[http::field::content_type].starts_with("application/x-ndjson");
+}
+
+}  // namespace
+
+void ApiService::ingest_generation(HttpRequest& request, Responder respond) const {
+  DecodedBatch batch = decode_generation_body(request.body(), is_ndjson(request), now_us(), limits_);
+  submit_and_answer(std::move(batch.events), std::move(batch.rejected), request.version(),
+                    request.keep_alive(), std::move(respond), [this](auto events, auto done) {
+                      return sink_.submit(std::move(events), std::move(done));
+                    });
+}
+
+void ApiService::ingest_routes(HttpRequest& request, Responder respond) const {
+  DecodedRouteBatch batch =
+      decode_route_body(request.body(), is_ndjson(request), now_us(), limits_, routes_.normalization);
+  submit_and_answer(std::move(batch.events), std::move(batch.rejected), request.version(),
+                    request.keep_alive(), std::move(respond), [this](auto events, auto done) {
+                      return sink_.submit_routes(std::move(events), std::move(done));
+                    });
+}
+
+boost::json::object ApiService::route_analytics(std::string_view name, const QueryParams& params) const {
+  const TimeWindow window = resolve_window(window_params(params), now_us());
+  if (name == "cache-priorities") {
+    CachePlanOptions options = routes_.planning;
+    if (auto n = get(params, "n")) options.top_n = parse_int_parameter("n", *n, 1, 10'000);
+    if (auto mode = get(params, "mode")) {
+      if (*mode == "absolute") {
+        options.mode = CachePlanMode::kAbsolute;
+      } else if (*mode == "relative") {
+        options.mode = CachePlanMode::kRelative;
+      } else {
+        throw InvalidArgument("mode", "mode must be absolute or relative");
+      }
+    }
+    if (auto v = get(params, "min_requests")) options.min_requests = parse_number_parameter("min_requests", *v);
+    if (auto v = get(params, "min_latency")) options.min_latency_ms = parse_number_parameter("min_latency", *v);
+    return CachePlanner(store_).plan_json(window, options);
+  }
+  const int limit = parse_int_parameter("limit", get(params, "limit").value_or("20"), 1, 10'000);
+  RouteAnalytics analytics(store_);
+  if (name == "overview") return analytics.overview(window, get(params, "order").value_or("requests"), limit);
+  if (name == "peak-hours") return analytics.peak_hours(window, get(params, "route"));
+  if (name == "patterns") {
+    auto route = get(params, "route");
+    if (!route) throw InvalidArgument("route", "route is required");
+    return analytics.patterns(window, *route, limit);
+  }
+  throw NotFound("no such route analytics endpoint: " + std::string(name));
 }
 
 }  // namespace genalytics

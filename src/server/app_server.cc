@@ -19,7 +19,8 @@ AppServer::AppServer(const AppServerOptions& options) {
     publisher_options.ns = ns;
     publisher_ = std::make_unique<StreamPublisher>(*redis, publisher_options);
     sink_ = std::make_unique<StreamIngest>(
-        publisher_.get(), StreamIngest::Options{options.writer.max_queued_events, 20'000, 4});
+        publisher_.get(), store_.get(),
+        StreamIngest::Options{options.writer.max_queued_events, 20'000, 4});
     if (production->run_worker) {
       StreamWorker::Options worker_options = production->worker;
       worker_options.ns = ns;
@@ -40,7 +41,8 @@ AppServer::AppServer(const AppServerOptions& options) {
   monitor_ = std::make_unique<PipelineMonitor>(store_.get(), redis, ns, group, worker_.get(),
                                                sink_.get());
   analytics_ = std::make_unique<GenerationAnalytics>(*store_);
-  api_ = std::make_unique<ApiService>(*analytics_, *sink_, monitor_.get(), options.limits);
+  api_ = std::make_unique<ApiService>(*store_, *analytics_, *sink_, monitor_.get(), options.limits,
+                                      options.routes);
   http_ = std::make_unique<HttpServer>(options.http, [this](HttpRequest& request, Responder respond) {
     api_->handle(request, std::move(respond));
   });

@@ -39,6 +39,7 @@ struct AppServerOptions {
   HttpServerOptions http;
   BatchWriter::Options writer;
   DecodeLimits limits;
+  RouteApiOptions routes;
 };
 
 class AppServer {

@@ -34,6 +34,8 @@ HttpResponse current_exception_response(unsigned version, bool keep_alive) {
   } catch (const InvalidArgument& error) {
     return error_response(http::status::bad_request, "invalid_parameter", error.what(), version,
                           keep_alive);
+  } catch (const NotFound& error) {
+    return error_response(http::status::not_found, "not_found", error.what(), version, keep_alive);
   } catch (const RedisError& error) {
     spdlog::error("redis error: {}", error.what());
     return error_response(http::status::service_unavailable, "redis_unavailable", error.what(),

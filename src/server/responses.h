@@ -17,6 +17,7 @@ HttpResponse error_response(boost::beast::http::status status, std::string_view 
                             std::string_view message, unsigned version, bool keep_alive);
 
 // Maps the exception being handled to its response: InvalidArgument -> 400,
+// NotFound -> 404,
 // StoreError and RedisError -> 503, anything else -> 500. Call only inside a catch block.
 HttpResponse current_exception_response(unsigned version, bool keep_alive);
 

@@ -126,8 +126,97 @@ CREATE TABLE generation_dimension_hourly (
 );
 )sql";
 
+// Version 2: seed 002's tables, indexes and UNIQUE constraint, so its SQL
+// runs verbatim, with the same kind of deliberate differences as version 1:
+// - user_id has no foreign key.
+// - route_analytics is partitioned by month on timestamp like
+//   generation_events (route hits are the largest table; retention drops
+//   whole partitions, created by PostgresStore as route_analytics_pYYYY_MM):
+//   the primary key is (id, timestamp), idempotency UNIQUE (event_id,
+//   timestamp).
+// - method and cache_status are TEXT, not VARCHAR(10): a longer value that
+//   ingest accepted would otherwise fail its whole batch forever.
+// - query_params_normalized of the hourly table is NOT NULL (writes store
+//   '{}' for none): NULLs are distinct, so the UNIQUE constraint would not
+//   hold for them.
+// - The hourly table's counts, durations and sizes are BIGINT (as version 1).
+// The extras: event_id and route_full on raw events; updated_at and the
+// mergeable state (redirects, sums and counts for the averages, DDSketch,
+// HyperLogLog) on the hourly rows.
+constexpr std::string_view kRouteAnalyticsSql = R"sql(
+CREATE TABLE route_analytics (
+    id BIGSERIAL,
+    route TEXT NOT NULL,
+    method TEXT NOT NULL,
+    user_id UUID,
+    timestamp TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    duration_ms INTEGER NOT NULL,
+    status_code SMALLINT NOT NULL,
+    query_params JSONB,
+    query_params_normalized JSONB,
+    request_size_bytes INTEGER,
+    response_size_bytes INTEGER,
+    error_type TEXT,
+    db_query_count INTEGER,
+    cache_status TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    event_id UUID NOT NULL,
+    route_full TEXT NOT NULL,
+    PRIMARY KEY (id, timestamp),
+    CONSTRAINT route_analytics_event_id_key UNIQUE (event_id, timestamp)
+) PARTITION BY RANGE (timestamp);
+
+CREATE INDEX idx_route_analytics_timestamp ON route_analytics(timestamp DESC);
+CREATE INDEX idx_route_analytics_route_time ON route_analytics(route, timestamp DESC);
+CREATE INDEX idx_route_analytics_user_time ON route_analytics(user_id, timestamp DESC);
+CREATE INDEX idx_route_analytics_duration ON route_analytics(duration_ms DESC);
+
+-- Each row holds its own hour's figures: the seed's columns are derived from
+-- the mergeable state beside them whenever the state changes.
+CREATE TABLE route_analytics_hourly (
+    id BIGSERIAL PRIMARY KEY,
+    timestamp TIMESTAMPTZ NOT NULL,
+    route TEXT NOT NULL,
+    method TEXT NOT NULL,
+    query_params_normalized JSONB NOT NULL,
+    total_requests BIGINT NOT NULL DEFAULT 0,
+    successful_requests BIGINT NOT NULL DEFAULT 0,
+    client_errors BIGINT NOT NULL DEFAULT 0,
+    server_errors BIGINT NOT NULL DEFAULT 0,
+    avg_duration_ms BIGINT,
+    p50_duration_ms BIGINT,
+    p95_duration_ms BIGINT,
+    p99_duration_ms BIGINT,
+    unique_users BIGINT,
+    avg_request_size_bytes BIGINT,
+    avg_response_size_bytes BIGINT,
+    avg_db_query_count FLOAT,
+    cache_hits BIGINT NOT NULL DEFAULT 0,
+    cache_misses BIGINT NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    redirects BIGINT NOT NULL DEFAULT 0,
+    duration_sum BIGINT NOT NULL DEFAULT 0,
+    request_size_count BIGINT NOT NULL DEFAULT 0,
+    request_size_sum BIGINT NOT NULL DEFAULT 0,
+    response_size_count BIGINT NOT NULL DEFAULT 0,
+    response_size_sum BIGINT NOT NULL DEFAULT 0,
+    db_query_requests BIGINT NOT NULL DEFAULT 0,
+    db_query_sum BIGINT NOT NULL DEFAULT 0,
+    duration_sketch BYTEA NOT NULL,
+    users_hll BYTEA NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    UNIQUE(timestamp, route, method, query_params_normalized)
+);
+
+CREATE INDEX idx_route_metrics_timestamp ON route_analytics_hourly(timestamp DESC);
+CREATE INDEX idx_route_metrics_route_time ON route_analytics_hourly(route, timestamp DESC);
+CREATE INDEX idx_route_metrics_total_requests ON route_analytics_hourly(total_requests DESC);
+CREATE INDEX idx_route_metrics_duration ON route_analytics_hourly(avg_duration_ms DESC);
+)sql";
+
 constexpr PostgresMigration kMigrations[] = {
     {1, kInitSql},
+    {2, kRouteAnalyticsSql},
 };
 
 }  // namespace

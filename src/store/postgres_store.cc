@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <map>
 #include <unordered_map>
 
 #include "event/time.h"
 #include "event/uuid.h"
 #include "store/postgres_migrations.h"
+#include "store/route_rollup_columns.h"
 
 namespace genalytics {
 namespace {
@@ -19,7 +21,8 @@ namespace {
 // creation and drops) across every process using the database.
 constexpr int64_t kSchemaLockKey = 0x67656e616c797478;  // "genalytx"
 
-constexpr std::string_view kPartitionPrefix = "generation_events_p";
+// The raw-event tables, partitioned by month.
+constexpr std::string_view kPartitionedTables[] = {"generation_events", "route_analytics"};
 
 // The columns an event is copied into, in PgCopyBuffer order (see append_event).
 constexpr const char* kEventColumns =
@@ -313,39 +316,251 @@ void merge_rollups(PgConnection& c, const RollupDelta& delta) {
   c.exec(kUpdateSql);
 }
 
-// Inserts the events in `rows` (COPY data of the first occurrence of each
-// event_id) and merges the rollups of the ones not stored before, in one
-// transaction. `first` maps event_id to its first index in `events`.
-void write_batch(PgConnection& c, std::span<const GenerationEvent> events, std::string_view rows,
-                 const std::unordered_map<std::string_view, size_t>& first,
-                 std::vector<uint8_t>* inserted) {
-  static const std::string kCreateStagingSql = create_staging_sql();
-  static const std::string kCopyEventsSql =
-      fmt::format("COPY genalytics_incoming_events ({}) FROM STDIN", kEventColumns);
+// The columns a route event is copied into, in PgCopyBuffer order (see
+// append_route_event).
+constexpr const char* kRouteEventColumns =
+    "event_id, route, route_full, method, user_id, timestamp, duration_ms, status_code, "
+    "query_params, query_params_normalized, request_size_bytes, response_size_bytes, "
+    "error_type, db_query_count, cache_status";
+
+// One row of genalytics_incoming_routes, in kRouteEventColumns order.
+void append_route_event(PgCopyBuffer& out, const RouteEvent& e) {
+  out.add_text(e.event_id);
+  out.add_text(e.route);
+  out.add_text(e.route_full);
+  out.add_text(e.method);
+  out.add_optional_text(e.user_id);
+  out.add_text(pg_timestamp(e.timestamp_us));
+  out.add_int64(e.duration_ms);
+  out.add_int64(e.status_code);
+  out.add_text(e.query_params_json);
+  out.add_text(e.query_params_normalized_json);
+  out.add_optional_int64(e.request_size_bytes);
+  out.add_optional_int64(e.response_size_bytes);
+  out.add_optional_text(e.error_type);
+  out.add_optional_int64(e.db_query_count);
+  out.add_optional_text(e.cache_status);
+  out.end_row();
+}
+
+// The state columns of route_analytics_hourly with `prefix`: the counters,
+// then the two sketches.
+std::string route_state_columns(std::string_view prefix) {
+  std::string list;
+  for (const char* column : route_columns::kCounters) list += fmt::format("{}{}, ", prefix, column);
+  return list + fmt::format("{0}duration_sketch, {0}users_hll", prefix);
+}
+
+// Reads the state of row `r` from columns first .. first + kCounterCount + 1.
+RouteBucket read_route_state(const PgResult& result, int r, int first) {
+  RouteBucket b;
+  int i = first;
+  for (int64_t* field : route_columns::counters(b)) *field = result.int64(r, i++);
+  auto sketch = DDSketch::deserialize(result.bytes(r, i++));
+  auto users = HyperLogLog::deserialize(result.bytes(r, i++));
+  if (!sketch || !users) throw StoreError("corrupt sketch in route_analytics_hourly");
+  b.durations = std::move(*sketch);
+  b.users = std::move(*users);
+  return b;
+}
+
+// `text`, a JSON object as PostgreSQL prints JSONB (with spaces, shorter
+// keys first), in the compact, key-sorted form that events carry.
+std::string compact_sorted_object(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_object()) {
+    throw StoreError("corrupt query params (not a JSON object) in a route table");
+  }
+  std::vector<const boost::json::key_value_pair*> members;
+  for (const boost::json::key_value_pair& member : value.as_object()) members.push_back(&member);
+  std::sort(members.begin(), members.end(),
+            [](const auto* a, const auto* b) { return a->key() < b->key(); });
+  boost::json::object sorted;
+  sorted.reserve(members.size());
+  for (const boost::json::key_value_pair* member : members) {
+    sorted.emplace(member->key(), member->value());
+  }
+  return boost::json::serialize(sorted);
+}
+
+// The staging tables of route writes, per connection and emptied by every
+// commit: incoming events, and merged hourly states by row id.
+std::string create_route_staging_sql() {
+  std::string states = "id bigint";
+  const size_t derived_count = std::size(route_columns::kDerived);
+  for (size_t i = 0; i < derived_count; ++i) {
+    // As route_columns::DerivedFigures: integers, then avg_db_query_count.
+    states += fmt::format(", {} {}", route_columns::kDerived[i],
+                          i + 1 < derived_count ? "bigint" : "float8");
+  }
+  for (const char* column : route_columns::kCounters) states += fmt::format(", {} bigint", column);
+  states += ", duration_sketch bytea, users_hll bytea";
+  return fmt::format(
+      "CREATE TEMP TABLE IF NOT EXISTS genalytics_incoming_routes ON COMMIT DELETE ROWS AS "
+      "SELECT {} FROM route_analytics WITH NO DATA;"
+      "CREATE TEMP TABLE IF NOT EXISTS genalytics_route_states ({}) ON COMMIT DELETE ROWS",
+      kRouteEventColumns, states);
+}
+
+// One row of genalytics_route_states: row id, derived seed columns, state.
+void append_route_state(PgCopyBuffer& out, int64_t id, const RouteBucket& b) {
+  out.add_int64(id);
+  const route_columns::DerivedFigures figures = route_columns::derived_figures(b);
+  for (const std::optional<int64_t>& value : figures.integers) out.add_optional_int64(value);
+  if (figures.avg_db_query_count) {
+    out.add_double(*figures.avg_db_query_count);
+  } else {
+    out.add_null();
+  }
+  for (const int64_t* field : route_columns::counters(b)) out.add_int64(*field);
+  out.add_bytea(b.durations.serialize());
+  out.add_bytea(b.users.serialize());
+  out.end_row();
+}
+
+// Merges `delta` into route_analytics_hourly. Every writer locks the rows it
+// changes in one order, (hour, route, method, params as JSONB), each lock
+// taken by creating the row or by updating its updated_at, so concurrent
+// writers never deadlock. Keys whose params are equal as JSONB but spelled
+// differently share one row.
+void merge_route_rollups(PgConnection& c, const RouteDelta& delta) {
+  static const std::string kLockSql = fmt::format(
+      "WITH k AS (SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::jsonb[]) "
+      "WITH ORDINALITY AS k(timestamp, route, method, params, n)), "
+      "locked AS (INSERT INTO route_analytics_hourly AS t (timestamp, route, method, "
+      "query_params_normalized, duration_sketch, users_hll) "
+      "SELECT DISTINCT k.timestamp, k.route, k.method, k.params, $5::bytea, $6::bytea FROM k "
+      "ORDER BY k.timestamp, k.route, k.method, k.params "
+      "ON CONFLICT (timestamp, route, method, query_params_normalized) "
+      "DO UPDATE SET updated_at = NOW() "
+      "RETURNING t.id, t.timestamp, t.route, t.method, t.query_params_normalized, {}) "
+      "SELECT k.n, locked.id, {} FROM locked JOIN k ON k.timestamp = locked.timestamp AND "
+      "k.route = locked.route AND k.method = locked.method AND "
+      "k.params = locked.query_params_normalized",
+      route_state_columns("t."), route_state_columns("locked."));
+  static const std::string kCopyStatesSql =
+      fmt::format("COPY genalytics_route_states (id, {}, {}) FROM STDIN",
+                  fmt::join(route_columns::kDerived, ", "), route_state_columns(""));
+  static const std::string kUpdateSql = [] {
+    std::string assignments;
+    for (const char* column : route_columns::kDerived) {
+      assignments += fmt::format("{0} = s.{0}, ", column);
+    }
+    for (const char* column : route_columns::kCounters) {
+      assignments += fmt::format("{0} = s.{0}, ", column);
+    }
+    return fmt::format(
+        "UPDATE route_analytics_hourly AS t SET {}duration_sketch = s.duration_sketch, "
+        "users_hll = s.users_hll, updated_at = NOW() FROM genalytics_route_states AS s "
+        "WHERE t.id = s.id",
+        assignments);
+  }();
+
+  std::vector<std::string> hours, routes, methods, params;
+  std::vector<const RouteBucket*> deltas;
+  for (const auto& [key, bucket] : delta.buckets()) {
+    hours.push_back(pg_timestamp(key.hour_us));
+    routes.push_back(key.route);
+    methods.push_back(key.method);
+    params.push_back(key.query_params_normalized_json);
+    deltas.push_back(&bucket);
+  }
+  const PgResult locked = c.exec(kLockSql,
+                                 PgParams()
+                                     .text(pg_array_literal(hours))
+                                     .text(pg_array_literal(routes))
+                                     .text(pg_array_literal(methods))
+                                     .text(pg_array_literal(params))
+                                     .bytea(DDSketch().serialize())
+                                     .bytea(HyperLogLog().serialize()),
+                                 PgFormat::kBinary);
+  if (static_cast<size_t>(locked.rows()) != deltas.size()) {
+    throw StoreError(fmt::format("postgres: locked route rollup rows for {} of {} keys",
+                                 locked.rows(), deltas.size()));
+  }
+  std::map<int64_t, RouteBucket> merged;  // by row id
+  std::vector<uint8_t> seen(deltas.size(), 0);
+  for (int r = 0; r < locked.rows(); ++r) {
+    const int64_t n = locked.int64(r, 0);  // 1-based key index
+    if (n < 1 || static_cast<size_t>(n) > deltas.size() || seen[n - 1]++) {
+      throw StoreError("postgres: locked an unexpected route rollup row");
+    }
+    auto [it, created] = merged.try_emplace(locked.int64(r, 1));
+    if (created) it->second = read_route_state(locked, r, 2);
+    it->second.merge(*deltas[n - 1]);
+  }
+  PgCopyBuffer states;
+  for (const auto& [id, bucket] : merged) append_route_state(states, id, bucket);
+  c.copy_from(kCopyStatesSql, states.data());
+  c.exec(kUpdateSql);
+}
+
+// Months are "YYYY-MM" (UTC), so text order is time order.
+std::string month_of(int64_t us) { return format_date(us).substr(0, 7); }
+
+// The statements that load a batch into one raw-event table through its
+// per-connection staging table.
+struct BatchSql {
+  std::string create_staging;  // creates the staging tables unless they exist
+  std::string copy;            // COPY ... FROM STDIN into the staging table
+  std::string insert;          // staging -> table, RETURNING the inserted event_ids
+};
+
+BatchSql batch_sql(std::string_view table, std::string_view columns, std::string create_staging,
+                   std::string_view staging) {
   // Sorted so that concurrent writers of overlapping batches wait on each
   // other's rows in one order instead of deadlocking.
-  static const std::string kInsertEventsSql = fmt::format(
-      "INSERT INTO generation_events ({0}) SELECT {0} FROM genalytics_incoming_events "
-      "ORDER BY event_id, timestamp ON CONFLICT (event_id, timestamp) DO NOTHING "
-      "RETURNING event_id",
-      kEventColumns);
+  return {std::move(create_staging), fmt::format("COPY {} ({}) FROM STDIN", staging, columns),
+          fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM {2} ORDER BY event_id, timestamp "
+                      "ON CONFLICT (event_id, timestamp) DO NOTHING RETURNING event_id",
+                      table, columns, staging)};
+}
 
+// A batch as sent: the COPY rows of the first occurrence of each event_id
+// (the unique key also holds the timestamp, so a later copy with another
+// timestamp would insert) and the months the events fall into.
+struct CopyBatch {
+  std::unordered_map<std::string_view, size_t> first;  // event_id -> first index in the batch
+  std::set<std::string> months;
+  PgCopyBuffer rows;
+};
+
+template <typename Event, typename Append>
+CopyBatch copy_batch(std::span<const Event> events, Append append) {
+  CopyBatch batch;
+  batch.first.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!batch.first.emplace(events[i].event_id, i).second) continue;
+    append(batch.rows, events[i]);
+    batch.months.insert(month_of(events[i].timestamp_us));
+  }
+  return batch;
+}
+
+// Inserts `batch` (of `events`) and merges, with `merge(c, delta)`, the
+// rollups of the events not stored before, in one transaction.
+template <typename Delta, typename Event, typename Merge>
+void write_batch(PgConnection& c, const BatchSql& sql, std::span<const Event> events,
+                 const CopyBatch& batch, std::vector<uint8_t>* inserted, Merge merge) {
   inserted->assign(events.size(), 0);
   PgTransaction transaction(c);
-  c.exec(kCreateStagingSql);
-  c.copy_from(kCopyEventsSql, rows);
-  PgResult ids = c.exec(kInsertEventsSql);
+  c.exec(sql.create_staging);
+  c.copy_from(sql.copy, batch.rows.data());
+  PgResult ids = c.exec(sql.insert);
   for (int r = 0; r < ids.rows(); ++r) {
-    auto it = first.find(ids.text(r, 0));
-    if (it == first.end()) throw StoreError("postgres: inserted an event_id not in the batch");
+    auto it = batch.first.find(ids.text(r, 0));
+    if (it == batch.first.end()) {
+      throw StoreError("postgres: inserted an event_id not in the batch");
+    }
     (*inserted)[it->second] = 1;
   }
   // In batch order: sample messages keep the events' order.
-  RollupDelta delta;
+  Delta delta;
   for (size_t i = 0; i < events.size(); ++i) {
     if ((*inserted)[i]) delta.add(events[i]);
   }
-  if (!delta.empty()) merge_rollups(c, delta);
+  if (!delta.empty()) merge(c, delta);
   transaction.commit();
 }
 
@@ -386,9 +601,6 @@ void apply_migrations(PgConnection& c) {
   }
 }
 
-// Months are "YYYY-MM" (UTC), so text order is time order.
-std::string month_of(int64_t us) { return format_date(us).substr(0, 7); }
-
 std::pair<int, int> year_and_month(std::string_view month) {
   const size_t dash = month.rfind('-');
   return {std::stoi(std::string(month.substr(0, dash))),
@@ -409,16 +621,18 @@ std::string month_start_literal(std::string_view month) {
   return fmt::format("{:04}-{:02}-01 00:00:00+00", year, number);
 }
 
-std::string partition_name(std::string_view month) {
-  std::string name = fmt::format("{}{}", kPartitionPrefix, month);
+std::string partition_name(std::string_view table, std::string_view month) {
+  std::string name = fmt::format("{}_p{}", table, month);
   name[name.rfind('-')] = '_';
   return name;
 }
 
-// The month of a partition this store created, or nullopt for other names.
-std::optional<std::string> month_of_partition(std::string_view name) {
-  if (!name.starts_with(kPartitionPrefix)) return std::nullopt;
-  std::string month(name.substr(kPartitionPrefix.size()));
+// The month of a partition of `table` this store created, or nullopt for
+// other names.
+std::optional<std::string> month_of_partition(std::string_view table, std::string_view name) {
+  const std::string prefix = fmt::format("{}_p", table);
+  if (!name.starts_with(prefix)) return std::nullopt;
+  std::string month(name.substr(prefix.size()));
   if (month.size() != 7 || month[4] != '_') return std::nullopt;
   month[4] = '-';
   for (size_t i : {0, 1, 2, 3, 5, 6}) {
@@ -427,14 +641,15 @@ std::optional<std::string> month_of_partition(std::string_view name) {
   return month;
 }
 
-// The months of the existing partitions of generation_events.
-std::set<std::string> existing_partitions(PgConnection& c) {
+// The months of the existing partitions of `table`.
+std::set<std::string> existing_partitions(PgConnection& c, std::string_view table) {
   PgResult result = c.exec(
       "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-      "WHERE i.inhparent = 'generation_events'::regclass");
+      "WHERE i.inhparent = $1::regclass",
+      PgParams().text(table));
   std::set<std::string> months;
   for (int r = 0; r < result.rows(); ++r) {
-    if (auto month = month_of_partition(result.text(r, 0))) months.insert(*month);
+    if (auto month = month_of_partition(table, result.text(r, 0))) months.insert(*month);
   }
   return months;
 }
@@ -487,34 +702,37 @@ void PostgresStore::ensure_partitions(int months_ahead) {
   const std::string now = month_of(now_us());
   std::set<std::string> months;
   for (int i = 0; i <= months_ahead; ++i) months.insert(month_plus(now, i));
-  ensure_months(months);
+  for (std::string_view table : kPartitionedTables) ensure_months(table, months);
 }
 
-void PostgresStore::ensure_months(const std::set<std::string>& months) {
+void PostgresStore::ensure_months(std::string_view table, const std::set<std::string>& months) {
   std::lock_guard lock(partitions_mutex_);
   std::vector<std::string> missing;
   for (const std::string& month : months) {
-    if (!partitions_.contains(month)) missing.push_back(month);
+    if (!partitions_.contains(partition_name(table, month))) missing.push_back(month);
   }
   if (missing.empty()) return;
   with_connection([&](PgConnection& c) {
     PgTransaction transaction(c);
     lock_schema(c);
     if (!partitions_loaded_) {
-      partitions_ = existing_partitions(c);
+      for (std::string_view partitioned : kPartitionedTables) {
+        for (const std::string& month : existing_partitions(c, partitioned)) {
+          partitions_.insert(partition_name(partitioned, month));
+        }
+      }
       partitions_loaded_ = true;
     }
     for (const std::string& month : missing) {
-      if (partitions_.contains(month)) continue;
-      c.exec(
-          fmt::format("CREATE TABLE IF NOT EXISTS \"{}\" PARTITION OF generation_events "
-                      "FOR VALUES FROM ('{}') TO ('{}')",
-                      partition_name(month), month_start_literal(month),
-                      month_start_literal(month_plus(month, 1))));
+      const std::string name = partition_name(table, month);
+      if (partitions_.contains(name)) continue;
+      c.exec(fmt::format(
+          "CREATE TABLE IF NOT EXISTS \"{}\" PARTITION OF {} FOR VALUES FROM ('{}') TO ('{}')",
+          name, table, month_start_literal(month), month_start_literal(month_plus(month, 1))));
     }
     transaction.commit();
   });
-  partitions_.insert(missing.begin(), missing.end());
+  for (const std::string& month : missing) partitions_.insert(partition_name(table, month));
 }
 
 void PostgresStore::forget_partitions() {
@@ -529,10 +747,12 @@ int64_t PostgresStore::drop_partitions_older_than(int days) {
     PgTransaction transaction(c);
     lock_schema(c);
     int64_t count = 0;
-    for (const std::string& month : existing_partitions(c)) {
-      if (month >= cutoff) break;
-      c.exec(fmt::format("DROP TABLE \"{}\"", partition_name(month)));
-      ++count;
+    for (std::string_view table : kPartitionedTables) {
+      for (const std::string& month : existing_partitions(c, table)) {
+        if (month >= cutoff) break;
+        c.exec(fmt::format("DROP TABLE \"{}\"", partition_name(table, month)));
+        ++count;
+      }
     }
     transaction.commit();
     return count;
@@ -541,26 +761,11 @@ int64_t PostgresStore::drop_partitions_older_than(int days) {
   return dropped;
 }
 
-void PostgresStore::write_generation_events(std::span<const GenerationEvent> events,
-                                            std::vector<uint8_t>* inserted) {
-  inserted->assign(events.size(), 0);
-  if (events.empty()) return;
-  // Only the first occurrence of an event_id is sent: the unique key also
-  // holds the timestamp, so a later copy with another timestamp would insert.
-  std::unordered_map<std::string_view, size_t> first;
-  first.reserve(events.size());
-  std::set<std::string> months;
-  PgCopyBuffer rows;
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (!first.emplace(events[i].event_id, i).second) continue;
-    append_event(rows, events[i]);
-    months.insert(month_of(events[i].timestamp_us));
-  }
-  ensure_months(months);
-  auto write = [&] {
-    with_connection([&](PgConnection& c) { write_batch(c, events, rows.data(), first, inserted); });
-  };
+template <typename Write>
+void PostgresStore::write_partitioned(std::string_view table, const std::set<std::string>& months,
+                                      std::vector<uint8_t>* inserted, Write&& write) {
   try {
+    ensure_months(table, months);
     try {
       write();
     } catch (const PostgresError& error) {
@@ -568,13 +773,27 @@ void PostgresStore::write_generation_events(std::span<const GenerationEvent> eve
       // a month this one believed existed; learn the partitions again, once.
       if (error.sqlstate() != "23514") throw;
       forget_partitions();
-      ensure_months(months);
+      ensure_months(table, months);
       write();
     }
   } catch (...) {
-    inserted->assign(events.size(), 0);
+    std::fill(inserted->begin(), inserted->end(), 0);
     throw;
   }
+}
+
+void PostgresStore::write_generation_events(std::span<const GenerationEvent> events,
+                                            std::vector<uint8_t>* inserted) {
+  static const BatchSql kSql = batch_sql("generation_events", kEventColumns, create_staging_sql(),
+                                         "genalytics_incoming_events");
+  inserted->assign(events.size(), 0);
+  if (events.empty()) return;
+  const CopyBatch batch = copy_batch(events, append_event);
+  write_partitioned("generation_events", batch.months, inserted, [&] {
+    with_connection([&](PgConnection& c) {
+      write_batch<RollupDelta>(c, kSql, events, batch, inserted, merge_rollups);
+    });
+  });
 }
 
 std::vector<RollupRow> PostgresStore::read_rollups(Dimension dimension, int64_t start_us,
@@ -667,6 +886,89 @@ void PostgresStore::scan_events(int64_t start_us, int64_t end_us,
   end_us = clamp_to_stored_range(end_us);
   if (start_us >= end_us) return;
   scan(kSql, PgParams().text(pg_timestamp(start_us)).text(pg_timestamp(end_us)), visit);
+}
+
+void PostgresStore::write_route_events(std::span<const RouteEvent> events,
+                                       std::vector<uint8_t>* inserted) {
+  static const BatchSql kSql = batch_sql("route_analytics", kRouteEventColumns,
+                                         create_route_staging_sql(), "genalytics_incoming_routes");
+  inserted->assign(events.size(), 0);
+  if (events.empty()) return;
+  const CopyBatch batch = copy_batch(events, append_route_event);
+  write_partitioned("route_analytics", batch.months, inserted, [&] {
+    with_connection([&](PgConnection& c) {
+      write_batch<RouteDelta>(c, kSql, events, batch, inserted, merge_route_rollups);
+    });
+  });
+}
+
+std::vector<RouteRollupRow> PostgresStore::read_route_rollups(
+    int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const {
+  static const std::string kSql = fmt::format(
+      "SELECT {}, route, method, query_params_normalized::text, {} FROM route_analytics_hourly "
+      "WHERE timestamp >= $1::timestamptz AND timestamp < $2::timestamptz",
+      pg_epoch_us("timestamp"), route_state_columns(""));
+  static const std::string kRouteSql = kSql + " AND route = $3::text";
+  start_us = clamp_to_stored_range(start_us);
+  end_us = clamp_to_stored_range(end_us);
+  if (start_us >= end_us) return {};
+  PgParams params;
+  params.text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
+  if (route) params.text(*route);
+  const PgResult result = with_connection(
+      [&](PgConnection& c) { return c.exec(route ? kRouteSql : kSql, params, PgFormat::kBinary); });
+  std::vector<RouteRollupRow> rows;
+  rows.reserve(result.rows());
+  for (int r = 0; r < result.rows(); ++r) {
+    rows.push_back(RouteRollupRow{
+        RouteKey{result.int64(r, 0), std::string(result.text(r, 1)), std::string(result.text(r, 2)),
+                 compact_sorted_object(result.text(r, 3))},
+        read_route_state(result, r, 4)});
+  }
+  // In byte order of the keys as events carry them, as SqliteStore returns
+  // them: not the order of the database's collation or of JSONB.
+  std::sort(rows.begin(), rows.end(),
+            [](const RouteRollupRow& a, const RouteRollupRow& b) { return a.key < b.key; });
+  return rows;
+}
+
+void PostgresStore::scan_route_events(int64_t start_us, int64_t end_us,
+                                      const std::function<void(const RouteEvent&)>& visit) const {
+  static const std::string kSql = fmt::format(
+      "SELECT event_id, route, route_full, method, user_id, {}, duration_ms, status_code, "
+      "query_params::text, query_params_normalized::text, request_size_bytes, "
+      "response_size_bytes, error_type, db_query_count, cache_status FROM route_analytics "
+      "WHERE timestamp >= $1::timestamptz AND timestamp < $2::timestamptz ORDER BY timestamp",
+      pg_epoch_us("timestamp"));
+  start_us = clamp_to_stored_range(start_us);
+  end_us = clamp_to_stored_range(end_us);
+  if (start_us >= end_us) return;
+  const PgResult result = with_connection([&](PgConnection& c) {
+    return c.exec(kSql, PgParams().text(pg_timestamp(start_us)).text(pg_timestamp(end_us)));
+  });
+  auto params = [&](int r, int column) {
+    return result.is_null(r, column) ? std::string("{}")
+                                     : compact_sorted_object(result.text(r, column));
+  };
+  RouteEvent e;
+  for (int r = 0; r < result.rows(); ++r) {
+    e.event_id = result.text(r, 0);
+    e.route = result.text(r, 1);
+    e.route_full = result.text(r, 2);
+    e.method = result.text(r, 3);
+    e.user_id = result.optional_text(r, 4);
+    e.timestamp_us = result.int64(r, 5);
+    e.duration_ms = result.int64(r, 6);
+    e.status_code = static_cast<int>(result.int64(r, 7));
+    e.query_params_json = params(r, 8);
+    e.query_params_normalized_json = params(r, 9);
+    e.request_size_bytes = result.optional_int64(r, 10);
+    e.response_size_bytes = result.optional_int64(r, 11);
+    e.error_type = result.optional_text(r, 12);
+    e.db_query_count = result.optional_int64(r, 13);
+    e.cache_status = result.optional_text(r, 14);
+    visit(e);
+  }
 }
 
 int64_t PostgresStore::count_generation_events() const {

@@ -1,12 +1,13 @@
-// The production store: PostgreSQL with the seed's tables
-// (generation_events, partitioned by month, and generation_metrics_hourly)
-// plus the dimension rollups (generation_dimension_hourly). Any number of
-// processes may write concurrently: each write is one transaction,
-// idempotent on (event_id, timestamp), that locks rollup rows in one global
-// order.
+// The production store: PostgreSQL with the seeds' tables (generation_events
+// and route_analytics, each partitioned by month; generation_metrics_hourly
+// and route_analytics_hourly) plus the dimension rollups
+// (generation_dimension_hourly). Any number of processes may write
+// concurrently: each write is one transaction, idempotent on
+// (event_id, timestamp), that locks rollup rows in one global order.
 //
-// Partitions: one per UTC month, named generation_events_pYYYY_MM. There is
-// no DEFAULT partition: start-up creates the current month and
+// Partitions: one per UTC month and raw-event table, named
+// generation_events_pYYYY_MM and route_analytics_pYYYY_MM. There is no
+// DEFAULT partition: start-up creates the current month and
 // kDefaultMonthsAhead months ahead, and a write first creates the partition
 // of any month its events fall into (old and backfilled events included).
 // A DEFAULT partition would make every later partition creation scan it, and
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "store/postgres.h"
 #include "store/store.h"
@@ -50,19 +52,29 @@ class PostgresStore final : public Store {
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   void scan_events(int64_t start_us, int64_t end_us,
                    const std::function<void(const GenerationEvent&)>& visit) const override;
+  // Thread-safe, and safe against concurrent writers in other processes.
+  void write_route_events(std::span<const RouteEvent> events,
+                          std::vector<uint8_t>* inserted) override;
+  std::vector<RouteRollupRow> read_route_rollups(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const override;
+  // Query params come back in the compact, key-sorted form they were written
+  // in (PostgreSQL prints JSONB otherwise); likewise the rollup keys.
+  void scan_route_events(int64_t start_us, int64_t end_us,
+                         const std::function<void(const RouteEvent&)>& visit) const override;
   int64_t count_generation_events() const override;
   // `events` is the planner's estimate (pg_class.reltuples): an exact
   // COUNT(*) of a large partitioned table is too slow to poll.
   StoreStatus status() const override;
 
-  // Creates the missing partitions from this month to `months_ahead` months
-  // ahead. Thread-safe.
+  // Creates the missing partitions of every raw-event table from this month
+  // to `months_ahead` months ahead. Thread-safe.
   void ensure_partitions(int months_ahead);
 
-  // Retention: drops the raw-event partitions whose whole month ended more
-  // than `days` days ago (so raw events live `days` to `days` + 31 days).
-  // Rollups are kept. Returns the number of partitions dropped. Each drop
-  // briefly locks generation_events exclusively. REQUIRES: days >= 0.
+  // Retention: drops the raw-event partitions (of both tables) whose whole
+  // month ended more than `days` days ago (so raw events live `days` to
+  // `days` + 31 days). Rollups are kept. Returns the number of partitions
+  // dropped. Each drop briefly locks its table exclusively.
+  // REQUIRES: days >= 0.
   int64_t drop_partitions_older_than(int days);
 
   // The schema version this build writes (the last migration).
@@ -78,14 +90,22 @@ class PostgresStore final : public Store {
   // visits each row as an event.
   void scan(const std::string& sql, const PgParams& params,
             const std::function<void(const GenerationEvent&)>& visit) const;
-  // Creates the partitions of `months` ("YYYY-MM") that are not known to exist.
-  void ensure_months(const std::set<std::string>& months);
+  // Creates the partitions of `table` for `months` ("YYYY-MM") that are not
+  // known to exist.
+  void ensure_months(std::string_view table, const std::set<std::string>& months);
   // Forgets which partitions exist, after another process may have dropped some.
   void forget_partitions();
+  // Runs `write` once the partitions of `table` for `months` exist; once
+  // more, after learning the partitions again, when a row found none
+  // because another process's retention dropped its month meanwhile. On
+  // failure sets every (*inserted)[i] to 0 and rethrows.
+  template <typename Write>
+  void write_partitioned(std::string_view table, const std::set<std::string>& months,
+                         std::vector<uint8_t>* inserted, Write&& write);
 
   mutable PgPool pool_;
   std::mutex partitions_mutex_;
-  std::set<std::string> partitions_;  // GUARDED_BY(partitions_mutex_): "YYYY-MM" known to exist
+  std::set<std::string> partitions_;  // GUARDED_BY(partitions_mutex_): names known to exist
   bool partitions_loaded_ = false;    // GUARDED_BY(partitions_mutex_)
 };
 

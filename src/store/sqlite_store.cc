@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "event/time.h"
+#include "store/route_rollup_columns.h"
 
 namespace genalytics {
 namespace {
@@ -109,6 +110,78 @@ CREATE TABLE generation_dimension_hourly (
     PRIMARY KEY (dimension, timestamp, value)
 ) WITHOUT ROWID;
 )sql";
+
+// Version 2: seed 002's tables with their indexes and UNIQUE constraint
+// (user_id without the foreign key), the extras (event_id, route_full) and
+// the rollup state (see store/route_rollup_columns.h).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE route_analytics (
+    id INTEGER PRIMARY KEY,
+    route TEXT NOT NULL,
+    method TEXT NOT NULL,
+    user_id TEXT,
+    timestamp TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER NOT NULL,
+    query_params TEXT,
+    query_params_normalized TEXT,
+    request_size_bytes INTEGER,
+    response_size_bytes INTEGER,
+    error_type TEXT,
+    db_query_count INTEGER,
+    cache_status TEXT,
+    created_at TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    route_full TEXT NOT NULL
+);
+CREATE UNIQUE INDEX idx_route_analytics_event_id ON route_analytics(event_id);
+CREATE INDEX idx_route_analytics_timestamp ON route_analytics(timestamp DESC);
+CREATE INDEX idx_route_analytics_route_time ON route_analytics(route, timestamp DESC);
+CREATE INDEX idx_route_analytics_user_time ON route_analytics(user_id, timestamp DESC);
+CREATE INDEX idx_route_analytics_duration ON route_analytics(duration_ms DESC);
+
+CREATE TABLE route_analytics_hourly (
+    id INTEGER PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    route TEXT NOT NULL,
+    method TEXT NOT NULL,
+    query_params_normalized TEXT NOT NULL,
+    total_requests INTEGER NOT NULL,
+    successful_requests INTEGER NOT NULL,
+    client_errors INTEGER NOT NULL,
+    server_errors INTEGER NOT NULL,
+    avg_duration_ms INTEGER,
+    p50_duration_ms INTEGER,
+    p95_duration_ms INTEGER,
+    p99_duration_ms INTEGER,
+    unique_users INTEGER,
+    avg_request_size_bytes INTEGER,
+    avg_response_size_bytes INTEGER,
+    avg_db_query_count REAL,
+    cache_hits INTEGER NOT NULL DEFAULT 0,
+    cache_misses INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    redirects INTEGER NOT NULL,
+    duration_sum INTEGER NOT NULL,
+    request_size_count INTEGER NOT NULL,
+    request_size_sum INTEGER NOT NULL,
+    response_size_count INTEGER NOT NULL,
+    response_size_sum INTEGER NOT NULL,
+    db_query_requests INTEGER NOT NULL,
+    db_query_sum INTEGER NOT NULL,
+    duration_sketch BLOB NOT NULL,
+    users_hll BLOB NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE(timestamp, route, method, query_params_normalized)
+);
+CREATE INDEX idx_route_metrics_timestamp ON route_analytics_hourly(timestamp DESC);
+CREATE INDEX idx_route_metrics_route_time ON route_analytics_hourly(route, timestamp DESC);
+CREATE INDEX idx_route_metrics_total_requests ON route_analytics_hourly(total_requests DESC);
+CREATE INDEX idx_route_metrics_duration ON route_analytics_hourly(avg_duration_ms DESC);
+)sql";
+
+// Migration i + 1 takes the file from version i to i + 1.
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
 
 // The mergeable state shared by both rollup tables, in bind/read order.
 constexpr const char* kStateColumns[] = {
@@ -269,17 +342,25 @@ SqliteStore::SqliteStore(const std::string& data_dir) {
 SqliteStore::~SqliteStore() = default;
 
 void SqliteStore::migrate() {
-  SqliteStatement version(writer_->handle(), "PRAGMA user_version");
-  version.step();
-  const int64_t current = version.column_int64(0);
-  if (current > kSchemaVersion) {
-    throw StoreError(fmt::format("{} has schema version {}, newer than this build's {}", path_,
-                                 current, kSchemaVersion));
-  }
-  if (current == kSchemaVersion) return;
+  static_assert(std::size(kMigrations) == kSchemaVersion);
+  auto schema_version = [&] {
+    SqliteStatement version(writer_->handle(), "PRAGMA user_version");
+    version.step();
+    return version.column_int64(0);
+  };
+  if (schema_version() == kSchemaVersion) return;
   writer_->exec("BEGIN IMMEDIATE");
   try {
-    writer_->exec(kSchemaV1);
+    // Read again under the write lock: another process may have migrated
+    // the file meanwhile.
+    const int64_t current = schema_version();
+    if (current < 0 || current > kSchemaVersion) {
+      throw StoreError(fmt::format("{} has schema version {}, this build knows 0 to {}", path_,
+                                   current, kSchemaVersion));
+    }
+    for (int64_t next = current + 1; next <= kSchemaVersion; ++next) {
+      writer_->exec(kMigrations[next - 1]);
+    }
     writer_->exec(fmt::format("PRAGMA user_version={}", kSchemaVersion));
     writer_->exec("COMMIT");
   } catch (...) {
@@ -522,6 +603,214 @@ void SqliteStore::scan_events(int64_t start_us, int64_t end_us,
     s.bind_text(1, format_rfc3339_micros(start_us));
     s.bind_text(2, format_rfc3339_micros(end_us));
   }, visit);
+}
+
+namespace {
+
+// The columns of route_analytics an event is stored in, in bind order.
+constexpr const char* kRouteEventColumns =
+    "event_id, route, route_full, method, user_id, timestamp, duration_ms, status_code, "
+    "query_params, query_params_normalized, request_size_bytes, response_size_bytes, "
+    "error_type, db_query_count, cache_status";
+
+// The state columns of route_analytics_hourly in read/bind order: the
+// counters, then the two sketches.
+std::string route_state_columns() {
+  std::string list;
+  for (const char* column : route_columns::kCounters) list += fmt::format("{}, ", column);
+  return list + "duration_sketch, users_hll";
+}
+
+// Reads the state from columns first .. first + kCounterCount + 1.
+RouteBucket read_route_state(const SqliteStatement& s, int first) {
+  RouteBucket b;
+  int i = first;
+  for (int64_t* field : route_columns::counters(b)) *field = s.column_int64(i++);
+  auto sketch = DDSketch::deserialize(s.column_blob(i++));
+  auto users = HyperLogLog::deserialize(s.column_blob(i++));
+  if (!sketch || !users) throw StoreError("corrupt sketch in route_analytics_hourly");
+  b.durations = std::move(*sketch);
+  b.users = std::move(*users);
+  return b;
+}
+
+}  // namespace
+
+void SqliteStore::write_route_events(std::span<const RouteEvent> events,
+                                     std::vector<uint8_t>* inserted) {
+  static const std::string kInsertSql = fmt::format(
+      "INSERT INTO route_analytics ({}, created_at) VALUES ({}) "
+      "ON CONFLICT(event_id) DO NOTHING",
+      kRouteEventColumns, placeholders(16));
+  inserted->assign(events.size(), 0);
+  if (events.empty()) return;
+  const std::string now_text = format_rfc3339_micros(now_us());
+  RouteDelta delta;
+  writer_->exec("BEGIN IMMEDIATE");
+  try {
+    SqliteStatement& insert = writer_->prepare_cached(kInsertSql);
+    for (size_t i = 0; i < events.size(); ++i) {
+      const RouteEvent& e = events[i];
+      insert.reset();
+      insert.bind_text(1, e.event_id);
+      insert.bind_text(2, e.route);
+      insert.bind_text(3, e.route_full);
+      insert.bind_text(4, e.method);
+      insert.bind_optional_text(5, e.user_id);
+      insert.bind_text(6, format_rfc3339_micros(e.timestamp_us));
+      insert.bind_int64(7, e.duration_ms);
+      insert.bind_int64(8, e.status_code);
+      insert.bind_text(9, e.query_params_json);
+      insert.bind_text(10, e.query_params_normalized_json);
+      insert.bind_optional_int64(11, e.request_size_bytes);
+      insert.bind_optional_int64(12, e.response_size_bytes);
+      insert.bind_optional_text(13, e.error_type);
+      insert.bind_optional_int64(14, e.db_query_count);
+      insert.bind_optional_text(15, e.cache_status);
+      insert.bind_text(16, now_text);
+      insert.step();
+      if (writer_->changes() == 1) {
+        (*inserted)[i] = 1;
+        delta.add(e);
+      }
+    }
+    for (const auto& [key, bucket] : delta.buckets()) merge_route_rollup(key, bucket, now_text);
+    writer_->exec("COMMIT");
+  } catch (...) {
+    inserted->assign(events.size(), 0);
+    try {
+      writer_->exec("ROLLBACK");
+    } catch (const StoreError&) {
+      // SQLite may already have rolled back (e.g. SQLITE_FULL); nothing is left to undo.
+    }
+    throw;
+  }
+}
+
+void SqliteStore::merge_route_rollup(const RouteKey& key, const RouteBucket& delta,
+                                     const std::string& now_text) {
+  static const std::string kSelectSql = fmt::format(
+      "SELECT {} FROM route_analytics_hourly WHERE timestamp = ? AND route = ? AND method = ? "
+      "AND query_params_normalized = ?",
+      route_state_columns());
+  // The seed's per-hour columns are derived from the merged state on every write.
+  static const std::string kUpsertSql = [] {
+    std::string columns = fmt::format("{}, ", fmt::join(route_columns::kDerived, ", "));
+    columns += route_state_columns();
+    std::string updates = "updated_at = excluded.updated_at";
+    for (const char* column : route_columns::kDerived) {
+      updates += fmt::format(", {0} = excluded.{0}", column);
+    }
+    for (const char* column : route_columns::kCounters) {
+      updates += fmt::format(", {0} = excluded.{0}", column);
+    }
+    updates += ", duration_sketch = excluded.duration_sketch, users_hll = excluded.users_hll";
+    return fmt::format(
+        "INSERT INTO route_analytics_hourly (timestamp, route, method, query_params_normalized, "
+        "created_at, updated_at, {}) VALUES ({}) "
+        "ON CONFLICT(timestamp, route, method, query_params_normalized) DO UPDATE SET {}",
+        columns,
+        placeholders(6 + static_cast<int>(std::size(route_columns::kDerived)) +
+                     route_columns::kCounterCount + 2),
+        updates);
+  }();
+
+  const std::string hour_text = format_rfc3339_micros(key.hour_us);
+  auto bind_key = [&](SqliteStatement& s) {
+    s.bind_text(1, hour_text);
+    s.bind_text(2, key.route);
+    s.bind_text(3, key.method);
+    s.bind_text(4, key.query_params_normalized_json);
+  };
+  RouteBucket merged;
+  SqliteStatement& select = writer_->prepare_cached(kSelectSql);
+  bind_key(select);
+  if (select.step()) merged = read_route_state(select, 0);
+  select.reset();
+  merged.merge(delta);
+
+  SqliteStatement& upsert = writer_->prepare_cached(kUpsertSql);
+  bind_key(upsert);
+  upsert.bind_text(5, now_text);
+  upsert.bind_text(6, now_text);
+  int i = 7;
+  const route_columns::DerivedFigures figures = route_columns::derived_figures(merged);
+  for (const std::optional<int64_t>& value : figures.integers) {
+    upsert.bind_optional_int64(i++, value);
+  }
+  if (figures.avg_db_query_count) {
+    upsert.bind_double(i++, *figures.avg_db_query_count);
+  } else {
+    upsert.bind_null(i++);
+  }
+  for (const int64_t* field : route_columns::counters(merged)) upsert.bind_int64(i++, *field);
+  upsert.bind_blob(i++, merged.durations.serialize());
+  upsert.bind_blob(i++, merged.users.serialize());
+  upsert.step();
+}
+
+std::vector<RouteRollupRow> SqliteStore::read_route_rollups(
+    int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const {
+  static const std::string kSql = fmt::format(
+      "SELECT timestamp, route, method, query_params_normalized, {} FROM route_analytics_hourly "
+      "WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp, route, method, "
+      "query_params_normalized",
+      route_state_columns());
+  static const std::string kRouteSql = fmt::format(
+      "SELECT timestamp, route, method, query_params_normalized, {} FROM route_analytics_hourly "
+      "WHERE route = ? AND timestamp >= ? AND timestamp < ? ORDER BY timestamp, method, "
+      "query_params_normalized",
+      route_state_columns());
+  ReaderLease reader(*this);
+  SqliteStatement& select = reader->prepare_cached(route ? kRouteSql : kSql);
+  int i = 1;
+  if (route) select.bind_text(i++, *route);
+  select.bind_text(i++, format_rfc3339_micros(start_us));
+  select.bind_text(i++, format_rfc3339_micros(end_us));
+  std::vector<RouteRollupRow> rows;
+  while (select.step()) {
+    auto hour = parse_rfc3339(select.column_text(0));
+    if (!hour) throw StoreError("corrupt timestamp in route_analytics_hourly");
+    rows.push_back(RouteRollupRow{
+        RouteKey{*hour, std::string(select.column_text(1)), std::string(select.column_text(2)),
+                 std::string(select.column_text(3))},
+        read_route_state(select, 4)});
+  }
+  select.reset();
+  return rows;
+}
+
+void SqliteStore::scan_route_events(int64_t start_us, int64_t end_us,
+                                    const std::function<void(const RouteEvent&)>& visit) const {
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM route_analytics WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp",
+      kRouteEventColumns);
+  ReaderLease reader(*this);
+  SqliteStatement& select = reader->prepare_cached(kSql);
+  select.bind_text(1, format_rfc3339_micros(start_us));
+  select.bind_text(2, format_rfc3339_micros(end_us));
+  RouteEvent e;
+  while (select.step()) {
+    auto timestamp = parse_rfc3339(select.column_text(5));
+    if (!timestamp) throw StoreError("corrupt timestamp in route_analytics");
+    e.event_id = select.column_text(0);
+    e.route = select.column_text(1);
+    e.route_full = select.column_text(2);
+    e.method = select.column_text(3);
+    e.user_id = select.column_optional_text(4);
+    e.timestamp_us = *timestamp;
+    e.duration_ms = select.column_int64(6);
+    e.status_code = static_cast<int>(select.column_int64(7));
+    e.query_params_json = select.column_optional_text(8).value_or("{}");
+    e.query_params_normalized_json = select.column_optional_text(9).value_or("{}");
+    e.request_size_bytes = select.column_optional_int64(10);
+    e.response_size_bytes = select.column_optional_int64(11);
+    e.error_type = select.column_optional_text(12);
+    e.db_query_count = select.column_optional_int64(13);
+    e.cache_status = select.column_optional_text(14);
+    visit(e);
+  }
+  select.reset();
 }
 
 int64_t SqliteStore::count_generation_events() const {

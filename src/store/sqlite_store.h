@@ -1,6 +1,8 @@
 // The embedded store: one SQLite file (WAL mode, synchronous=FULL) holding
-// the seed's tables (generation_events, generation_metrics_hourly) plus the
-// dimension rollups (generation_dimension_hourly).
+// the seeds' tables (generation_events, generation_metrics_hourly,
+// route_analytics, route_analytics_hourly) plus the dimension rollups
+// (generation_dimension_hourly). Timestamps are RFC 3339 text with
+// microseconds (fixed width, so text order is time order).
 #pragma once
 
 #include <memory>
@@ -29,19 +31,28 @@ class SqliteStore final : public Store {
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   void scan_events(int64_t start_us, int64_t end_us,
                    const std::function<void(const GenerationEvent&)>& visit) const override;
+  void write_route_events(std::span<const RouteEvent> events,
+                          std::vector<uint8_t>* inserted) override;
+  std::vector<RouteRollupRow> read_route_rollups(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const override;
+  void scan_route_events(int64_t start_us, int64_t end_us,
+                         const std::function<void(const RouteEvent&)>& visit) const override;
   int64_t count_generation_events() const override;
   StoreStatus status() const override;
 
   const std::string& path() const { return path_; }
 
-  // The schema version this build writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  // The schema version this build writes (PRAGMA user_version): 1 the
+  // generation tables, 2 the route tables.
+  static constexpr int kSchemaVersion = 2;
 
  private:
   class ReaderLease;
 
   void migrate();
   void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
+  void merge_route_rollup(const RouteKey& key, const RouteBucket& delta,
+                          const std::string& now_text);
   std::unique_ptr<SqliteDatabase> acquire_reader() const;
   // Runs `sql` (the columns of kScanColumns, then `bind` binds the
   // parameters) and visits each row as an event.

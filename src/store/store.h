@@ -1,6 +1,7 @@
-// The storage interface: raw generation events plus their hourly rollups.
-// Implementations: SqliteStore (embedded, this folder) and, later, the
-// PostgreSQL store. Both must pass tests/store/store_suite.
+// The storage interface: raw generation and route events plus their hourly
+// rollups. Implementations: SqliteStore (embedded) and PostgresStore
+// (production), both in this folder. Both must pass tests/store/store_suite
+// and route_store_suite.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,9 @@
 #include <vector>
 
 #include "event/generation_event.h"
+#include "event/route_event.h"
 #include "rollup/rollup_bucket.h"
+#include "rollup/route_rollup.h"
 
 namespace genalytics {
 
@@ -33,6 +36,12 @@ struct RollupColumns {
   bool durations = true;       // the DDSketch
   bool users = true;           // the HyperLogLog
   bool sample_messages = false;
+};
+
+// One row of route_analytics_hourly.
+struct RouteRollupRow {
+  RouteKey key;
+  RouteBucket bucket;
 };
 
 // What a store holds, for pipeline monitoring.
@@ -76,6 +85,25 @@ class Store {
   // timestamp order. Nested JSON fields are not loaded. Thread-safe.
   virtual void scan_events(int64_t start_us, int64_t end_us,
                            const std::function<void(const GenerationEvent&)>& visit) const = 0;
+
+  // Route events (seed 002): the same contract as write_generation_events,
+  // for route_analytics and the route_analytics_hourly rows keyed by (hour,
+  // route, method, query_params_normalized). REQUIRES: events validated by
+  // the route decoder, query params in its canonical form (compact JSON,
+  // keys sorted): reads give them back in that form.
+  virtual void write_route_events(std::span<const RouteEvent> events,
+                                  std::vector<uint8_t>* inserted) = 0;
+
+  // The route rollup rows for hours in [start_us, end_us), ordered by hour,
+  // route, method, query params (byte order); only those of `route` when
+  // given. Thread-safe.
+  virtual std::vector<RouteRollupRow> read_route_rollups(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const = 0;
+
+  // Calls `visit` for every route event with timestamp in [start_us, end_us),
+  // in timestamp order, with all its fields. Thread-safe.
+  virtual void scan_route_events(int64_t start_us, int64_t end_us,
+                                 const std::function<void(const RouteEvent&)>& visit) const = 0;
 
   // Number of stored generation events. Thread-safe.
   virtual int64_t count_generation_events() const = 0;

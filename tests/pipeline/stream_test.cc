@@ -66,6 +66,18 @@ class ScriptedStore : public Store {
                    const std::function<void(const GenerationEvent&)>& f) const override {
     store_.scan_events(s, e, f);
   }
+  void write_route_events(std::span<const RouteEvent> events,
+                          std::vector<uint8_t>* inserted) override {
+    store_.write_route_events(events, inserted);
+  }
+  std::vector<RouteRollupRow> read_route_rollups(
+      int64_t s, int64_t e, const std::optional<std::string>& r) const override {
+    return store_.read_route_rollups(s, e, r);
+  }
+  void scan_route_events(int64_t s, int64_t e,
+                         const std::function<void(const RouteEvent&)>& f) const override {
+    store_.scan_route_events(s, e, f);
+  }
   int64_t count_generation_events() const override { return store_.count_generation_events(); }
 
   int calls() const { return calls_; }

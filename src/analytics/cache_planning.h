@@ -1,0 +1,83 @@
+// Cache planning (seed 002, sections 6, 8 and 9): which (route, method,
+// normalised parameters) groups to cache, by absolute thresholds (System 1)
+// or by relative percentiles (System 2), and a replay of the recorded hits
+// against such a plan. The CLI and the API both call this.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analytics/window.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+enum class CachePlanMode : uint8_t { kAbsolute, kRelative };
+
+struct CachePlanOptions {
+  CachePlanMode mode = CachePlanMode::kAbsolute;
+  int top_n = 20;                    // config cache-planning.top-n-routes
+  double min_requests = 10;          // System 1: avg requests per hour
+  double min_latency_ms = 100;       // System 1: p95 in ms
+  int pages_to_cache_per_route = 1;  // config cache-planning.pages-to-cache-per-route
+};
+
+// One candidate group with the seed's figures over the window.
+struct RouteGroupStats {
+  std::string route;
+  std::string method;
+  std::string query_params_normalized_json;
+  int64_t total_requests = 0;
+  double avg_hourly_requests = 0;   // total_requests / window hours
+  double avg_p95_latency_ms = 0;    // p95 of the window's merged sketch
+  double avg_unique_users = 0;      // mean over the window's hours of each hour's distinct users
+  double success_rate = 0;          // 2xx share
+  // System 1.
+  double cache_priority_score = 0;
+  // System 2.
+  double priority_score = 0;
+  double popularity_percentile = 0;
+  double latency_percentile = 0;
+  double user_percentile = 0;
+  std::vector<std::string> cache_keys;  // the concrete URLs to warm
+};
+
+// Thread-safe (the store is). Throws StoreError.
+class CachePlanner {
+ public:
+  explicit CachePlanner(const Store& store) : store_(store) {}
+
+  // The ranked groups, best first, at most options.top_n.
+  std::vector<RouteGroupStats> plan(const TimeWindow& window, const CachePlanOptions& options) const;
+
+  // {"mode", "window", "routes": [...]}: the seed's JSON fields of the mode,
+  // plus cache_keys.
+  boost::json::object plan_json(const TimeWindow& window, const CachePlanOptions& options) const;
+
+  // Replays the window's hits in time order against `plan` with a cache of
+  // `ttl_seconds` and reports hit rates and latency saved, per route and in
+  // total.
+  boost::json::object simulate(const TimeWindow& window, const std::vector<RouteGroupStats>& plan,
+                               const CachePlanOptions& options, int ttl_seconds) const;
+
+ private:
+  const Store& store_;
+};
+
+// The URLs to warm for a group: page 1 is the pattern's URL itself (no
+// pagination parameter); page k > 1 adds page=k. Keys are sorted,
+// percent-encoded.
+std::vector<std::string> cache_keys_for(const std::string& route,
+                                        const std::string& query_params_normalized_json, int pages);
+
+// The page a request asks for: its `page` parameter, else offset / limit + 1,
+// else 2 when it carries a cursor, else 1.
+int64_t requested_page(const std::string& query_params_json);
+
+// JSON of one group in the mode's seed format.
+boost::json::object to_json(const RouteGroupStats& group, CachePlanMode mode);
+
+}  // namespace genalytics

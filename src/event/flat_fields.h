@@ -1,0 +1,40 @@
+// The conversion of a stream entry's flat field/value pairs (all values
+// text) into the JSON object an event decoder validates, for any event type:
+// the type only says which of its fields are not text.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "event/generation_decoder.h"
+#include "event/stream_fields.h"
+
+namespace genalytics {
+
+enum class FlatFieldKind : uint8_t { kInteger, kBoolean, kObject };
+
+// A field whose value is not text: an integer in decimal, "true"/"false", or
+// the JSON text of an object.
+struct FlatFieldType {
+  std::string_view name;
+  FlatFieldKind kind;
+};
+
+// Turns the pairs of one entry into a JSON object, allocating from `storage`.
+// Fields not in `types` are strings. Values that do not have their field's
+// type are left as strings, so that the decoder reports the field's usual
+// error. Appends "/<name>": "must be JSON text of an object" and leaves the
+// field out when an object field's text is not a JSON object. When a `json`
+// field is present, the event is that object alone and every other field is
+// ignored ("/json": "must be JSON text of an object" when it is not one). A
+// field given twice takes its last value.
+boost::json::object flat_fields_to_json(std::span<const StreamField> fields,
+                                        std::span<const FlatFieldType> types,
+                                        std::vector<FieldError>* errors,
+                                        const boost::json::storage_ptr& storage = {});
+
+}  // namespace genalytics

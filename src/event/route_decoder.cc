@@ -1,0 +1,415 @@
+#include "event/route_decoder.h"
+
+#include <array>
+#include <boost/json/parse.hpp>
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "event/json_body.h"
+#include "event/json_fields.h"
+#include "event/time.h"
+#include "event/uuid.h"
+
+namespace genalytics {
+namespace {
+
+namespace json = boost::json;
+
+// route_full is for reading (the parameters are in query_params): a longer
+// one is cut on a UTF-8 boundary rather than refused, like error_message.
+constexpr size_t kMaxRouteFullBytes = 8192;
+
+constexpr std::string_view kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                         "PATCH", "DELETE", "OPTIONS"};
+
+// The fields of an event in the order they are checked, which is the order of
+// RouteEvent's members; errors come out in this order.
+enum class Field : uint8_t {
+  kEventId,
+  kRoute,
+  kRouteFull,
+  kMethod,
+  kUserId,
+  kTimestamp,
+  kDurationMs,
+  kStatusCode,
+  kQueryParams,
+  kRequestSizeBytes,
+  kResponseSizeBytes,
+  kErrorType,
+  kDbQueryCount,
+  kCacheStatus,
+};
+constexpr size_t kFieldCount = static_cast<size_t>(Field::kCacheStatus) + 1;
+
+// The JSON pointer of each field, indexed by Field; the wire name follows the '/'.
+constexpr std::array<std::string_view, kFieldCount> kFieldPointers = {
+    "/event_id",
+    "/route",
+    "/route_full",
+    "/method",
+    "/user_id",
+    "/timestamp",
+    "/duration_ms",
+    "/status_code",
+    "/query_params",
+    "/request_size_bytes",
+    "/response_size_bytes",
+    "/error_type",
+    "/db_query_count",
+    "/cache_status",
+};
+
+// Written by to_json, ignored by the decoder: it is derived from query_params.
+constexpr std::string_view kQueryParamsNormalized = "query_params_normalized";
+
+constexpr std::string_view pointer_of(Field field) {
+  return kFieldPointers[static_cast<size_t>(field)];
+}
+
+constexpr std::string_view wire_name(Field field) { return pointer_of(field).substr(1); }
+
+// The index of the field named `key`, or kFieldCount when there is none.
+size_t field_index(std::string_view key) {
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    if (key == wire_name(static_cast<Field>(i))) return i;
+  }
+  return kFieldCount;
+}
+
+std::string child_pointer(Field field, std::string_view token) {
+  std::string pointer(pointer_of(field));
+  append_pointer_token(&pointer, token);
+  return pointer;
+}
+
+// The upper-case method named `text` in any case, or nullopt.
+std::optional<std::string_view> parse_method(std::string_view text) {
+  for (std::string_view method : kMethods) {
+    if (text.size() != method.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < text.size() && same; ++i) {
+      const char c = text[i];
+      same = (c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c) == method[i];
+    }
+    if (same) return method;
+  }
+  return std::nullopt;
+}
+
+// A finite number as query string text: integral values without a fraction
+// ("5" for 5.0), others in their shortest round-trip form ("7.5", "1e+300").
+std::string number_text(const json::value& number) {
+  if (number.is_int64()) return std::to_string(number.get_int64());
+  if (number.is_uint64()) return std::to_string(number.get_uint64());
+  const double value = number.get_double();
+  if (std::trunc(value) == value && std::fabs(value) < 1e15) {
+    return std::to_string(static_cast<int64_t>(value));
+  }
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return std::string(buffer, result.ptr);
+}
+
+// Validates the members of one event object and collects every problem.
+class RouteValidator {
+ public:
+  RouteValidator(const json::object& object, const DecodeLimits& limits,
+                 std::vector<FieldError>* errors)
+      : limits_(limits), errors_(errors) {
+    for (const json::key_value_pair& member : object) {
+      if (member.value().is_null()) continue;  // null means absent
+      const size_t index = field_index(member.key());
+      if (index < kFieldCount) values_[index] = &member.value();
+    }
+  }
+
+  // The value of `field`, or nullptr when it is absent or null.
+  const json::value* find(Field field) const { return values_[static_cast<size_t>(field)]; }
+
+  void fail(std::string pointer, std::string message) {
+    errors_->push_back({std::move(pointer), std::move(message)});
+  }
+  void fail(Field field, std::string message) {
+    fail(std::string(pointer_of(field)), std::move(message));
+  }
+
+  // Leaves `*id` alone when the field is absent.
+  void read_uuid(Field field, std::string* id) {
+    const json::value* value = find(field);
+    if (value == nullptr) return;
+    std::optional<std::string> canonical;
+    if (value->is_string()) canonical = canonical_uuid(view(value->get_string()));
+    if (canonical) {
+      *id = std::move(*canonical);
+    } else {
+      fail(field, "must be a UUID");
+    }
+  }
+
+  void read_uuid(Field field, std::optional<std::string>* id) {
+    if (find(field) == nullptr) return;
+    read_uuid(field, &id->emplace());
+  }
+
+  // Splits the route into its path and the parameters of its query string.
+  // Leaves both alone when the route is not valid.
+  void read_route(std::string_view* path, QueryParams* params) {
+    const json::value* value = find(Field::kRoute);
+    if (value == nullptr) return fail(Field::kRoute, "is required");
+    if (!value->is_string()) return fail(Field::kRoute, "must be a string");
+    const std::string_view route = view(value->get_string());
+    if (!route.starts_with('/')) return fail(Field::kRoute, "must start with '/'");
+    if (too_long(route, kMaxRouteLength)) {
+      return fail(Field::kRoute, too_long_message(kMaxRouteLength));
+    }
+    if (route.find('\0') != std::string_view::npos) return fail(Field::kRoute, kNulMessage);
+    const SplitUrl split = split_url(route);
+    QueryParams from_query;
+    // "%00" in the query string.
+    if (!parse_query_string(split.query, &from_query)) return fail(Field::kRoute, kNulMessage);
+    *path = split.path;
+    *params = std::move(from_query);
+  }
+
+  void read_route_full(std::optional<std::string>* out) {
+    const json::value* value = find(Field::kRouteFull);
+    if (value == nullptr) return;
+    if (!value->is_string()) return fail(Field::kRouteFull, "must be a string");
+    const std::string_view text = view(value->get_string());
+    if (text.find('\0') != std::string_view::npos) return fail(Field::kRouteFull, kNulMessage);
+    out->emplace(text);
+  }
+
+  void read_method(std::string* method) {
+    const json::value* value = find(Field::kMethod);
+    if (value == nullptr) return fail(Field::kMethod, "is required");
+    std::optional<std::string_view> parsed;
+    if (value->is_string()) parsed = parse_method(view(value->get_string()));
+    if (!parsed) return fail(Field::kMethod, "must be an HTTP method");
+    *method = *parsed;
+  }
+
+  void read_timestamp(int64_t default_us, int64_t* timestamp_us) {
+    const json::value* value = find(Field::kTimestamp);
+    if (value == nullptr) {
+      *timestamp_us = default_us;
+    } else if (const std::optional<int64_t> parsed = parse_event_timestamp(*value)) {
+      *timestamp_us = *parsed;
+    } else {
+      fail(Field::kTimestamp, "must be an RFC 3339 date-time");
+    }
+  }
+
+  void read_integer(Field field, std::optional<int64_t>* out) {
+    const json::value* value = find(field);
+    if (value == nullptr) return;
+    int64_t integer = 0;
+    switch (check_integer(*value, 0, &integer)) {
+      case IntegerCheck::kOk:
+        *out = integer;
+        break;
+      case IntegerCheck::kNotInteger:
+      case IntegerCheck::kTooSmall:
+        fail(field, "must be a non-negative integer");
+        break;
+      case IntegerCheck::kTooLarge:
+        fail(field, "must be at most " + std::to_string(kMaxEventInteger));
+        break;
+    }
+  }
+
+  void read_required_integer(Field field, int64_t* out) {
+    if (find(field) == nullptr) return fail(field, "is required");
+    std::optional<int64_t> integer;
+    read_integer(field, &integer);
+    if (integer) *out = *integer;
+  }
+
+  void read_status_code(int* status_code) {
+    const json::value* value = find(Field::kStatusCode);
+    if (value == nullptr) return fail(Field::kStatusCode, "is required");
+    int64_t code = 0;
+    if (check_integer(*value, 100, &code) != IntegerCheck::kOk || code > 599) {
+      return fail(Field::kStatusCode, "must be an HTTP status code (100-599)");
+    }
+    *status_code = static_cast<int>(code);
+  }
+
+  // Returns false when query_params is not a valid object of strings, numbers
+  // and booleans; `params` then holds an unspecified part of it.
+  bool read_query_params(QueryParams* params) {
+    const json::value* value = find(Field::kQueryParams);
+    if (value == nullptr) return true;
+    const json::object* object = value->if_object();
+    if (object == nullptr) {
+      fail(Field::kQueryParams, "must be an object");
+      return false;
+    }
+    for (const json::key_value_pair& member : *object) {
+      if (member.key().find('\0') != std::string_view::npos) {
+        fail(Field::kQueryParams, "keys " + std::string(kNulMessage));
+        return false;
+      }
+    }
+    const size_t errors_before = errors_->size();
+    for (const json::key_value_pair& member : *object) {
+      const json::value& param = member.value();
+      if (param.is_string()) {
+        const std::string_view text = view(param.get_string());
+        if (text.find('\0') != std::string_view::npos) {
+          fail(child_pointer(Field::kQueryParams, member.key()), kNulMessage);
+        } else {
+          (*params)[std::string(member.key())] = text;
+        }
+      } else if (param.is_bool()) {
+        (*params)[std::string(member.key())] = param.get_bool() ? "true" : "false";
+      } else if (param.is_double() && !std::isfinite(param.get_double())) {
+        fail(child_pointer(Field::kQueryParams, member.key()), "is out of range");
+      } else if (param.is_number()) {
+        (*params)[std::string(member.key())] = number_text(param);
+      } else {
+        fail(child_pointer(Field::kQueryParams, member.key()),
+             "must be a string, number or boolean");
+      }
+    }
+    return errors_->size() == errors_before;
+  }
+
+  // Fills the event's route fields from the route's path and all parameters;
+  // fails when the parameters do not fit max_object_bytes.
+  void normalize(std::string_view path, const QueryParams& params,
+                 const RouteNormalization& normalization, RouteEvent* event) {
+    NormalizedRoute normalized = normalize_route(path, params, normalization);
+    if (normalized.query_params_json.size() > limits_.max_object_bytes) {
+      return fail(Field::kQueryParams,
+                  "must be at most " + std::to_string(limits_.max_object_bytes) + " bytes");
+    }
+    event->route = std::move(normalized.route);
+    event->route_full = truncate_utf8(normalized.route_full, kMaxRouteFullBytes);
+    event->query_params_json = std::move(normalized.query_params_json);
+    event->query_params_normalized_json = std::move(normalized.query_params_normalized_json);
+  }
+
+  void read_string(Field field, std::optional<std::string>* out) {
+    const json::value* value = find(field);
+    if (value == nullptr) return;
+    if (!value->is_string()) return fail(field, "must be a string");
+    const std::string_view text = view(value->get_string());
+    if (too_long(text, limits_.max_string_length)) {
+      fail(field, too_long_message(limits_.max_string_length));
+    } else if (text.find('\0') != std::string_view::npos) {
+      fail(field, kNulMessage);
+    } else {
+      out->emplace(text);
+    }
+  }
+
+ private:
+  // Whether `text` has more than `max_length` characters.
+  static bool too_long(std::string_view text, size_t max_length) {
+    return text.size() > max_length && utf8_length(text) > max_length;
+  }
+
+  static std::string too_long_message(size_t max_length) {
+    return "must be at most " + std::to_string(max_length) + " characters";
+  }
+
+  const DecodeLimits& limits_;
+  std::vector<FieldError>* errors_;
+  std::array<const json::value*, kFieldCount> values_{};  // indexed by Field
+};
+
+// query_params are stored as JSON text; text that no longer parses as an
+// object (not written by this decoder) is passed through as a string.
+void put_object(json::object* object, std::string_view name, const std::string& text) {
+  json::error_code error;
+  json::value value = json::parse(text, error);
+  if (error || !value.is_object()) value = text;
+  object->emplace(name, std::move(value));
+}
+
+template <typename T>
+void put_optional(json::object* object, Field field, const std::optional<T>& value) {
+  if (value) object->emplace(wire_name(field), *value);
+}
+
+}  // namespace
+
+bool decode_route_event(const json::value& value, int64_t now_us, const DecodeLimits& limits,
+                        const RouteNormalization& normalization, RouteEvent* event,
+                        std::vector<FieldError>* errors) {
+  const json::object* object = value.if_object();
+  if (object == nullptr) {
+    errors->push_back({"", "must be a JSON object"});
+    return false;
+  }
+  const size_t errors_before = errors->size();
+  RouteValidator validator(*object, limits, errors);
+  *event = RouteEvent();
+  if (validator.find(Field::kEventId) == nullptr) {
+    event->event_id = random_uuid();
+  } else {
+    validator.read_uuid(Field::kEventId, &event->event_id);
+  }
+  std::string_view path;
+  QueryParams query_string_params;
+  validator.read_route(&path, &query_string_params);
+  std::optional<std::string> route_full;
+  validator.read_route_full(&route_full);
+  validator.read_method(&event->method);
+  validator.read_uuid(Field::kUserId, &event->user_id);
+  validator.read_timestamp(now_us, &event->timestamp_us);
+  validator.read_required_integer(Field::kDurationMs, &event->duration_ms);
+  validator.read_status_code(&event->status_code);
+  QueryParams params;
+  if (validator.read_query_params(&params)) {
+    params.merge(query_string_params);  // adds the names query_params lacks
+    validator.normalize(path, params, normalization, event);
+  }
+  if (route_full) event->route_full = truncate_utf8(*route_full, kMaxRouteFullBytes);
+  validator.read_integer(Field::kRequestSizeBytes, &event->request_size_bytes);
+  validator.read_integer(Field::kResponseSizeBytes, &event->response_size_bytes);
+  validator.read_string(Field::kErrorType, &event->error_type);
+  validator.read_integer(Field::kDbQueryCount, &event->db_query_count);
+  validator.read_string(Field::kCacheStatus, &event->cache_status);
+  return errors->size() == errors_before;
+}
+
+DecodedRouteBatch decode_route_body(std::string_view body, bool ndjson, int64_t now_us,
+                                    const DecodeLimits& limits,
+                                    const RouteNormalization& normalization) {
+  DecodedRouteBatch batch;
+  VectorEventCollector collector(&batch.events, [&](const json::value& value, RouteEvent* event,
+                                                    std::vector<FieldError>* errors) {
+    return decode_route_event(value, now_us, limits, normalization, event, errors);
+  });
+  batch.rejected = decode_json_body(body, ndjson, limits, &collector);
+  return batch;
+}
+
+json::object to_json(const RouteEvent& event) {
+  json::object object;
+  object.reserve(kFieldCount + 1);
+  object.emplace(wire_name(Field::kEventId), event.event_id);
+  object.emplace(wire_name(Field::kRoute), event.route);
+  object.emplace(wire_name(Field::kRouteFull), event.route_full);
+  object.emplace(wire_name(Field::kMethod), event.method);
+  put_optional(&object, Field::kUserId, event.user_id);
+  object.emplace(wire_name(Field::kTimestamp), format_rfc3339_micros(event.timestamp_us));
+  object.emplace(wire_name(Field::kDurationMs), event.duration_ms);
+  object.emplace(wire_name(Field::kStatusCode), event.status_code);
+  put_object(&object, wire_name(Field::kQueryParams), event.query_params_json);
+  put_object(&object, kQueryParamsNormalized, event.query_params_normalized_json);
+  put_optional(&object, Field::kRequestSizeBytes, event.request_size_bytes);
+  put_optional(&object, Field::kResponseSizeBytes, event.response_size_bytes);
+  put_optional(&object, Field::kErrorType, event.error_type);
+  put_optional(&object, Field::kDbQueryCount, event.db_query_count);
+  put_optional(&object, Field::kCacheStatus, event.cache_status);
+  return object;
+}
+
+}  // namespace genalytics
