@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -13,7 +15,9 @@
 
 #include "analytics/cache_planning.h"
 #include "cli/grid_table.h"
+#include "event/route_normalizer.h"
 #include "pipeline/ndjson_loader.h"
+#include "server/route_proxy.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -282,6 +286,57 @@ int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags&
   }
   fmt::print(stderr, "Cache keys (first {} page(s) of each pattern): use --format json\n",
              options.pages_to_cache_per_route);
+  return 0;
+}
+
+namespace {
+
+// "host:port" or "http://host:port[/]" -> (host, port).
+std::pair<std::string, uint16_t> parse_host_port(const std::string& flag, std::string text) {
+  if (text.starts_with("http://")) text = text.substr(7);
+  while (text.ends_with("/")) text.pop_back();
+  const size_t colon = text.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec != std::errc() ||
+      port < 0 || port > 65535) {
+    throw std::invalid_argument(fmt::format("{} must be host:port (got {})", flag, text));
+  }
+  return {text.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+}  // namespace
+
+int run_proxy(const GenalyticsConfig& config, const std::string& listen, const std::string& upstream,
+              const std::string& user_header) {
+  const sigset_t signals = block_stop_signals();
+  std::unique_ptr<Store> store;
+  if (!config.production.postgres_url.empty()) {
+    store = std::make_unique<PostgresStore>(config.production.postgres_url);
+  } else {
+    store = std::make_unique<SqliteStore>(config.server.data_dir);
+  }
+  BatchWriter writer(store.get(), config.server.writer);
+  std::atomic<int64_t> dropped{0};
+  RouteProxy::Options options;
+  std::tie(options.listen_host, options.listen_port) = parse_host_port("--listen", listen);
+  std::tie(options.upstream_host, options.upstream_port) = parse_host_port("--upstream", upstream);
+  options.user_header = user_header;
+  const RouteNormalization normalization = config.server.routes.normalization;
+  options.normalize = [normalization](RouteEvent& event) { normalize_route_event(&event, normalization); };
+  // Recording never delays or fails a proxied request: a full queue drops the record.
+  RouteProxy proxy(options, [&writer, &dropped](RouteEvent&& event) {
+    std::vector<RouteEvent> one;
+    one.push_back(std::move(event));
+    if (writer.submit_routes(std::move(one), [](WriteResult) {}) != SubmitStatus::kQueued) ++dropped;
+  });
+  proxy.start();
+  spdlog::info("proxy on {}:{} -> {}:{}, recording route hits", options.listen_host, proxy.port(),
+               options.upstream_host, options.upstream_port);
+  wait_for_stop_signal(signals);
+  proxy.stop();
+  writer.shutdown();
+  if (dropped > 0) spdlog::warn("{} route hits were not recorded (ingest queue full)", dropped.load());
   return 0;
 }
 

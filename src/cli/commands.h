@@ -33,6 +33,12 @@ struct CacheAnalysisFlags {
 // against the plan. Tables and JSON go to stdout, headings to stderr.
 int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags);
 
+// Runs the recording reverse proxy in front of `upstream` ("http://host:port")
+// until SIGTERM or SIGINT; hits are stored in the embedded store, or in
+// PostgreSQL when config.production.postgres_url is set.
+int run_proxy(const GenalyticsConfig& config, const std::string& listen, const std::string& upstream,
+              const std::string& user_header);
+
 // Applies pending PostgreSQL migrations.
 int run_migrate(const GenalyticsConfig& config);
 

@@ -104,6 +104,17 @@ int main(int argc, char** argv) {
   cache_analysis->add_option("--ttl", cache.ttl_seconds, "simulated cache TTL in seconds (default 300)")
       ->check(CLI::Range(1, 86'400 * 365));
 
+  CommonFlags proxy_flags;
+  ProductionFlags proxy_production;
+  std::string listen = "127.0.0.1:8080", upstream = "http://127.0.0.1:8000", user_header = "X-User-ID";
+  CLI::App* proxy = app.add_subcommand(
+      "proxy", "Reverse proxy in front of an app that records every request as a route event");
+  add_common_flags(proxy, &proxy_flags);
+  add_postgres_flag(proxy, &proxy_production);
+  proxy->add_option("--listen", listen, "address to listen on (default 127.0.0.1:8080)");
+  proxy->add_option("--upstream", upstream, "the app, http://host:port (default http://127.0.0.1:8000)");
+  proxy->add_option("--user-header", user_header, "request header holding the user id (default X-User-ID)");
+
   CommonFlags migrate_flags;
   ProductionFlags migrate_production;
   CLI::App* migrate = app.add_subcommand("migrate", "Apply pending PostgreSQL schema migrations");
@@ -148,6 +159,9 @@ int main(int argc, char** argv) {
     if (worker->parsed()) return genalytics::run_worker(configure(worker_flags, worker_production));
     if (cache_analysis->parsed()) {
       return genalytics::run_cache_analysis(configure(cache_flags, cache_production), cache);
+    }
+    if (proxy->parsed()) {
+      return genalytics::run_proxy(configure(proxy_flags, proxy_production), listen, upstream, user_header);
     }
     if (migrate->parsed()) return genalytics::run_migrate(configure(migrate_flags, migrate_production));
     if (retention->parsed()) {

@@ -186,4 +186,16 @@ NormalizedRoute normalize_route(std::string_view path, const QueryParams& params
   return normalized;
 }
 
+void normalize_route_event(RouteEvent* event, const RouteNormalization& normalization) {
+  const std::string target = event->route_full.empty() ? event->route : event->route_full;
+  const SplitUrl url = split_url(target);
+  QueryParams params;
+  parse_query_string(url.query, &params);
+  NormalizedRoute normalized = normalize_route(url.path, params, normalization);
+  event->route = std::move(normalized.route);
+  event->route_full = std::move(normalized.route_full);
+  event->query_params_json = std::move(normalized.query_params_json);
+  event->query_params_normalized_json = std::move(normalized.query_params_normalized_json);
+}
+
 }  // namespace genalytics

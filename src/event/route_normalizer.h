@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "event/route_event.h"
+
 namespace genalytics {
 
 struct RouteNormalization {
@@ -44,6 +46,11 @@ SplitUrl split_url(std::string_view url);
 // as JSON with and without the variable ones.
 NormalizedRoute normalize_route(std::string_view path, const QueryParams& params,
                                 const RouteNormalization& normalization);
+
+// Normalises an event whose route_full is the request target as called
+// (path and query string, as a proxy sees it): sets route, route_full,
+// query_params_json and query_params_normalized_json.
+void normalize_route_event(RouteEvent* event, const RouteNormalization& normalization);
 
 // Adds the parameters of a query string ("a=1&b=x+y&flag") to `params`:
 // names and values percent-decoded with '+' as a space, a name without '='

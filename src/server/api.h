@@ -22,8 +22,6 @@ struct RouteApiOptions {
   CachePlanOptions planning;
 };
 
-using QueryParams = std::map<std::string, std::string, std::less<>>;
-
 class ApiService {
  public:
   // The arguments must outlive this object. Without a monitor,

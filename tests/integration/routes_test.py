@@ -93,5 +93,57 @@ def main():
                   "popular parameter patterns of a route")
 
 
+def proxy_records_hits():
+    """`genalytics proxy` in front of a real app: answers unchanged, every hit recorded."""
+    import os
+    import signal
+    import time
+    import urllib.request
+    from harness import free_port
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "page.html"), "w") as f:
+            f.write("hello through the proxy")
+        app_port, proxy_port = free_port(), free_port()
+        app = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", str(app_port), "--bind", "127.0.0.1"],
+                               cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        data = os.path.join(tmp, "data")
+        proxy = subprocess.Popen([BINARY, "proxy", "--listen", f"127.0.0.1:{proxy_port}",
+                                  "--upstream", f"http://127.0.0.1:{app_port}", "--data-dir", data],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def fetch(port, path):
+                deadline = time.time() + 20
+                while True:
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                            return r.status, r.read()
+                    except urllib.error.HTTPError as e:
+                        return e.code, e.read()
+                    except OSError:
+                        if time.time() > deadline:
+                            raise
+                        time.sleep(0.05)
+            direct = fetch(app_port, "/page.html")
+            proxied = fetch(proxy_port, "/page.html?page=3&sort=new")
+            check(proxied == direct, "the proxy answers exactly what the app answers")
+            missing = fetch(proxy_port, "/nope/12345")
+            check(missing[0] == 404, "the app's 404 passes through")
+            for _ in range(8):
+                fetch(proxy_port, "/page.html?page=1&sort=new")
+        finally:
+            proxy.send_signal(signal.SIGTERM)
+            check(proxy.wait(timeout=60) == 0, "proxy stops cleanly on SIGTERM")
+            app.kill()
+            app.wait()
+        r = subprocess.run([BINARY, "cache-analysis", "-d", "1", "--relative", "-f", "json", "--data-dir", data],
+                           capture_output=True, text=True)
+        routes = {(x["route"], json.dumps(x["query_params_normalized"], sort_keys=True)): x
+                  for x in json.loads(r.stdout)["routes"]}
+        page = routes.get(("/page.html", json.dumps({"sort": "new"})))
+        check(page is not None and page["total_requests"] == 9, "every proxied hit is recorded, normalised")
+        check(("/nope/{id}", "{}") in routes, "the 404 hit is recorded with its id templated")
+
+
 if __name__ == "__main__":
     main()
+    proxy_records_hits()
