@@ -37,6 +37,8 @@ test-asan: deps
 bench: build
 	$(BUILD)/bench/ingest_bench
 	$(BUILD)/bench/query_bench
+	$(BUILD)/bench/pipeline_bench
+	$(BUILD)/bench/proxy_bench
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
