@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "event/flat_fields.h"
 #include "event/time.h"
 
 namespace genalytics {
@@ -15,64 +16,17 @@ namespace {
 
 namespace json = boost::json;
 
-enum class FieldKind : uint8_t { kText, kInteger, kBoolean, kObject };
-
-constexpr std::pair<std::string_view, FieldKind> kTypedFields[] = {
-    {"duration_ms", FieldKind::kInteger},
-    {"success", FieldKind::kBoolean},
-    {"queue_wait_time_ms", FieldKind::kInteger},
-    {"generation_time_ms", FieldKind::kInteger},
-    {"image_dimensions", FieldKind::kObject},
-    {"batch_size", FieldKind::kInteger},
-    {"prompt_tokens", FieldKind::kInteger},
-    {"costs", FieldKind::kObject},
-    {"tokens", FieldKind::kObject},
-    {"params", FieldKind::kObject},
-    {"attributes", FieldKind::kObject},
-    {"retry_count", FieldKind::kInteger},
-    {"gpu_memory_mb", FieldKind::kInteger},
-    {"queue_length", FieldKind::kInteger},
+// The fields of the generation contract that are not text.
+constexpr FlatFieldType kTypedFields[] = {
+    {"duration_ms", FlatFieldKind::kInteger},   {"success", FlatFieldKind::kBoolean},
+    {"queue_wait_time_ms", FlatFieldKind::kInteger},
+    {"generation_time_ms", FlatFieldKind::kInteger},
+    {"image_dimensions", FlatFieldKind::kObject}, {"batch_size", FlatFieldKind::kInteger},
+    {"prompt_tokens", FlatFieldKind::kInteger}, {"costs", FlatFieldKind::kObject},
+    {"tokens", FlatFieldKind::kObject},         {"params", FlatFieldKind::kObject},
+    {"attributes", FlatFieldKind::kObject},     {"retry_count", FlatFieldKind::kInteger},
+    {"gpu_memory_mb", FlatFieldKind::kInteger}, {"queue_length", FlatFieldKind::kInteger},
 };
-
-constexpr std::string_view kJsonField = "json";
-constexpr std::string_view kNotObjectText = "must be JSON text of an object";
-
-FieldKind kind_of(std::string_view name) {
-  for (const auto& [field, kind] : kTypedFields) {
-    if (name == field) return kind;
-  }
-  return FieldKind::kText;
-}
-
-// The JSON number written in `text` (nothing else, no surrounding space), or
-// nullopt. Out-of-range integers come out as uint64 or double, which the
-// decoder reports as too large.
-std::optional<json::value> parse_number(std::string_view text, const json::storage_ptr& storage) {
-  const std::string_view digits = text.starts_with('-') ? text.substr(1) : text;
-  if (digits.empty() || !std::isdigit(static_cast<unsigned char>(digits.front())) ||
-      !std::isdigit(static_cast<unsigned char>(text.back()))) {
-    return std::nullopt;
-  }
-  // The common case, a plain integer, without a parser.
-  int64_t integer = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), integer);
-  if (error == std::errc() && end == text.data() + text.size() &&
-      (digits.size() == 1 || digits.front() != '0')) {
-    return json::value(integer, storage);
-  }
-  json::error_code parse_error;
-  json::value number = json::parse(text, parse_error, storage);
-  if (parse_error || !number.is_number()) return std::nullopt;
-  return number;
-}
-
-// The object written in `text`, or nullopt.
-std::optional<json::object> parse_object(std::string_view text, const json::storage_ptr& storage) {
-  json::error_code error;
-  json::value value = json::parse(text, error, storage);
-  if (error || !value.is_object()) return std::nullopt;
-  return std::move(value.get_object());
-}
 
 void put(std::vector<std::pair<std::string, std::string>>* fields, std::string_view name,
          std::string value) {
@@ -96,48 +50,7 @@ void put_optional(std::vector<std::pair<std::string, std::string>>* fields, std:
 
 json::object fields_to_json(std::span<const StreamField> fields, std::vector<FieldError>* errors,
                             const json::storage_ptr& storage) {
-  const auto whole = std::find_if(fields.rbegin(), fields.rend(),
-                                  [](const StreamField& f) { return f.first == kJsonField; });
-  if (whole != fields.rend()) {
-    if (std::optional<json::object> object = parse_object(whole->second, storage)) {
-      return std::move(*object);
-    }
-    errors->push_back({"/json", std::string(kNotObjectText)});
-    return json::object(storage);
-  }
-
-  json::object object(storage);
-  object.reserve(fields.size());
-  for (const auto& [name, text] : fields) {
-    switch (kind_of(name)) {
-      case FieldKind::kText:
-        object[name] = text;
-        break;
-      case FieldKind::kInteger:
-        if (std::optional<json::value> number = parse_number(text, storage)) {
-          object[name] = std::move(*number);
-        } else {
-          object[name] = text;
-        }
-        break;
-      case FieldKind::kBoolean:
-        if (text == "true" || text == "false") {
-          object[name] = text == "true";
-        } else {
-          object[name] = text;
-        }
-        break;
-      case FieldKind::kObject:
-        if (std::optional<json::object> nested = parse_object(text, storage)) {
-          object[name] = std::move(*nested);
-        } else {
-          object.erase(name);  // an earlier, valid value of the field does not count either
-          errors->push_back({"/" + std::string(name), std::string(kNotObjectText)});
-        }
-        break;
-    }
-  }
-  return object;
+  return flat_fields_to_json(fields, kTypedFields, errors, storage);
 }
 
 std::vector<std::pair<std::string, std::string>> to_stream_fields(const GenerationEvent& event) {
