@@ -7,6 +7,8 @@
 //    database, with a cross-check of the counts.
 // See bench/README.md.
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -248,12 +250,11 @@ std::string create_copy_database(Servers& servers, const std::string& name,
 // Plain COPY of the pre-built `chunks` into generation_events, one
 // transaction each. Returns the seconds taken.
 double copy_rows(const std::string& url, const std::vector<std::string>& chunks, int64_t expected) {
-  static const std::string kCopySql =
-      fmt::format("COPY generation_events ({}) FROM STDIN", kEventColumns);
+  const std::string copy_sql = fmt::format("COPY generation_events ({}) FROM STDIN", kEventColumns);
   PgConnection connection(url);
   const auto started = Clock::now();
   int64_t copied = 0;
-  for (const std::string& chunk : chunks) copied += connection.copy_from(kCopySql, chunk);
+  for (const std::string& chunk : chunks) copied += connection.copy_from(copy_sql, chunk);
   const double seconds = seconds_since(started);
   if (copied != expected) fail(fmt::format("COPY stored {} rows of {}", copied, expected));
   return seconds;
@@ -354,6 +355,7 @@ PipelineRun pipeline_run(Servers& servers, const Flags& flags,
     StreamWorker::Stats sum;
     for (const auto& worker : consumers) {
       const StreamWorker::Stats stats = worker->stats();
+      sum.entries_acknowledged += stats.entries_acknowledged;
       sum.inserted += stats.inserted;
       sum.duplicates += stats.duplicates;
       sum.dead_lettered += stats.dead_lettered;
@@ -376,7 +378,7 @@ PipelineRun pipeline_run(Servers& servers, const Flags& flags,
   {
     std::vector<std::jthread> threads;  // stopped and joined at scope exit, also by a throw
     for (const auto& worker : consumers) {
-      threads.emplace_back([&worker, &worker_error](std::stop_token stop) {
+      threads.emplace_back([&worker, &worker_error](const std::stop_token& stop) {
         try {
           worker->run(stop);
         } catch (...) {
@@ -384,18 +386,19 @@ PipelineRun pipeline_run(Servers& servers, const Flags& flags,
         }
       });
     }
-    uint64_t last_inserted = 0;
+    uint64_t last_acknowledged = 0;
     auto last_progress = Clock::now();
     for (;;) {
       worker_error.rethrow_if_caught();
       const StreamWorker::Stats sum = totals();
-      if (static_cast<int64_t>(sum.inserted + sum.duplicates) >= expected) break;
-      if (sum.inserted != last_inserted) {
-        last_inserted = sum.inserted;
+      if (static_cast<int64_t>(sum.entries_acknowledged) >= expected) break;
+      if (sum.entries_acknowledged != last_acknowledged) {
+        last_acknowledged = sum.entries_acknowledged;
         last_progress = Clock::now();
       } else if (seconds_since(last_progress) > 120) {
-        fail(fmt::format("the workers stored nothing for 2 minutes ({} of {}); last error: {}",
-                         sum.inserted, expected, sum.last_error));
+        fail(
+            fmt::format("the workers acknowledged nothing for 2 minutes ({} of {}); last error: {}",
+                        sum.entries_acknowledged, expected, sum.last_error));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -409,7 +412,7 @@ PipelineRun pipeline_run(Servers& servers, const Flags& flags,
   const StreamWorker::Stats sum = totals();
   const std::string stream = generation_stream_key(name);
   const int64_t stream_length = redis_integer(redis, {"XLEN", stream});
-  const int64_t pending = redis_integer(redis, {"XPENDING", stream, "genalytics"});
+  const int64_t pending = redis_integer(redis, {"XPENDING", stream, StreamWorker::Options().group});
   PgConnection check(url);
   const int64_t stored = check.exec("SELECT COUNT(*) FROM generation_events").int64(0, 0);
   const int64_t rolled_up =
@@ -791,9 +794,44 @@ int run_query_section(Servers& servers, const Flags& flags) {
   return 0;
 }
 
+// While alive, SIGINT, SIGTERM and SIGHUP stop PostgreSQL at once (SIGQUIT to
+// the postmaster) instead of ending the process: the statement in progress
+// fails and the unwinding removes both servers and their directories, which
+// the default action would leave behind. REQUIRES: constructed on the main
+// thread before any other thread starts, and after the servers started
+// (their processes would inherit the blocked signals).
+class InterruptGuard {
+ public:
+  explicit InterruptGuard(pid_t postmaster) {
+    sigemptyset(&signals_);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals_, signal);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    watcher_ = std::thread([this, postmaster] {
+      int signal = 0;
+      sigwait(&signals_, &signal);
+      if (signal == SIGUSR1) return;  // from the destructor
+      fmt::print(stderr, "pipeline_bench: interrupted; stopping PostgreSQL\n");
+      kill(postmaster, SIGQUIT);
+    });
+  }
+  // The signals stay blocked: a second Ctrl-C must not end the process while
+  // the servers are being stopped.
+  ~InterruptGuard() {
+    pthread_kill(watcher_.native_handle(), SIGUSR1);
+    watcher_.join();
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  sigset_t signals_{};
+  std::thread watcher_;
+};
+
 int run(const Flags& flags) {
   fmt::print(stderr, "starting redis-server and PostgreSQL 15...\n");
   Servers servers;
+  InterruptGuard interrupt_guard(postmaster_pid(servers.postgres));
   RedisClient(servers.redis.options()).command({"CONFIG", "SET", "appendfsync", flags.appendfsync});
   if (flags.pipeline) run_pipeline_section(servers, flags);
   return flags.query ? run_query_section(servers, flags) : 0;

@@ -91,7 +91,7 @@ json::object flat_fields_to_json(std::span<const StreamField> fields,
           object[name] = std::move(*nested);
         } else {
           object.erase(name);  // an earlier, valid value of the field does not count either
-          errors->push_back({"/" + std::string(name), std::string(kNotObjectText)});
+          errors->push_back({std::string("/").append(name), std::string(kNotObjectText)});
         }
         break;
     }
