@@ -119,7 +119,10 @@ bool is_idempotent(http::verb method) {
 // Fills route and the query parameter JSON from a request target.
 void describe_target(std::string_view target, RouteEvent& event) {
   std::map<std::string, std::string> params;
-  if (auto url = boost::urls::parse_uri_reference(target)) {
+  // Origin form ("/path?query") is the usual; absolute form and "*" are rare.
+  auto url = target.starts_with('/') ? boost::urls::parse_origin_form(target)
+                                     : boost::urls::parse_uri_reference(target);
+  if (url) {
     event.route = std::string(url->encoded_path());
     if (event.route.empty()) event.route = "/";
     for (auto param : url->params()) params[param.key] = std::move(param.value);

@@ -606,10 +606,15 @@ TEST_F(RouteProxyTest, RecordsEachHitOnceWithItsFields) {
                              "X-User-ID: " + std::string(kUser) + "\r\n"));
   exchange(proxy_port(), post("/echo", "12345", "x-user-id: not-a-uuid\r\n"));
   exchange(proxy_port(), get("/status?code=404"));
+  exchange(proxy_port(), get("//twice/slashed?x=%2F"));
+  exchange(proxy_port(), get("http://api.example.test/absolute?x=1"));
   const int64_t after = now_us();
 
-  auto events = recorded(3);
-  ASSERT_EQ(events.size(), 3u);
+  auto events = recorded(5);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(event_for(events, "//twice/slashed?x=%2F").route, "//twice/slashed");
+  EXPECT_EQ(event_for(events, "//twice/slashed?x=%2F").query_params_json, R"({"x":"/"})");
+  EXPECT_EQ(event_for(events, "http://api.example.test/absolute?x=1").route, "/absolute");
   const RouteEvent hit = event_for(events, "/echo/42?sort=name&page=3&q=a+b%21&page=4&flag");
   EXPECT_EQ(hit.route, "/echo/{id}");
   EXPECT_EQ(hit.route_full, "/echo/42?sort=name&page=3&q=a+b%21&page=4&flag");
