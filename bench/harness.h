@@ -3,12 +3,12 @@
 // formatting, and the demo rate for a wanted event count.
 #pragma once
 
+#include <sqlite3.h>
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/http/span_body.hpp>
-#include <sqlite3.h>
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -34,7 +34,8 @@ class ScratchDir {
         parent.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(parent);
     std::filesystem::create_directories(base);
     std::string pattern = (base / "genalytics-bench-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed in " + base.string());
+    if (mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed in " + base.string());
     path_ = pattern;
   }
   ~ScratchDir() {
@@ -112,7 +113,8 @@ class KeepAliveClient {
 
  private:
   void connect() {
-    stream_.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_));
+    stream_.connect(
+        boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_));
     stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true));
     buffer_.clear();
     open_ = true;
@@ -190,7 +192,8 @@ inline double demo_rate_for_events(int64_t events, int days, int64_t end_us) {
   generate_demo_traffic(pilot, 50'000, [&](std::vector<GenerationEvent>&& batch) {
     pilot_events += static_cast<int64_t>(batch.size());
   });
-  return kPilotRate * static_cast<double>(events) / static_cast<double>(std::max<int64_t>(pilot_events, 1));
+  return kPilotRate * static_cast<double>(events) /
+         static_cast<double>(std::max<int64_t>(pilot_events, 1));
 }
 
 }  // namespace genalytics::bench

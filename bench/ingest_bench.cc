@@ -2,19 +2,19 @@
 // prepared-insert rate of the same rows into the same schema, plus the
 // decode-only rate; then an ingest flood against a small queue, showing the
 // 503s with Retry-After and the peak RSS. See bench/README.md.
-#include <CLI/CLI.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <CLI/CLI.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
+#include <malloc.h>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <latch>
 #include <limits>
-#include <malloc.h>
 #include <mutex>
 #include <thread>
 
@@ -68,7 +68,8 @@ std::vector<GenerationEvent> demo_events(int64_t count) {
   DemoOptions options;
   options.days = 30;
   options.end_us = now_us();
-  options.mean_generations_per_hour = 1.15 * demo_rate_for_events(count, options.days, options.end_us);
+  options.mean_generations_per_hour =
+      1.15 * demo_rate_for_events(count, options.days, options.end_us);
   std::vector<GenerationEvent> events;
   events.reserve(static_cast<size_t>(count));
   generate_demo_traffic(options, 50'000, [&](std::vector<GenerationEvent>&& batch) {
@@ -82,7 +83,8 @@ std::vector<GenerationEvent> demo_events(int64_t count) {
   return events;
 }
 
-std::vector<std::string> ndjson_bodies(const std::vector<GenerationEvent>& events, size_t per_body) {
+std::vector<std::string> ndjson_bodies(const std::vector<GenerationEvent>& events,
+                                       size_t per_body) {
   std::vector<std::string> bodies;
   for (size_t i = 0; i < events.size(); i += per_body) {
     std::string body;
@@ -96,10 +98,10 @@ std::vector<std::string> ndjson_bodies(const std::vector<GenerationEvent>& event
 }
 
 struct PostResult {
-  double seconds = 0;           // first send to last 200
-  int64_t accepted = 0;         // sum of the 200s' "accepted"
-  int64_t queue_full = 0;       // 503 queue_full answers (each retried)
-  int64_t with_retry_after = 0; // ... of which carried Retry-After
+  double seconds = 0;            // first send to last 200
+  int64_t accepted = 0;          // sum of the 200s' "accepted"
+  int64_t queue_full = 0;        // 503 queue_full answers (each retried)
+  int64_t with_retry_after = 0;  // ... of which carried Retry-After
 };
 
 // Posts every body over `clients` keep-alive connections until each got 200;
@@ -123,7 +125,8 @@ PostResult post_all(uint16_t port, const std::vector<std::string>& bodies, int c
         go.wait();
         for (size_t i = next++; i < bodies.size(); i = next++) {
           for (;;) {
-            HttpReply reply = client.send(http::verb::post, kIngestTarget, bodies[i], "application/x-ndjson");
+            HttpReply reply =
+                client.send(http::verb::post, kIngestTarget, bodies[i], "application/x-ndjson");
             if (reply.status == 200) {
               accepted += boost::json::parse(reply.body).at("accepted").to_number<int64_t>();
               break;
@@ -134,7 +137,8 @@ PostResult post_all(uint16_t port, const std::vector<std::string>& bodies, int c
               std::this_thread::sleep_for(retry_sleep);
               continue;
             }
-            throw std::runtime_error(fmt::format("unexpected answer {}: {}", reply.status, reply.body));
+            throw std::runtime_error(
+                fmt::format("unexpected answer {}: {}", reply.status, reply.body));
           }
         }
       } catch (const std::exception& e) {
@@ -177,7 +181,8 @@ class QueueSampler {
     while (!stopping_) {
       HttpReply reply = client.get("/health");
       if (reply.status == 200) {
-        const int64_t queued = boost::json::parse(reply.body).at("queued_events").to_number<int64_t>();
+        const int64_t queued =
+            boost::json::parse(reply.body).at("queued_events").to_number<int64_t>();
         max_queued_ = std::max<int64_t>(max_queued_, queued);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -268,9 +273,11 @@ double raw_insert(const Flags& flags, const std::vector<GenerationEvent>& events
     const std::string_view type = to_string(e.event_type);
     const std::string timestamp = format_rfc3339_micros(e.timestamp_us);
     sqlite3_bind_text(insert, 1, type.data(), static_cast<int>(type.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert, 2, e.generation_id.data(), static_cast<int>(e.generation_id.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert, 2, e.generation_id.data(), static_cast<int>(e.generation_id.size()),
+                      SQLITE_STATIC);
     bind_text(insert, 3, e.user_id);
-    sqlite3_bind_text(insert, 4, timestamp.data(), static_cast<int>(timestamp.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert, 4, timestamp.data(), static_cast<int>(timestamp.size()),
+                      SQLITE_STATIC);
     bind_text(insert, 5, e.generation_type);
     bind_int(insert, 6, e.duration_ms);
     bind_int(insert, 7, e.success ? std::optional<int64_t>(*e.success ? 1 : 0) : std::nullopt);
@@ -282,8 +289,10 @@ double raw_insert(const Flags& flags, const std::vector<GenerationEvent>& events
     bind_text(insert, 13, e.image_dimensions_json);
     bind_int(insert, 14, e.batch_size);
     bind_int(insert, 15, e.prompt_tokens);
-    sqlite3_bind_text(insert, 16, now_text.data(), static_cast<int>(now_text.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert, 17, e.event_id.data(), static_cast<int>(e.event_id.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert, 16, now_text.data(), static_cast<int>(now_text.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_text(insert, 17, e.event_id.data(), static_cast<int>(e.event_id.size()),
+                      SQLITE_STATIC);
     bind_text(insert, 18, e.costs_json);
     bind_text(insert, 19, e.tokens_json);
     bind_text(insert, 20, e.params_json);
@@ -319,7 +328,8 @@ double decode_only(const std::vector<std::string>& bodies, int64_t expected_even
     decoded += static_cast<int64_t>(batch.events.size());
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (decoded != expected_events) fail(fmt::format("decoded {} of {} events", decoded, expected_events));
+  if (decoded != expected_events)
+    fail(fmt::format("decoded {} of {} events", decoded, expected_events));
   return seconds;
 }
 
@@ -331,40 +341,50 @@ void flood_once(const Flags& flags, const std::vector<std::string>& bodies, int6
   malloc_trim(0);  // what earlier phases freed should not count as this one's
   const bool reset = reset_peak_rss();
   const int64_t before = vm_hwm_kb();
-  HttpIngestRun run = http_ingest(flags, bodies, flags.flood_clients, max_queued_events,
-                                  std::chrono::milliseconds(flags.flood_retry_ms), /*sample_queue=*/true);
+  HttpIngestRun run =
+      http_ingest(flags, bodies, flags.flood_clients, max_queued_events,
+                  std::chrono::milliseconds(flags.flood_retry_ms), /*sample_queue=*/true);
   const int64_t after = run.peak_rss_kb;
   if (run.stored != events || run.posted.accepted != events) {
     fail(fmt::format("flood stored {} and acknowledged {} of {} events", run.stored,
                      run.posted.accepted, events));
   }
-  fmt::print("  {}: {} answers 503 queue_full, {} of them with Retry-After; all {} events stored "
-             "({} events/s)\n",
-             label, with_commas(run.posted.queue_full), with_commas(run.posted.with_retry_after),
-             with_commas(events), with_commas(static_cast<int64_t>(static_cast<double>(events) / run.posted.seconds)));
-  fmt::print("    queue at most {} events (GET /health every 2 ms); peak RSS (VmHWM) {} before, {} after: "
-             "+{}{}\n",
-             with_commas(run.max_queued), mb(before), mb(after), mb(after - before),
-             reset ? "" : " (VmHWM could not be reset: peak of the whole process)");
+  fmt::print(
+      "  {}: {} answers 503 queue_full, {} of them with Retry-After; all {} events stored "
+      "({} events/s)\n",
+      label, with_commas(run.posted.queue_full), with_commas(run.posted.with_retry_after),
+      with_commas(events),
+      with_commas(static_cast<int64_t>(static_cast<double>(events) / run.posted.seconds)));
+  fmt::print(
+      "    queue at most {} events (GET /health every 2 ms); peak RSS (VmHWM) {} before, {} after: "
+      "+{}{}\n",
+      with_commas(run.max_queued), mb(before), mb(after), mb(after - before),
+      reset ? "" : " (VmHWM could not be reset: peak of the whole process)");
 }
 
 void flood(const Flags& flags, const std::vector<GenerationEvent>& all_events) {
-  const int64_t events = std::min<int64_t>(flags.flood_events, static_cast<int64_t>(all_events.size()));
+  const int64_t events =
+      std::min<int64_t>(flags.flood_events, static_cast<int64_t>(all_events.size()));
   const std::vector<GenerationEvent> subset(all_events.begin(), all_events.begin() + events);
   const std::vector<std::string> bodies = ndjson_bodies(subset, flags.body_events);
-  fmt::print("\nMemory stays bounded under an ingest flood: a full queue answers 503 with Retry-After\n");
-  fmt::print("  {} clients, {} bodies of {} events, a 503 retried after {} ms\n", flags.flood_clients,
-             bodies.size(), flags.body_events, flags.flood_retry_ms);
-  flood_once(flags, bodies, events, flags.flood_queue,
-             fmt::format("max_queued_events {}", with_commas(static_cast<int64_t>(flags.flood_queue))));
+  fmt::print(
+      "\nMemory stays bounded under an ingest flood: a full queue answers 503 with Retry-After\n");
+  fmt::print("  {} clients, {} bodies of {} events, a 503 retried after {} ms\n",
+             flags.flood_clients, bodies.size(), flags.body_events, flags.flood_retry_ms);
+  flood_once(
+      flags, bodies, events, flags.flood_queue,
+      fmt::format("max_queued_events {}", with_commas(static_cast<int64_t>(flags.flood_queue))));
   // The comparison: a queue that never fills, so it holds whatever the clients send.
-  flood_once(flags, bodies, events, std::numeric_limits<size_t>::max(), "no queue limit (comparison)");
+  flood_once(flags, bodies, events, std::numeric_limits<size_t>::max(),
+             "no queue limit (comparison)");
 }
 
 int run(const Flags& flags) {
-  fmt::print("ingest_bench: {} events, {} runs, {} HTTP clients, {} events per body, {} hardware threads\n",
-             with_commas(flags.events), flags.runs, flags.clients, flags.body_events,
-             std::thread::hardware_concurrency());
+  fmt::print(
+      "ingest_bench: {} events, {} runs, {} HTTP clients, {} events per body, {} hardware "
+      "threads\n",
+      with_commas(flags.events), flags.runs, flags.clients, flags.body_events,
+      std::thread::hardware_concurrency());
   const auto prepare_started = Clock::now();
   const std::vector<GenerationEvent> events = demo_events(flags.events);
   const std::vector<std::string> bodies = ndjson_bodies(events, flags.body_events);
@@ -378,8 +398,9 @@ int run(const Flags& flags) {
   std::vector<double> http_rates, raw_rates, decode_rates;
   int64_t queue_full = 0;
   for (int r = 1; r <= flags.runs; ++r) {
-    HttpIngestRun http_run = http_ingest(flags, bodies, flags.clients, BatchWriter::Options{}.max_queued_events,
-                                         std::chrono::milliseconds(flags.retry_ms), /*sample_queue=*/false);
+    HttpIngestRun http_run =
+        http_ingest(flags, bodies, flags.clients, BatchWriter::Options{}.max_queued_events,
+                    std::chrono::milliseconds(flags.retry_ms), /*sample_queue=*/false);
     if (http_run.stored != flags.events || http_run.posted.accepted != flags.events) {
       fail(fmt::format("HTTP ingest stored {} and acknowledged {} of {} events", http_run.stored,
                        http_run.posted.accepted, flags.events));
@@ -397,9 +418,11 @@ int run(const Flags& flags) {
   const double http_rate = median(http_rates);
   const double raw_rate = median(raw_rates);
   const double ratio = http_rate / raw_rate;
-  fmt::print("\nIngest over HTTP NDJSON with durable ack, beside the raw SQLite prepared-insert rate\n");
-  fmt::print("  ingest over HTTP (NDJSON, durable ack): {} events/s (median of {}; {} retried 503s)\n",
-             with_commas(static_cast<int64_t>(http_rate)), flags.runs, with_commas(queue_full));
+  fmt::print(
+      "\nIngest over HTTP NDJSON with durable ack, beside the raw SQLite prepared-insert rate\n");
+  fmt::print(
+      "  ingest over HTTP (NDJSON, durable ack): {} events/s (median of {}; {} retried 503s)\n",
+      with_commas(static_cast<int64_t>(http_rate)), flags.runs, with_commas(queue_full));
   fmt::print("  raw SQLite prepared insert, same rows/schema: {} rows/s (median of {})\n",
              with_commas(static_cast<int64_t>(raw_rate)), flags.runs);
   fmt::print("  ratio: {:.3f}x (goal >= 0.5x: {}); aim 200,000 events/s: {}\n", ratio,
@@ -419,17 +442,28 @@ int run(const Flags& flags) {
 int main(int argc, char** argv) {
   genalytics::bench::Flags flags;
   CLI::App app{"ingest_bench: HTTP NDJSON ingest beside raw SQLite inserts, and an ingest flood"};
-  app.add_option("--events", flags.events, "events to ingest per run")->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
-  app.add_option("--runs", flags.runs, "repetitions; medians are printed")->check(CLI::Range(1, 100));
-  app.add_option("--clients", flags.clients, "concurrent keep-alive HTTP connections")->check(CLI::Range(1, 256));
-  app.add_option("--body-events", flags.body_events, "events per NDJSON body")->check(CLI::Range(1, 1'000'000));
-  app.add_option("--data-dir", flags.data_dir, "where the scratch stores go (default: the system temp dir)");
-  app.add_option("--retry-ms", flags.retry_ms, "sleep before retrying a 503")->check(CLI::Range(0, 10'000));
+  app.add_option("--events", flags.events, "events to ingest per run")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  app.add_option("--runs", flags.runs, "repetitions; medians are printed")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--clients", flags.clients, "concurrent keep-alive HTTP connections")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--body-events", flags.body_events, "events per NDJSON body")
+      ->check(CLI::Range(1, 1'000'000));
+  app.add_option("--data-dir", flags.data_dir,
+                 "where the scratch stores go (default: the system temp dir)");
+  app.add_option("--retry-ms", flags.retry_ms, "sleep before retrying a 503")
+      ->check(CLI::Range(0, 10'000));
   app.add_flag("!--no-flood", flags.flood, "skip the flood section");
-  app.add_option("--flood-clients", flags.flood_clients, "connections in the flood")->check(CLI::Range(1, 500));
-  app.add_option("--flood-queue", flags.flood_queue, "max_queued_events in the flood")->check(CLI::Range(1, 100'000'000));
-  app.add_option("--flood-events", flags.flood_events, "events posted in each flood")->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
-  app.add_option("--flood-retry-ms", flags.flood_retry_ms, "sleep before retrying a 503 in the flood")->check(CLI::Range(0, 10'000));
+  app.add_option("--flood-clients", flags.flood_clients, "connections in the flood")
+      ->check(CLI::Range(1, 500));
+  app.add_option("--flood-queue", flags.flood_queue, "max_queued_events in the flood")
+      ->check(CLI::Range(1, 100'000'000));
+  app.add_option("--flood-events", flags.flood_events, "events posted in each flood")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  app.add_option("--flood-retry-ms", flags.flood_retry_ms,
+                 "sleep before retrying a 503 in the flood")
+      ->check(CLI::Range(0, 10'000));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   try {
