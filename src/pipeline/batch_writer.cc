@@ -60,6 +60,11 @@ void BatchWriter::shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool BatchWriter::full() const {
+  std::lock_guard lock(mutex_);
+  return queued_events_ >= options_.max_queued_events;
+}
+
 size_t BatchWriter::queued_events() const {
   std::lock_guard lock(mutex_);
   return queued_events_;

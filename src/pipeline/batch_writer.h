@@ -54,6 +54,7 @@ class BatchWriter final : public EventSink {
 
   // Events queued and not yet committed.
   size_t queued_events() const override;
+  bool full() const override;
 
  private:
   // One request's events: generation or route events.

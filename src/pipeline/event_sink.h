@@ -39,6 +39,10 @@ class EventSink {
   // Events queued and not yet durable.
   virtual size_t queued_events() const = 0;
 
+  // Whether the queue is at its limit, so that a caller can refuse work
+  // before decoding it. A hint: submit() decides.
+  virtual bool full() const = 0;
+
   // Stops taking submissions and completes everything queued. Idempotent.
   virtual void shutdown() = 0;
 };

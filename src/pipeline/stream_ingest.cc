@@ -31,6 +31,11 @@ SubmitStatus StreamIngest::submit_routes(std::vector<RouteEvent> events, Callbac
   return enqueue(Submission{{}, std::move(events), std::move(done)});
 }
 
+bool StreamIngest::full() const {
+  std::lock_guard lock(mutex_);
+  return queued_events_ >= options_.max_queued_events;
+}
+
 size_t StreamIngest::queued_events() const {
   std::lock_guard lock(mutex_);
   return queued_events_;

@@ -36,6 +36,7 @@ class StreamIngest final : public EventSink {
   SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) override;
   SubmitStatus submit_routes(std::vector<RouteEvent> events, Callback done) override;
   size_t queued_events() const override;
+  bool full() const override;
   void shutdown() override;
 
  private:

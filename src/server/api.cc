@@ -186,6 +186,15 @@ void submit_and_answer(std::vector<Event> events, std::vector<RejectedEvent> rej
   }
 }
 
+// A full queue refuses a body before it is decoded: a flood then costs
+// little more than reading the bodies it cannot take.
+std::optional<HttpResponse> refuse_when_full(const EventSink& sink, const HttpRequest& request) {
+  if (!sink.full()) return std::nullopt;
+  return error_response(http::status::service_unavailable, "queue_full",
+                        "the ingest queue is full; retry after a moment", request.version(),
+                        request.keep_alive());
+}
+
 bool is_ndjson(const HttpRequest& request) {
   return request[http::field::content_type].starts_with("application/x-ndjson");
 }
@@ -193,6 +202,7 @@ bool is_ndjson(const HttpRequest& request) {
 }  // namespace
 
 void ApiService::ingest_generation(HttpRequest& request, Responder respond) const {
+  if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
   DecodedBatch batch = decode_generation_body(request.body(), is_ndjson(request), now_us(), limits_);
   submit_and_answer(std::move(batch.events), std::move(batch.rejected), request.version(),
                     request.keep_alive(), std::move(respond), [this](auto events, auto done) {
@@ -201,6 +211,7 @@ void ApiService::ingest_generation(HttpRequest& request, Responder respond) cons
 }
 
 void ApiService::ingest_routes(HttpRequest& request, Responder respond) const {
+  if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
   DecodedRouteBatch batch =
       decode_route_body(request.body(), is_ndjson(request), now_us(), limits_, routes_.normalization);
   submit_and_answer(std::move(batch.events), std::move(batch.rejected), request.version(),

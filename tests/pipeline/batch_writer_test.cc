@@ -140,8 +140,10 @@ TEST(BatchWriterTest, FullQueueRefusesWithoutQueueing) {
   EXPECT_EQ(writer.submit(completions(2), [&](WriteResult) { ++done; }), SubmitStatus::kQueued);
   EXPECT_EQ(writer.submit(completions(1), [&](WriteResult) { ++done; }), SubmitStatus::kQueueFull);
   EXPECT_EQ(writer.queued_events(), 10u);
+  EXPECT_TRUE(writer.full());
   store.open();
   writer.shutdown();
+  EXPECT_FALSE(writer.full());
   EXPECT_EQ(done.load(), 2);
   EXPECT_EQ(store.count_generation_events(), 10);
 }
