@@ -412,7 +412,8 @@ class ProxySession {
         auto [ec, n] =
             co_await from.async_read_some(from_buffer.prepare(kRelayBufferBytes), kNoThrow);
         from_buffer.commit(n);
-        if (ec == net::error::eof) parser.put_eof(ec);  // completes a body that ends at EOF
+        // EOF completes a body that ends at the close; before any byte it is a read failure.
+        if (ec == net::error::eof && parser.got_some()) parser.put_eof(ec);
         if (ec) co_return RelayResult{Failure::kRead, ec};
         continue;
       }

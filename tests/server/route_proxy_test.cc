@@ -131,6 +131,8 @@ class RawConnection {
       }
       if (done(parser)) return true;
       if (!read_more()) {
+        // A close before any byte ends the connection; Beast asserts got_some().
+        if (!parser.got_some()) return false;
         beast::error_code ec;
         parser.put_eof(ec);
         return !ec && done(parser);
