@@ -169,44 +169,6 @@ struct Servers {
 // ---------------------------------------------------------------------------
 // 1. Redis -> PostgreSQL beside a plain COPY
 
-// src/store/postgres_store.cc: kEventColumns and append_event(), the columns
-// and COPY text of an event as the store sends them.
-constexpr const char* kEventColumns =
-    "event_id, event_type, generation_id, user_id, timestamp, generation_type, duration_ms, "
-    "success, error_type, error_message, queue_wait_time_ms, generation_time_ms, "
-    "model_checkpoint, image_dimensions, batch_size, prompt_tokens, costs, tokens, params, "
-    "attributes, retry_count, gpu_memory_mb, queue_length";
-
-void append_event(PgCopyBuffer& out, const GenerationEvent& e) {
-  out.add_text(e.event_id);
-  out.add_text(to_string(e.event_type));
-  out.add_text(e.generation_id);
-  out.add_optional_text(e.user_id);
-  out.add_text(pg_timestamp(e.timestamp_us));
-  out.add_optional_text(e.generation_type);
-  out.add_optional_int64(e.duration_ms);
-  if (e.success) {
-    out.add_bool(*e.success);
-  } else {
-    out.add_null();
-  }
-  out.add_optional_text(e.error_type);
-  out.add_optional_text(e.error_message);
-  out.add_optional_int64(e.queue_wait_time_ms);
-  out.add_optional_int64(e.generation_time_ms);
-  out.add_optional_text(e.model_checkpoint);
-  out.add_optional_text(e.image_dimensions_json);
-  out.add_optional_int64(e.batch_size);
-  out.add_optional_int64(e.prompt_tokens);
-  out.add_optional_text(e.costs_json);
-  out.add_optional_text(e.tokens_json);
-  out.add_optional_text(e.params_json);
-  out.add_optional_text(e.attributes_json);
-  out.add_optional_int64(e.retry_count);
-  out.add_optional_int64(e.gpu_memory_mb);
-  out.add_optional_int64(e.queue_length);
-  out.end_row();
-}
 
 // Exactly `count` demo events: 30 days of traffic ending now, cut at `count`.
 std::vector<GenerationEvent> demo_events(int64_t count) {
@@ -250,7 +212,7 @@ std::string create_copy_database(Servers& servers, const std::string& name,
 // Plain COPY of the pre-built `chunks` into generation_events, one
 // transaction each. Returns the seconds taken.
 double copy_rows(const std::string& url, const std::vector<std::string>& chunks, int64_t expected) {
-  const std::string copy_sql = fmt::format("COPY generation_events ({}) FROM STDIN", kEventColumns);
+  const std::string copy_sql = fmt::format("COPY generation_events ({}) FROM STDIN", kGenerationEventCopyColumns);
   PgConnection connection(url);
   const auto started = Clock::now();
   int64_t copied = 0;
@@ -447,7 +409,7 @@ void run_pipeline_section(Servers& servers, const Flags& flags) {
   for (size_t i = 0; i < events.size(); i += flags.batch_size) {
     PgCopyBuffer buffer;
     for (size_t j = i; j < std::min(events.size(), i + flags.batch_size); ++j) {
-      append_event(buffer, events[j]);
+      append_generation_event_copy_row(buffer, events[j]);
     }
     chunks.push_back(buffer.data());
   }

@@ -24,13 +24,6 @@ constexpr int64_t kSchemaLockKey = 0x67656e616c797478;  // "genalytx"
 // The raw-event tables, partitioned by month.
 constexpr std::string_view kPartitionedTables[] = {"generation_events", "route_analytics"};
 
-// The columns an event is copied into, in PgCopyBuffer order (see append_event).
-constexpr const char* kEventColumns =
-    "event_id, event_type, generation_id, user_id, timestamp, generation_type, duration_ms, "
-    "success, error_type, error_message, queue_wait_time_ms, generation_time_ms, "
-    "model_checkpoint, image_dimensions, batch_size, prompt_tokens, costs, tokens, params, "
-    "attributes, retry_count, gpu_memory_mb, queue_length";
-
 // The mergeable state shared by both rollup tables, in read/copy order.
 struct TypedColumn {
   const char* name;
@@ -179,38 +172,6 @@ void append_rollup(PgCopyBuffer& out, const RollupKey& key, const RollupBucket& 
   out.end_row();
 }
 
-// One row of genalytics_incoming_events, in kEventColumns order.
-void append_event(PgCopyBuffer& out, const GenerationEvent& e) {
-  out.add_text(e.event_id);
-  out.add_text(to_string(e.event_type));
-  out.add_text(e.generation_id);
-  out.add_optional_text(e.user_id);
-  out.add_text(pg_timestamp(e.timestamp_us));
-  out.add_optional_text(e.generation_type);
-  out.add_optional_int64(e.duration_ms);
-  if (e.success) {
-    out.add_bool(*e.success);
-  } else {
-    out.add_null();
-  }
-  out.add_optional_text(e.error_type);
-  out.add_optional_text(e.error_message);
-  out.add_optional_int64(e.queue_wait_time_ms);
-  out.add_optional_int64(e.generation_time_ms);
-  out.add_optional_text(e.model_checkpoint);
-  out.add_optional_text(e.image_dimensions_json);
-  out.add_optional_int64(e.batch_size);
-  out.add_optional_int64(e.prompt_tokens);
-  out.add_optional_text(e.costs_json);
-  out.add_optional_text(e.tokens_json);
-  out.add_optional_text(e.params_json);
-  out.add_optional_text(e.attributes_json);
-  out.add_optional_int64(e.retry_count);
-  out.add_optional_int64(e.gpu_memory_mb);
-  out.add_optional_int64(e.queue_length);
-  out.end_row();
-}
-
 // Per-connection staging tables, emptied by every commit.
 std::string create_staging_sql() {
   std::string states = "dimension text, timestamp timestamptz, value text";
@@ -224,7 +185,7 @@ std::string create_staging_sql() {
       "CREATE TEMP TABLE IF NOT EXISTS genalytics_incoming_events ON COMMIT DELETE ROWS AS "
       "SELECT {} FROM generation_events WITH NO DATA;"
       "CREATE TEMP TABLE IF NOT EXISTS genalytics_rollup_states ({}) ON COMMIT DELETE ROWS",
-      kEventColumns, states);
+      kGenerationEventCopyColumns, states);
 }
 
 // Merges `delta` into the rollup rows. Every writer locks the rows it
@@ -667,6 +628,44 @@ int64_t clamp_to_stored_range(int64_t us) {
 
 }  // namespace
 
+const char* const kGenerationEventCopyColumns =
+    "event_id, event_type, generation_id, user_id, timestamp, generation_type, duration_ms, "
+    "success, error_type, error_message, queue_wait_time_ms, generation_time_ms, "
+    "model_checkpoint, image_dimensions, batch_size, prompt_tokens, costs, tokens, params, "
+    "attributes, retry_count, gpu_memory_mb, queue_length";
+
+void append_generation_event_copy_row(PgCopyBuffer& out, const GenerationEvent& e) {
+  out.add_text(e.event_id);
+  out.add_text(to_string(e.event_type));
+  out.add_text(e.generation_id);
+  out.add_optional_text(e.user_id);
+  out.add_text(pg_timestamp(e.timestamp_us));
+  out.add_optional_text(e.generation_type);
+  out.add_optional_int64(e.duration_ms);
+  if (e.success) {
+    out.add_bool(*e.success);
+  } else {
+    out.add_null();
+  }
+  out.add_optional_text(e.error_type);
+  out.add_optional_text(e.error_message);
+  out.add_optional_int64(e.queue_wait_time_ms);
+  out.add_optional_int64(e.generation_time_ms);
+  out.add_optional_text(e.model_checkpoint);
+  out.add_optional_text(e.image_dimensions_json);
+  out.add_optional_int64(e.batch_size);
+  out.add_optional_int64(e.prompt_tokens);
+  out.add_optional_text(e.costs_json);
+  out.add_optional_text(e.tokens_json);
+  out.add_optional_text(e.params_json);
+  out.add_optional_text(e.attributes_json);
+  out.add_optional_int64(e.retry_count);
+  out.add_optional_int64(e.gpu_memory_mb);
+  out.add_optional_int64(e.queue_length);
+  out.end_row();
+}
+
+
 template <typename Work>
 auto PostgresStore::with_connection(Work&& work) const {
   for (int attempt = 0;; ++attempt) {
@@ -784,11 +783,11 @@ void PostgresStore::write_partitioned(std::string_view table, const std::set<std
 
 void PostgresStore::write_generation_events(std::span<const GenerationEvent> events,
                                             std::vector<uint8_t>* inserted) {
-  static const BatchSql kSql = batch_sql("generation_events", kEventColumns, create_staging_sql(),
+  static const BatchSql kSql = batch_sql("generation_events", kGenerationEventCopyColumns, create_staging_sql(),
                                          "genalytics_incoming_events");
   inserted->assign(events.size(), 0);
   if (events.empty()) return;
-  const CopyBatch batch = copy_batch(events, append_event);
+  const CopyBatch batch = copy_batch(events, append_generation_event_copy_row);
   write_partitioned("generation_events", batch.months, inserted, [&] {
     with_connection([&](PgConnection& c) {
       write_batch<RollupDelta>(c, kSql, events, batch, inserted, merge_rollups);

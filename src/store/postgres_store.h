@@ -24,6 +24,12 @@
 
 namespace genalytics {
 
+// The generation_events columns the store COPYs an event into, and the COPY
+// text row of an event in that order: what a write sends, for tools (such as
+// bench/pipeline_bench) that must load the same rows.
+extern const char* const kGenerationEventCopyColumns;
+void append_generation_event_copy_row(PgCopyBuffer& out, const GenerationEvent& event);
+
 class PostgresStore final : public Store {
  public:
   static constexpr int kDefaultMonthsAhead = 3;
