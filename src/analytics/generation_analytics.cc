@@ -37,6 +37,11 @@ boost::json::value optional_fraction(const std::optional<double>& fraction) {
 
 RollupColumns without_sketches() { return RollupColumns{false, false, false}; }
 
+// Rows may carry more than the columns asked for (store.h): merge only those.
+BucketParts parts_of(const RollupColumns& columns) {
+  return BucketParts{columns.durations, columns.users, columns.sample_messages};
+}
+
 }  // namespace
 
 TrendInterval parse_trend_interval(const std::string& text) {
@@ -73,10 +78,8 @@ boost::json::object bucket_to_json(const RollupBucket& b) {
 RollupBucket GenerationAnalytics::merge_all(const TimeWindow& window,
                                             const RollupColumns& columns) const {
   RollupBucket total;
-  for (const RollupRow& row :
-       store_.read_rollups(Dimension::kAll, window.start_us, window.end_us, std::nullopt, columns)) {
-    total.merge(row.bucket);
-  }
+  store_.visit_rollups(Dimension::kAll, window.start_us, window.end_us, std::nullopt, columns,
+                       [&](const RollupRow& row) { total.merge(row.bucket, parts_of(columns)); });
   return total;
 }
 
@@ -92,24 +95,37 @@ boost::json::object GenerationAnalytics::trends(const TimeWindow& window,
   auto bucket_start = [&](int64_t us) { return daily ? floor_day(us) : floor_hour(us); };
   const int64_t step = daily ? kMicrosPerDay : kMicrosPerHour;
 
-  std::map<int64_t, RollupBucket> buckets;
-  for (int64_t t = bucket_start(window.start_us); t < window.end_us; t += step) buckets[t];
-  for (RollupRow& row : store_.read_rollups(Dimension::kAll, window.start_us, window.end_us,
-                                            std::nullopt, RollupColumns{})) {
-    RollupBucket& target = buckets[bucket_start(row.key.hour_us)];
-    if (daily) {
-      target.merge(row.bucket);
-    } else {
-      target = std::move(row.bucket);
-    }
-  }
   boost::json::array points;
-  points.reserve(buckets.size());
-  for (const auto& [start, bucket] : buckets) {
+  auto add_point = [&](int64_t start, const RollupBucket& bucket) {
     boost::json::object point;
-    point["timestamp"] = format_rfc3339_seconds(start);
-    for (auto& field : bucket_to_json(bucket)) point[field.key()] = field.value();
+    point.reserve(16);
+    point.emplace("timestamp", format_rfc3339_seconds(start));
+    for (auto& field : bucket_to_json(bucket)) point.emplace(field.key(), std::move(field.value()));
     points.push_back(std::move(point));
+  };
+  if (daily) {
+    std::map<int64_t, RollupBucket> days;
+    for (int64_t t = bucket_start(window.start_us); t < window.end_us; t += step) days[t];
+    store_.visit_rollups(Dimension::kAll, window.start_us, window.end_us, std::nullopt,
+                         RollupColumns{}, [&](const RollupRow& row) {
+                           days[bucket_start(row.key.hour_us)].merge(row.bucket,
+                                                                     parts_of(RollupColumns{}));
+                         });
+    points.reserve(days.size());
+    for (const auto& [start, bucket] : days) add_point(start, bucket);
+  } else {
+    // Rows come in hour order, one per hour with events: the hours between
+    // them are zeros.
+    const RollupBucket empty;
+    int64_t next = bucket_start(window.start_us);
+    points.reserve(static_cast<size_t>((window.end_us - next + step - 1) / step));
+    store_.visit_rollups(Dimension::kAll, window.start_us, window.end_us, std::nullopt,
+                         RollupColumns{}, [&](const RollupRow& row) {
+                           for (; next < row.key.hour_us; next += step) add_point(next, empty);
+                           add_point(row.key.hour_us, row.bucket);
+                           next = row.key.hour_us + step;
+                         });
+    for (; next < window.end_us; next += step) add_point(next, empty);
   }
   return {{"interval", daily ? "daily" : "hourly"},
           {"window", window_to_json(window)},
@@ -164,11 +180,11 @@ boost::json::object GenerationAnalytics::user(const std::string& user_id,
 
 boost::json::object GenerationAnalytics::models(const TimeWindow& window) const {
   std::map<std::string, RollupBucket> by_model;
-  for (RollupRow& row : store_.read_rollups(Dimension::kModelCheckpoint, window.start_us,
-                                            window.end_us, std::nullopt,
-                                            RollupColumns{true, false, false})) {
-    by_model[row.key.value].merge(row.bucket);
-  }
+  const RollupColumns columns{true, false, false};
+  store_.visit_rollups(Dimension::kModelCheckpoint, window.start_us, window.end_us, std::nullopt,
+                       columns, [&](const RollupRow& row) {
+                         by_model[row.key.value].merge(row.bucket, parts_of(columns));
+                       });
   std::vector<std::pair<std::string, const RollupBucket*>> sorted;
   for (const auto& [model, bucket] : by_model) sorted.emplace_back(model, &bucket);
   std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
@@ -199,10 +215,11 @@ boost::json::object GenerationAnalytics::models(const TimeWindow& window) const 
 
 boost::json::object GenerationAnalytics::failures(const TimeWindow& window) const {
   std::map<std::string, RollupBucket> by_type;
-  for (RollupRow& row : store_.read_rollups(Dimension::kErrorType, window.start_us, window.end_us,
-                                            std::nullopt, RollupColumns{false, true, true})) {
-    by_type[row.key.value].merge(row.bucket);
-  }
+  const RollupColumns type_columns{false, true, true};
+  store_.visit_rollups(Dimension::kErrorType, window.start_us, window.end_us, std::nullopt,
+                       type_columns, [&](const RollupRow& row) {
+                         by_type[row.key.value].merge(row.bucket, parts_of(type_columns));
+                       });
   std::vector<std::pair<std::string, const RollupBucket*>> sorted;
   for (const auto& [type, bucket] : by_type) sorted.emplace_back(type, &bucket);
   std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
@@ -221,10 +238,11 @@ boost::json::object GenerationAnalytics::failures(const TimeWindow& window) cons
 
   std::map<int64_t, RollupBucket> days;
   for (int64_t t = floor_day(window.start_us); t < window.end_us; t += kMicrosPerDay) days[t];
-  for (RollupRow& row : store_.read_rollups(Dimension::kAll, window.start_us, window.end_us,
-                                            std::nullopt, without_sketches())) {
-    days[floor_day(row.key.hour_us)].merge(row.bucket);
-  }
+  store_.visit_rollups(Dimension::kAll, window.start_us, window.end_us, std::nullopt,
+                       without_sketches(), [&](const RollupRow& row) {
+                         days[floor_day(row.key.hour_us)].merge(row.bucket,
+                                                                parts_of(without_sketches()));
+                       });
   RollupBucket total;
   boost::json::array trends;
   for (const auto& [day, b] : days) {
@@ -258,12 +276,13 @@ boost::json::object GenerationAnalytics::peak_hours(const TimeWindow& window) co
   }
   std::array<RollupBucket, 24> by_hour;
   std::array<std::array<int64_t, 24>, 7> weekly_requests{};
-  for (RollupRow& row : store_.read_rollups(Dimension::kAll, window.start_us, window.end_us,
-                                            std::nullopt, RollupColumns{true, false, false})) {
-    const int hour = hour_of_day(row.key.hour_us);
-    weekly_requests[day_of_week(row.key.hour_us)][hour] += row.bucket.requests;
-    by_hour[hour].merge(row.bucket);
-  }
+  const RollupColumns hour_columns{true, false, false};
+  store_.visit_rollups(Dimension::kAll, window.start_us, window.end_us, std::nullopt, hour_columns,
+                       [&](const RollupRow& row) {
+                         const int hour = hour_of_day(row.key.hour_us);
+                         weekly_requests[day_of_week(row.key.hour_us)][hour] += row.bucket.requests;
+                         by_hour[hour].merge(row.bucket, parts_of(hour_columns));
+                       });
   auto average = [](int64_t total, int64_t count) -> boost::json::value {
     if (count == 0) return nullptr;
     return round_to(static_cast<double>(total) / static_cast<double>(count), 4);

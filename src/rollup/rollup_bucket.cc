@@ -61,7 +61,7 @@ void RollupBucket::add(const GenerationEvent& event) {
   if (event.user_id) users.add(*event.user_id);
 }
 
-void RollupBucket::merge(const RollupBucket& other) {
+void RollupBucket::merge(const RollupBucket& other, const BucketParts& parts) {
   event_count += other.event_count;
   requests += other.requests;
   starts += other.starts;
@@ -70,7 +70,7 @@ void RollupBucket::merge(const RollupBucket& other) {
   cancellations += other.cancellations;
   duration_count += other.duration_count;
   duration_sum += other.duration_sum;
-  durations.merge(other.durations);
+  if (parts.durations) durations.merge(other.durations);
   queue_wait_count += other.queue_wait_count;
   queue_wait_sum += other.queue_wait_sum;
   generation_time_count += other.generation_time_count;
@@ -79,8 +79,10 @@ void RollupBucket::merge(const RollupBucket& other) {
   queue_length_sum += other.queue_length_sum;
   queue_length_max = std::max(queue_length_max, other.queue_length_max);
   images += other.images;
-  users.merge(other.users);
-  for (const std::string& message : other.sample_messages) add_sample_message(message);
+  if (parts.users) users.merge(other.users);
+  if (parts.sample_messages) {
+    for (const std::string& message : other.sample_messages) add_sample_message(message);
+  }
 }
 
 void RollupBucket::add_sample_message(const std::string& message) {

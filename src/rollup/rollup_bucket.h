@@ -35,6 +35,14 @@ struct RollupKey {
   auto operator<=>(const RollupKey&) const = default;
 };
 
+// The parts of a bucket beyond its counts and sums, for readers that need
+// only some of them.
+struct BucketParts {
+  bool durations = true;        // the DDSketch
+  bool users = true;            // the HyperLogLog
+  bool sample_messages = true;
+};
+
 struct RollupBucket {
   static constexpr size_t kMaxSampleMessages = 5;
 
@@ -66,8 +74,9 @@ struct RollupBucket {
 
   // Accounts for one event.
   void add(const GenerationEvent& event);
-  // After merge, this describes the union of both event sets.
-  void merge(const RollupBucket& other);
+  // After merge, this describes the union of both event sets, as far as
+  // `parts` go: the parts left out stay as they were.
+  void merge(const RollupBucket& other, const BucketParts& parts = BucketParts{});
 
   int64_t completions() const { return successes + failures; }
   // Derived figures; nullopt when their denominator is zero.

@@ -39,6 +39,8 @@ class DDSketch {
   uint64_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
   double relative_accuracy() const { return relative_accuracy_; }
+  // Heap bytes held (the bins), for caches that bound their memory.
+  size_t heap_bytes() const { return bins_.capacity() * sizeof(uint64_t); }
 
   // A compact, versioned binary encoding (leading format byte); equal
   // sketches serialize to equal bytes.

@@ -33,6 +33,10 @@ class HyperLogLog {
   // Exact while is_exact(); otherwise an estimate.
   uint64_t estimate() const;
   bool is_exact() const { return registers_.empty(); }
+  // Heap bytes held, for caches that bound their memory.
+  size_t heap_bytes() const {
+    return sparse_.capacity() * sizeof(uint64_t) + registers_.capacity();
+  }
 
   // A compact, versioned binary encoding (leading format byte); equal
   // sketches serialize to equal bytes.

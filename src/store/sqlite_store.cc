@@ -180,8 +180,18 @@ CREATE INDEX idx_route_metrics_total_requests ON route_analytics_hourly(total_re
 CREATE INDEX idx_route_metrics_duration ON route_analytics_hourly(avg_duration_ms DESC);
 )sql";
 
+// Version 3: the rollup write sequence number (see store/rollup_cache.h),
+// incremented by every transaction that changes a generation rollup row.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE rollup_sequence (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT INTO rollup_sequence (id, seq) VALUES (1, 0);
+)sql";
+
 // Migration i + 1 takes the file from version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
 
 // The mergeable state shared by both rollup tables, in bind/read order.
 constexpr const char* kStateColumns[] = {
@@ -325,7 +335,32 @@ class SqliteStore::ReaderLease {
   std::unique_ptr<SqliteDatabase> db_;
 };
 
-SqliteStore::SqliteStore(const std::string& data_dir) {
+namespace {
+
+// Holds a read transaction open on a reader, so that several statements see
+// one snapshot.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(SqliteDatabase& db) : db_(db) { db_.exec("BEGIN"); }
+  ~ReadTransaction() {
+    try {
+      db_.exec("COMMIT");
+    } catch (const StoreError&) {
+      // A read transaction has nothing to lose; the connection is reset by
+      // the next BEGIN failing loudly if it is broken.
+    }
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  SqliteDatabase& db_;
+};
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& data_dir, const SqliteStoreOptions& options)
+    : rollup_cache_(std::make_unique<RollupCache>(options.rollup_cache_bytes)) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) throw StoreError(fmt::format("cannot create data directory {}: {}", data_dir, ec.message()));
@@ -375,6 +410,8 @@ void SqliteStore::write_generation_events(std::span<const GenerationEvent> event
   if (events.empty()) return;
   const std::string now_text = format_rfc3339_micros(now_us());
   RollupDelta delta;
+  uint64_t seq = 0;
+  std::vector<RollupCache::Key> touched;
   writer_->exec("BEGIN IMMEDIATE");
   try {
     SqliteStatement& insert = writer_->prepare_cached(kInsertEventSql);
@@ -416,6 +453,18 @@ void SqliteStore::write_generation_events(std::span<const GenerationEvent> event
       }
     }
     for (const auto& [key, bucket] : delta.buckets()) merge_rollup(key, bucket, now_text);
+    if (!delta.empty()) {
+      SqliteStatement& bump = writer_->prepare_cached(
+          "UPDATE rollup_sequence SET seq = seq + 1 WHERE id = 1 RETURNING seq");
+      if (!bump.step()) throw StoreError("rollup_sequence has no row");
+      seq = static_cast<uint64_t>(bump.column_int64(0));
+      bump.reset();
+      for (const auto& [key, bucket] : delta.buckets()) {
+        if (touched.empty() || touched.back() != RollupCache::Key{key.dimension, key.hour_us}) {
+          touched.push_back(RollupCache::Key{key.dimension, key.hour_us});
+        }
+      }
+    }
     writer_->exec("COMMIT");
   } catch (...) {
     inserted->assign(events.size(), 0);
@@ -426,6 +475,7 @@ void SqliteStore::write_generation_events(std::span<const GenerationEvent> event
     }
     throw;
   }
+  if (seq != 0) rollup_cache_->invalidate(seq, touched);
 }
 
 void SqliteStore::merge_rollup(const RollupKey& key, const RollupBucket& delta,
@@ -520,6 +570,14 @@ std::vector<RollupRow> SqliteStore::read_rollups(Dimension dimension, int64_t st
                                                  int64_t end_us,
                                                  const std::optional<std::string>& value,
                                                  const RollupColumns& columns) const {
+  ReaderLease reader(*this);
+  return read_rollups_on(*reader, dimension, start_us, end_us, value, columns);
+}
+
+std::vector<RollupRow> SqliteStore::read_rollups_on(SqliteDatabase& db, Dimension dimension,
+                                                    int64_t start_us, int64_t end_us,
+                                                    const std::optional<std::string>& value,
+                                                    const RollupColumns& columns) {
   const bool all = dimension == Dimension::kAll;
   std::string sql =
       all ? fmt::format("SELECT timestamp, '', {} FROM generation_metrics_hourly WHERE "
@@ -529,8 +587,7 @@ std::vector<RollupRow> SqliteStore::read_rollups(Dimension dimension, int64_t st
                         "dimension = ? AND timestamp >= ? AND timestamp < ? {} "
                         "ORDER BY timestamp, value",
                         state_select_list(columns), value ? "AND value = ?" : "");
-  ReaderLease reader(*this);
-  SqliteStatement& select = reader->prepare_cached(sql);
+  SqliteStatement& select = db.prepare_cached(sql);
   int i = 1;
   if (!all) select.bind_text(i++, to_string(dimension));
   select.bind_text(i++, format_rfc3339_micros(start_us));
@@ -546,6 +603,70 @@ std::vector<RollupRow> SqliteStore::read_rollups(Dimension dimension, int64_t st
   select.reset();
   return rows;
 }
+
+void SqliteStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                                const std::optional<std::string>& value,
+                                const RollupColumns& columns,
+                                const std::function<void(const RollupRow&)>& visit) const {
+  // The hours h with start_us <= h < end_us.
+  auto ceil_hour = [](int64_t us) {
+    const int64_t floor = floor_hour(us);
+    return floor == us ? us : floor + kMicrosPerHour;
+  };
+  const int64_t first = ceil_hour(start_us);
+  const int64_t last = ceil_hour(end_us);
+  if (first >= last) return;
+  if (rollup_cache_->capacity_bytes() == 0) {
+    for (const RollupRow& row : read_rollups(dimension, start_us, end_us, value, columns)) {
+      visit(row);
+    }
+    return;
+  }
+
+  std::vector<RollupCache::Entry> entries;
+  {
+    ReaderLease reader(*this);
+    ReadTransaction transaction(*reader);
+    SqliteStatement& sequence = reader->prepare_cached("SELECT seq FROM rollup_sequence");
+    if (!sequence.step()) throw StoreError("rollup_sequence has no row");
+    const auto seq = static_cast<uint64_t>(sequence.column_int64(0));
+    sequence.reset();
+    rollup_cache_->lookup(dimension, first, last, seq, &entries);
+    // Read each run of missing hours with one statement, in the same
+    // snapshot as the sequence number.
+    for (size_t i = 0; i < entries.size();) {
+      if (entries[i]) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < entries.size() && !entries[j]) ++j;
+      const int64_t run_start = first + static_cast<int64_t>(i) * kMicrosPerHour;
+      std::vector<RollupCache::Rows> hours(j - i);
+      for (RollupRow& row : read_rollups_on(*reader, dimension, run_start,
+                                            first + static_cast<int64_t>(j) * kMicrosPerHour,
+                                            std::nullopt, RollupColumns{true, true, true})) {
+        const auto hour = static_cast<size_t>((row.key.hour_us - run_start) / kMicrosPerHour);
+        hours[hour].push_back(std::move(row));
+      }
+      for (size_t k = i; k < j; ++k) {
+        auto entry = std::make_shared<const RollupCache::Rows>(std::move(hours[k - i]));
+        rollup_cache_->insert(
+            RollupCache::Key{dimension, first + static_cast<int64_t>(k) * kMicrosPerHour}, seq,
+            entry);
+        entries[k] = std::move(entry);
+      }
+      i = j;
+    }
+  }
+  for (const RollupCache::Entry& entry : entries) {
+    for (const RollupRow& row : *entry) {
+      if (!value || row.key.value == *value) visit(row);
+    }
+  }
+}
+
+RollupCache::Stats SqliteStore::rollup_cache_stats() const { return rollup_cache_->stats(); }
 
 namespace {
 constexpr const char* kScanColumns =

@@ -10,16 +10,22 @@
 #include <string>
 #include <vector>
 
+#include "store/rollup_cache.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
 namespace genalytics {
 
+struct SqliteStoreOptions {
+  // Memory for decoded rollup rows (store/rollup_cache.h); 0 disables it.
+  size_t rollup_cache_bytes = size_t{256} << 20;
+};
+
 class SqliteStore final : public Store {
  public:
   // Opens or creates `<data_dir>/genalytics.db`, creating `data_dir` when
   // missing, and applies pending schema migrations. Throws StoreError.
-  explicit SqliteStore(const std::string& data_dir);
+  explicit SqliteStore(const std::string& data_dir, const SqliteStoreOptions& options = {});
   ~SqliteStore() override;
 
   void write_generation_events(std::span<const GenerationEvent> events,
@@ -27,6 +33,10 @@ class SqliteStore final : public Store {
   std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
                                       const std::optional<std::string>& value,
                                       const RollupColumns& columns) const override;
+  // Served from the rollup cache; hours it lacks are read in one snapshot.
+  void visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                     const std::optional<std::string>& value, const RollupColumns& columns,
+                     const std::function<void(const RollupRow&)>& visit) const override;
   void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   void scan_events(int64_t start_us, int64_t end_us,
@@ -41,15 +51,20 @@ class SqliteStore final : public Store {
   StoreStatus status() const override;
 
   const std::string& path() const { return path_; }
+  RollupCache::Stats rollup_cache_stats() const;
 
   // The schema version this build writes (PRAGMA user_version): 1 the
-  // generation tables, 2 the route tables.
-  static constexpr int kSchemaVersion = 2;
+  // generation tables, 2 the route tables, 3 the rollup write sequence.
+  static constexpr int kSchemaVersion = 3;
 
  private:
   class ReaderLease;
 
   void migrate();
+  static std::vector<RollupRow> read_rollups_on(SqliteDatabase& db, Dimension dimension,
+                                                int64_t start_us, int64_t end_us,
+                                                const std::optional<std::string>& value,
+                                                const RollupColumns& columns);
   void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
   void merge_route_rollup(const RouteKey& key, const RouteBucket& delta,
                           const std::string& now_text);
@@ -61,6 +76,7 @@ class SqliteStore final : public Store {
   void release_reader(std::unique_ptr<SqliteDatabase> reader) const;
 
   std::string path_;
+  std::unique_ptr<RollupCache> rollup_cache_;
   std::unique_ptr<SqliteDatabase> writer_;  // used by one writer at a time (see Store)
   mutable std::mutex readers_mutex_;
   mutable std::vector<std::unique_ptr<SqliteDatabase>> idle_readers_;  // GUARDED_BY(readers_mutex_)

@@ -75,6 +75,17 @@ class Store {
                                               const std::optional<std::string>& value,
                                               const RollupColumns& columns) const = 0;
 
+  // Calls `visit` for each row read_rollups would return, in the same order,
+  // without copying where the store can avoid it. A row may carry columns
+  // beyond `columns`; it is valid during the call only. Thread-safe.
+  virtual void visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                             const std::optional<std::string>& value, const RollupColumns& columns,
+                             const std::function<void(const RollupRow&)>& visit) const {
+    for (const RollupRow& row : read_rollups(dimension, start_us, end_us, value, columns)) {
+      visit(row);
+    }
+  }
+
   // Calls `visit` for every event of `user_id` with timestamp in
   // [start_us, end_us), in timestamp order. Nested JSON fields are not loaded.
   // Thread-safe.

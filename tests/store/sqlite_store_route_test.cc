@@ -34,11 +34,11 @@ TEST(SqliteStoreRouteTest, MigratesAVersion1File) {
                                   &inserted);
   }
   {
-    // What version 1 left: no route tables.
+    // What version 1 left: no route tables, no rollup sequence.
     SqliteDatabase db(path, false);
     db.exec(
         "DROP TABLE route_analytics; DROP TABLE route_analytics_hourly; "
-        "PRAGMA user_version = 1");
+        "DROP TABLE rollup_sequence; PRAGMA user_version = 1");
   }
   SqliteStore store(dir.path());
   {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "event/time.h"
 #include "store/store_suite.h"
 #include "testing/events.h"
@@ -82,6 +84,73 @@ TEST(SqliteStoreTest, RefusesANewerSchema) {
     db.exec("PRAGMA user_version = 99");
   }
   EXPECT_THROW(SqliteStore store(dir.path()), StoreError);
+}
+
+// The models answer for hour kHour as visit_rollups gives it: model -> successes.
+std::map<std::string, int64_t> visited_successes(const Store& store) {
+  std::map<std::string, int64_t> out;
+  store.visit_rollups(Dimension::kModelCheckpoint, kHour, kHour + 2 * kMicrosPerHour, std::nullopt,
+                      RollupColumns{}, [&](const RollupRow& row) {
+                        out[row.key.value] += row.bucket.successes;
+                      });
+  return out;
+}
+
+TEST(SqliteStoreTest, RollupCacheServesRepeatedReadsFromMemory) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(
+      std::vector{testing::make_completion(kHour, true, 10, "", "sdxl"),
+                  testing::make_completion(kHour + kMicrosPerHour, true, 20, "", "flux")},
+      &inserted);
+  EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"flux", 1}, {"sdxl", 1}}));
+  const auto cold = store.rollup_cache_stats();
+  EXPECT_EQ(cold.misses, 2u);
+  EXPECT_EQ(cold.entries, 2u);
+  EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"flux", 1}, {"sdxl", 1}}));
+  EXPECT_EQ(store.rollup_cache_stats().hits, 2u);
+  // A write to the second hour drops that hour only.
+  store.write_generation_events(
+      std::vector{testing::make_completion(kHour + kMicrosPerHour, true, 30, "", "flux")}, &inserted);
+  EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"flux", 2}, {"sdxl", 1}}));
+  const auto warm = store.rollup_cache_stats();
+  EXPECT_EQ(warm.hits, 3u);
+  EXPECT_EQ(warm.misses, 3u);
+  EXPECT_EQ(warm.resets, 0u);
+}
+
+TEST(SqliteStoreTest, RollupCacheFollowsWritesOfAnotherProcess) {
+  // Two stores on one file, each with its own cache: what `genalytics ingest`
+  // beside a running server does.
+  TempDir dir;
+  SqliteStore server(dir.path());
+  SqliteStore other(dir.path());
+  std::vector<uint8_t> inserted;
+  server.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+                                 &inserted);
+  EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 1}}));
+  EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 1}}));
+  other.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+                                &inserted);
+  EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 2}}));
+  EXPECT_EQ(server.rollup_cache_stats().resets, 1u);
+  // And the server's own writes after that.
+  server.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+                                 &inserted);
+  EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 3}}));
+  EXPECT_EQ(visited_successes(other), (std::map<std::string, int64_t>{{"sdxl", 3}}));
+}
+
+TEST(SqliteStoreTest, RollupCacheCanBeTurnedOff) {
+  TempDir dir;
+  SqliteStore store(dir.path(), SqliteStoreOptions{.rollup_cache_bytes = 0});
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+                                &inserted);
+  EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"sdxl", 1}}));
+  EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"sdxl", 1}}));
+  EXPECT_EQ(store.rollup_cache_stats().entries, 0u);
 }
 
 }  // namespace

@@ -37,12 +37,30 @@ std::map<RollupKey, RollupBucket> exact_rollups(const std::vector<GenerationEven
   return delta.buckets();
 }
 
-void expect_rollups_equal(const Store& store, const std::vector<GenerationEvent>& events) {
+// The rows of `d` in the day around kBase, through read_rollups or, with
+// `visit`, through visit_rollups (which a store may answer from memory).
+std::vector<RollupRow> all_rows(const Store& store, Dimension d, bool visit) {
+  if (!visit) {
+    return store.read_rollups(d, kBase - kMicrosPerDay, kBase + kMicrosPerDay, std::nullopt,
+                              RollupColumns{true, true, true});
+  }
+  std::vector<RollupRow> rows;
+  store.visit_rollups(d, kBase - kMicrosPerDay, kBase + kMicrosPerDay, std::nullopt,
+                      RollupColumns{true, true, true},
+                      [&](const RollupRow& row) { rows.push_back(row); });
+  return rows;
+}
+
+void expect_rollups_equal(const Store& store, const std::vector<GenerationEvent>& events,
+                          bool visit = false) {
+  if (!visit) expect_rollups_equal(store, events, true);
   const auto expected = exact_rollups(events);
   for (Dimension d : {Dimension::kAll, Dimension::kModelCheckpoint, Dimension::kErrorType,
                       Dimension::kGenerationType}) {
-    auto rows = store.read_rollups(d, kBase - kMicrosPerDay, kBase + kMicrosPerDay, std::nullopt,
-                                   RollupColumns{true, true, true});
+    auto rows = all_rows(store, d, visit);
+    ASSERT_TRUE(std::is_sorted(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return a.key < b.key;
+    })) << to_string(d);
     size_t expected_rows = 0;
     for (const auto& [key, bucket] : expected) expected_rows += key.dimension == d;
     ASSERT_EQ(rows.size(), expected_rows) << to_string(d);
@@ -79,11 +97,54 @@ TEST_P(StoreSuite, RollupsOfSeveralWritesEqualOneWrite) {
   auto events = sample_events();
   std::vector<uint8_t> inserted;
   for (size_t i = 0; i < events.size(); i += 7) {
-    std::vector<GenerationEvent> part(events.begin() + i,
-                                      events.begin() + std::min(events.size(), i + 7));
+    const size_t end = std::min(events.size(), i + 7);
+    std::vector<GenerationEvent> part(events.begin() + i, events.begin() + end);
     store->write_generation_events(part, &inserted);
+    // Reading between the writes: whatever a store keeps in memory must
+    // follow every write.
+    if (i % 35 == 0) {
+      expect_rollups_equal(*store, std::vector<GenerationEvent>(events.begin(), events.begin() + end));
+    }
   }
   expect_rollups_equal(*store, events);
+}
+
+TEST_P(StoreSuite, VisitRollupsHonoursWindowValueAndOrder) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  auto events = sample_events();
+  std::vector<uint8_t> inserted;
+  store->write_generation_events(events, &inserted);
+  auto visit = [&](Dimension d, int64_t start, int64_t end, std::optional<std::string> value) {
+    std::vector<RollupKey> keys;
+    store->visit_rollups(d, start, end, value, RollupColumns{},
+                         [&](const RollupRow& row) { keys.push_back(row.key); });
+    return keys;
+  };
+  auto read = [&](Dimension d, int64_t start, int64_t end, std::optional<std::string> value) {
+    std::vector<RollupKey> keys;
+    for (const RollupRow& row : store->read_rollups(d, start, end, value, RollupColumns{})) {
+      keys.push_back(row.key);
+    }
+    return keys;
+  };
+  // Twice each: the second may come from memory. Windows that start and end
+  // inside an hour hold the hours that start within them.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto [start, end] : {std::pair{kBase, kBase + kMicrosPerDay},
+                              std::pair{kBase + kMicrosPerHour, kBase + 3 * kMicrosPerHour},
+                              std::pair{kBase + 1, kBase + 2 * kMicrosPerHour + 1},
+                              std::pair{kBase + 3 * kMicrosPerHour, kBase + kMicrosPerHour}}) {
+      for (Dimension d : {Dimension::kAll, Dimension::kModelCheckpoint, Dimension::kErrorType}) {
+        EXPECT_EQ(visit(d, start, end, std::nullopt), read(d, start, end, std::nullopt));
+      }
+      auto flux = visit(Dimension::kModelCheckpoint, start, end, std::string("flux"));
+      EXPECT_EQ(flux, read(Dimension::kModelCheckpoint, start, end, std::string("flux")));
+      for (const RollupKey& key : flux) EXPECT_EQ(key.value, "flux");
+    }
+  }
+  EXPECT_EQ(visit(Dimension::kAll, kBase + kMicrosPerHour, kBase + 3 * kMicrosPerHour,
+                  std::nullopt).size(), 2u);
 }
 
 TEST_P(StoreSuite, DuplicateEventIdsChangeNothing) {

@@ -1,0 +1,132 @@
+#include "store/rollup_cache.h"
+
+#include "event/time.h"
+
+namespace genalytics {
+
+RollupCache::RollupCache(size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {}
+
+size_t RollupCache::estimate_bytes(const Rows& rows) {
+  // The map slot, the LRU node and the vector header, then each row's heap.
+  size_t bytes = sizeof(Slot) + sizeof(Key) * 2 + 64 + rows.capacity() * sizeof(RollupRow);
+  for (const RollupRow& row : rows) {
+    bytes += row.key.value.capacity() + row.bucket.durations.heap_bytes() +
+             row.bucket.users.heap_bytes();
+    for (const std::string& message : row.bucket.sample_messages) {
+      bytes += sizeof(std::string) + message.capacity();
+    }
+  }
+  return bytes;
+}
+
+void RollupCache::observe(uint64_t seq) {
+  if (seq <= known_seq_) return;
+  // Every write in (known_seq_, seq] must be one of ours, already invalidated.
+  auto it = own_writes_.upper_bound(known_seq_);
+  uint64_t expected = known_seq_ + 1;
+  while (it != own_writes_.end() && *it == expected && expected <= seq) {
+    ++it;
+    ++expected;
+  }
+  if (expected > seq) {
+    own_writes_.erase(own_writes_.begin(), own_writes_.upper_bound(seq));
+    known_seq_ = seq;
+    return;
+  }
+  // A write we were not told about: anything cached may predate it.
+  clear();
+  ++stats_.resets;
+  floor_seq_ = seq;
+  known_seq_ = seq;
+  own_writes_.erase(own_writes_.begin(), own_writes_.upper_bound(seq));
+  std::erase_if(last_write_, [&](const auto& entry) { return entry.second <= seq; });
+}
+
+void RollupCache::lookup(Dimension dimension, int64_t start_us, int64_t end_us, uint64_t seq,
+                         std::vector<Entry>* entries) {
+  entries->clear();
+  if (end_us <= start_us) return;
+  entries->resize(static_cast<size_t>((end_us - start_us + kMicrosPerHour - 1) / kMicrosPerHour));
+  if (capacity_bytes_ == 0) {
+    std::lock_guard lock(mutex_);
+    stats_.misses += entries->size();
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  observe(seq);
+  auto it = slots_.lower_bound(Key{dimension, start_us});
+  for (; it != slots_.end() && it->first.dimension == dimension && it->first.hour_us < end_us;
+       ++it) {
+    const auto index = static_cast<size_t>((it->first.hour_us - start_us) / kMicrosPerHour);
+    if ((it->first.hour_us - start_us) % kMicrosPerHour != 0) continue;
+    (*entries)[index] = it->second.rows;
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+  }
+  for (const Entry& entry : *entries) {
+    if (entry) {
+      ++stats_.hits;
+    } else {
+      ++stats_.misses;
+    }
+  }
+}
+
+void RollupCache::insert(const Key& key, uint64_t seq, Entry rows) {
+  if (capacity_bytes_ == 0) return;
+  const size_t bytes = estimate_bytes(*rows);
+  if (bytes > capacity_bytes_) return;
+  std::lock_guard lock(mutex_);
+  observe(seq);
+  if (seq < floor_seq_) return;
+  if (auto last = last_write_.find(key); last != last_write_.end() && last->second > seq) return;
+  if (auto existing = slots_.find(key); existing != slots_.end()) erase(existing);
+  while (bytes_ + bytes > capacity_bytes_ && !lru_.empty()) {
+    erase(slots_.find(lru_.back()));
+    ++stats_.evictions;
+  }
+  lru_.push_front(key);
+  slots_.emplace(key, Slot{std::move(rows), bytes, lru_.begin()});
+  bytes_ += bytes;
+}
+
+void RollupCache::invalidate(uint64_t seq, std::span<const Key> keys) {
+  std::lock_guard lock(mutex_);
+  for (const Key& key : keys) {
+    if (auto it = slots_.find(key); it != slots_.end()) erase(it);
+    uint64_t& last = last_write_[key];
+    last = std::max(last, seq);
+  }
+  // A reader that already saw `seq` reset the cache for it; otherwise the
+  // next one to see it must know it is accounted for.
+  if (seq > known_seq_) own_writes_.insert(seq);
+  if (last_write_.size() > kMaxTrackedKeys) {
+    // Forget the oldest writes: refuse everything read before the ones we
+    // know of, which a reset also does.
+    clear();
+    ++stats_.resets;
+    floor_seq_ = std::max(floor_seq_, known_seq_);
+    std::erase_if(last_write_, [&](const auto& entry) { return entry.second <= floor_seq_; });
+  }
+}
+
+RollupCache::Stats RollupCache::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats stats = stats_;
+  stats.entries = slots_.size();
+  stats.bytes = bytes_;
+  return stats;
+}
+
+void RollupCache::erase(std::map<Key, Slot>::iterator it) {
+  bytes_ -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  slots_.erase(it);
+}
+
+void RollupCache::clear() {
+  slots_.clear();
+  lru_.clear();
+  bytes_ = 0;
+}
+
+}  // namespace genalytics

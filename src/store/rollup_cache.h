@@ -1,0 +1,119 @@
+// Decoded hourly rollup rows, kept in memory so that a window's query merges
+// sketches instead of reading and decoding them again. A 30-day models query
+// reads about 4,300 rows; decoding their DDSketches and HyperLogLogs cost
+// more than merging them.
+//
+// One entry holds every row of one (dimension, hour), all columns, ordered
+// by value. Entries are immutable and shared: a reader keeps the ones it
+// uses alive while it merges, without holding the cache's lock.
+//
+// Freshness rests on a write sequence number that the store keeps in the
+// database and increments in every transaction that changes a rollup row,
+// whichever process runs it:
+//   - A reader reads the sequence number S in the same read transaction as
+//     any rows it loads, and tells the cache (lookup). An entry loaded at S
+//     describes the rows as of write S.
+//   - This process's writer calls invalidate(s, keys) after committing write
+//     s: the entries of `keys` are dropped, and an entry loaded before s is
+//     refused later (insert) for those keys.
+//   - A write the cache was not told about (another process, say
+//     `genalytics ingest` beside a server) shows up as a gap in the sequence
+//     numbers readers see; the cache then drops everything and refuses
+//     entries loaded before it. So does a write of our own that a reader sees
+//     before its invalidate() ran: a lost cache, never a stale answer.
+//
+// Memory is bounded: entries are evicted, least recently used first, once
+// their estimated size passes the capacity. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "rollup/rollup_bucket.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+class RollupCache {
+ public:
+  // Every row of one (dimension, hour), ordered by value.
+  using Rows = std::vector<RollupRow>;
+  using Entry = std::shared_ptr<const Rows>;
+
+  struct Key {
+    Dimension dimension;
+    int64_t hour_us;
+    auto operator<=>(const Key&) const = default;
+  };
+
+  struct Stats {
+    uint64_t hits = 0;        // hours answered from memory
+    uint64_t misses = 0;      // hours that had to be read
+    uint64_t evictions = 0;   // entries dropped for space
+    uint64_t resets = 0;      // times everything was dropped for an unknown write
+    size_t entries = 0;
+    size_t bytes = 0;         // estimated
+  };
+
+  // A capacity of 0 disables the cache: lookups miss, inserts are dropped.
+  explicit RollupCache(size_t capacity_bytes);
+
+  // Reports that the caller's read transaction sees writes up to `seq`, then
+  // sets (*entries)[i] to the entry of hour start_us + i hours, or null when
+  // it must be read. REQUIRES: start_us and end_us hour-aligned.
+  void lookup(Dimension dimension, int64_t start_us, int64_t end_us, uint64_t seq,
+              std::vector<Entry>* entries);
+
+  // Offers rows read in a transaction that saw writes up to `seq`. Dropped
+  // when a write after `seq` may have changed them, or when they alone
+  // exceed the capacity.
+  void insert(const Key& key, uint64_t seq, Entry rows);
+
+  // This process committed write `seq`, which changed the rollup rows of
+  // `keys`.
+  void invalidate(uint64_t seq, std::span<const Key> keys);
+
+  Stats stats() const;
+  size_t capacity_bytes() const { return capacity_bytes_; }
+
+  // Estimated bytes an entry holds.
+  static size_t estimate_bytes(const Rows& rows);
+
+ private:
+  struct Slot {
+    Entry rows;
+    size_t bytes = 0;
+    std::list<Key>::iterator lru;  // position in lru_
+  };
+
+  void observe(uint64_t seq);  // REQUIRES: mutex_ held
+  void erase(std::map<Key, Slot>::iterator it);  // REQUIRES: mutex_ held
+  void clear();  // REQUIRES: mutex_ held
+
+  const size_t capacity_bytes_;
+  mutable std::mutex mutex_;
+  std::map<Key, Slot> slots_;            // GUARDED_BY(mutex_)
+  std::list<Key> lru_;                   // GUARDED_BY(mutex_); front: most recent
+  size_t bytes_ = 0;                     // GUARDED_BY(mutex_)
+  // Every write up to known_seq_ has been accounted for (invalidated or
+  // answered by a reset).
+  uint64_t known_seq_ = 0;               // GUARDED_BY(mutex_)
+  // Our own writes after known_seq_, already invalidated.
+  std::set<uint64_t> own_writes_;        // GUARDED_BY(mutex_)
+  // Entries read before this sequence number are refused (the last reset).
+  uint64_t floor_seq_ = 0;               // GUARDED_BY(mutex_)
+  // The last write that changed each key: entries read before it are
+  // refused. One small entry per (dimension, hour) written, up to
+  // kMaxTrackedKeys (about two years of hours), then a reset.
+  static constexpr size_t kMaxTrackedKeys = 65536;
+  std::map<Key, uint64_t> last_write_;   // GUARDED_BY(mutex_)
+  Stats stats_;                          // GUARDED_BY(mutex_)
+};
+
+}  // namespace genalytics
