@@ -76,6 +76,8 @@ GenalyticsConfig load_config(const std::string& path) {
   read_int(root, "server", "port", &server.http.port, 0, 65535);
   read_int(root, "server", "threads", &server.http.threads, 1, 256);
   read_int(root, "server", "body_limit_bytes", &server.http.body_limit, 1024, int64_t{1} << 34);
+  read_int(root, "server", "max_body_bytes_in_flight", &server.http.max_body_bytes_in_flight, 1024,
+           int64_t{1} << 40);
   read_int(root, "server", "max_connections", &server.http.max_connections, 1, 1'000'000);
   int64_t idle = server.http.idle_timeout.count();
   read_int(root, "server", "idle_timeout_seconds", &idle, 1, 86'400);

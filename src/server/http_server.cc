@@ -23,7 +23,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket&& socket, std::shared_ptr<HttpServer::Shared> shared)
       : stream_(std::move(socket)), shared_(std::move(shared)) {}
 
-  ~Session() { --shared_->connections; }
+  ~Session() {
+    release_body();
+    --shared_->connections;
+  }
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
@@ -57,6 +60,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto length = parser_->content_length();
         length && *length > shared_->options.body_limit) {
       return reject_too_large();
+    }
+    const size_t body_bytes = parser_->content_length()
+                                  ? static_cast<size_t>(*parser_->content_length())
+                                  : (parser_->chunked() ? shared_->options.body_limit : 0);
+    if (!reserve_body(body_bytes)) {
+      keep_alive_ = false;
+      lingering_ = true;
+      ++shared_->in_flight;
+      return send(error_response(http::status::service_unavailable, "server_busy",
+                                 "the server holds too many request bodies; retry shortly",
+                                 header.version(), false));
     }
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
@@ -132,6 +146,8 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         --self->shared_->in_flight;
                         self->response_.reset();
+                        self->request_ = {};
+                        self->release_body();
                         if (ec) return self->close();
                         if (!self->keep_alive_) return self->finish();
                         self->read_header();
@@ -154,6 +170,24 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  // Reserves `bytes` of the server's body budget for this request.
+  bool reserve_body(size_t bytes) {
+    if (bytes == 0) return true;
+    auto& held = shared_->body_bytes;
+    size_t current = held.load();
+    do {
+      if (current > 0 && current + bytes > shared_->options.max_body_bytes_in_flight) return false;
+    } while (!held.compare_exchange_weak(current, current + bytes));
+    reserved_ = bytes;
+    return true;
+  }
+
+  void release_body() {
+    if (reserved_ == 0) return;
+    shared_->body_bytes -= reserved_;
+    reserved_ = 0;
+  }
+
   void close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -167,6 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRequest request_;
   std::shared_ptr<HttpResponse> response_;
   std::vector<char> drain_buffer_;
+  size_t reserved_ = 0;  // of shared_->body_bytes, held until answered
   bool keep_alive_ = true;
   bool lingering_ = false;
 };

@@ -30,6 +30,13 @@ struct HttpServerOptions {
   uint16_t port = 8001;  // 0 picks a free port (see HttpServer::port())
   int threads = 2;
   size_t body_limit = 16 * 1024 * 1024;
+  // Request bodies all connections may hold at once, reserved when a
+  // request's headers arrive (its Content-Length, or body_limit when
+  // chunked) and released once it is answered. A request that would pass it
+  // gets 503 with Retry-After, unless no other body is held (so one request
+  // up to body_limit always gets through). Bounds the server's memory under
+  // any number of connections.
+  size_t max_body_bytes_in_flight = size_t{256} << 20;
   int max_connections = 512;
   std::chrono::seconds idle_timeout{60};
 };
@@ -54,12 +61,15 @@ class HttpServer {
 
   // Requests read and not yet answered.
   int64_t in_flight() const { return shared_->in_flight.load(); }
+  // Body bytes reserved by requests not yet answered.
+  size_t body_bytes_in_flight() const { return shared_->body_bytes.load(); }
 
   struct Shared {
     HttpServerOptions options;
     HttpHandler handler;
     std::atomic<int64_t> in_flight{0};
     std::atomic<int> connections{0};
+    std::atomic<size_t> body_bytes{0};  // reserved by requests not yet answered
   };
 
  private:
