@@ -372,6 +372,7 @@ SqliteStore::SqliteStore(const std::string& data_dir, const SqliteStoreOptions& 
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-131072;"
       "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4096;");
   migrate();
+  checkpointer_ = std::make_unique<SqliteCheckpointer>(*writer_, path_, options.checkpoint_pages);
 }
 
 SqliteStore::~SqliteStore() = default;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "store/rollup_cache.h"
+#include "store/sqlite_checkpointer.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
@@ -19,6 +20,9 @@ namespace genalytics {
 struct SqliteStoreOptions {
   // Memory for decoded rollup rows (store/rollup_cache.h); 0 disables it.
   size_t rollup_cache_bytes = size_t{256} << 20;
+  // WAL pages (4 KiB) that start a checkpoint, run on a thread of its own
+  // (store/sqlite_checkpointer.h).
+  int checkpoint_pages = 4096;
 };
 
 class SqliteStore final : public Store {
@@ -52,6 +56,7 @@ class SqliteStore final : public Store {
 
   const std::string& path() const { return path_; }
   RollupCache::Stats rollup_cache_stats() const;
+  uint64_t wal_checkpoints() const { return checkpointer_->checkpoints(); }
 
   // The schema version this build writes (PRAGMA user_version): 1 the
   // generation tables, 2 the route tables, 3 the rollup write sequence.
@@ -78,6 +83,7 @@ class SqliteStore final : public Store {
   std::string path_;
   std::unique_ptr<RollupCache> rollup_cache_;
   std::unique_ptr<SqliteDatabase> writer_;  // used by one writer at a time (see Store)
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;  // destroyed before writer_
   mutable std::mutex readers_mutex_;
   mutable std::vector<std::unique_ptr<SqliteDatabase>> idle_readers_;  // GUARDED_BY(readers_mutex_)
 };

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "event/time.h"
 #include "store/store_suite.h"
@@ -151,6 +153,34 @@ TEST(SqliteStoreTest, RollupCacheCanBeTurnedOff) {
   EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"sdxl", 1}}));
   EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"sdxl", 1}}));
   EXPECT_EQ(store.rollup_cache_stats().entries, 0u);
+}
+
+TEST(SqliteStoreTest, CheckpointsTheWalOffTheWritersThread) {
+  TempDir dir;
+  std::vector<GenerationEvent> all;
+  {
+    SqliteStore store(dir.path(), SqliteStoreOptions{.checkpoint_pages = 8});
+    std::vector<uint8_t> inserted;
+    for (int batch = 0; batch < 20; ++batch) {
+      std::vector<GenerationEvent> events;
+      for (int i = 0; i < 200; ++i) {
+        events.push_back(testing::make_completion(kHour + batch * kMicrosPerHour, true, i));
+      }
+      store.write_generation_events(events, &inserted);
+      all.insert(all.end(), events.begin(), events.end());
+    }
+    for (int i = 0; i < 400 && store.wal_checkpoints() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_GT(store.wal_checkpoints(), 0u);
+  }
+  // Everything is there after reopening.
+  SqliteStore reopened(dir.path());
+  EXPECT_EQ(reopened.count_generation_events(), 4000);
+  auto rows = reopened.read_rollups(Dimension::kAll, kHour, kHour + 20 * kMicrosPerHour,
+                                    std::nullopt, {});
+  ASSERT_EQ(rows.size(), 20u);
+  for (const RollupRow& row : rows) EXPECT_EQ(row.bucket.successes, 200);
 }
 
 }  // namespace
