@@ -61,7 +61,7 @@ int run_serve(const GenalyticsConfig& config, bool production) {
   if (production) {
     spdlog::info("genalytics serving on http://{}:{} (ingest to {}, queries from PostgreSQL{})",
                  options.http.host, server.port(), config.production.redis_url,
-                 config.production.run_worker ? ", with one pipeline worker" : "");
+                 config.production.run_worker ? ", with a pipeline worker per stream" : "");
   } else {
     spdlog::info("genalytics serving on http://{}:{} (data in {})", options.http.host,
                  server.port(), options.data_dir);
@@ -81,18 +81,23 @@ int run_worker(const GenalyticsConfig& config) {
   StreamWorker::Options options = p.worker;
   options.ns = p.ns;
   options.limits = config.server.limits;
-  StreamWorker worker(&store, redis, options);
+  options.normalization = config.server.routes.normalization;
+  StreamWorkerThreads workers(&store, redis, options);
   LiveMetricsPublisher live(&store, redis, p.ns);
   RetentionScheduler retention(
       [&store](int days) { return store.drop_partitions_older_than(days); }, p.retention_days);
-  std::jthread thread([&worker](std::stop_token stop) { worker.run(stop); });
-  spdlog::info("worker {} moving {} into PostgreSQL", worker.consumer(), worker.stream_key());
+  for (const StreamWorker* worker : workers.workers()) {
+    spdlog::info("worker {} moving {} into PostgreSQL", worker->consumer(), worker->stream_key());
+  }
   wait_for_stop_signal(signals);
-  thread.request_stop();
-  thread.join();
-  const StreamWorker::Stats stats = worker.stats();
-  spdlog::info("worker stopped: {} entries acknowledged, {} inserted, {} duplicates, {} dead-lettered",
-               stats.entries_acknowledged, stats.inserted, stats.duplicates, stats.dead_lettered);
+  workers.stop();
+  spdlog::info("worker stopped");
+  for (const StreamWorker* worker : workers.workers()) {
+    const StreamWorker::Stats stats = worker->stats();
+    spdlog::info("{}: {} entries acknowledged, {} inserted, {} duplicates, {} dead-lettered",
+                 worker->stream_key(), stats.entries_acknowledged, stats.inserted, stats.duplicates,
+                 stats.dead_lettered);
+  }
   return 0;
 }
 

@@ -70,12 +70,14 @@ int main(int argc, char** argv) {
   serve->add_option("--port", port, "port to listen on (default 8001)")->check(CLI::Range(0, 65535));
   add_redis_flags(serve, &serve_production);
   add_postgres_flag(serve, &serve_production);
-  serve->add_flag("--no-worker", no_worker, "production: do not run a pipeline worker in this process");
+  serve->add_flag("--no-worker", no_worker,
+                  "production: do not run pipeline workers in this process");
 
   CommonFlags worker_flags;
   ProductionFlags worker_production;
   CLI::App* worker = app.add_subcommand(
-      "worker", "Move events from the Redis stream into PostgreSQL (one consumer of the group)");
+      "worker",
+      "Move events from the Redis streams into PostgreSQL (one consumer of the group per stream)");
   add_common_flags(worker, &worker_flags);
   add_redis_flags(worker, &worker_production);
   add_postgres_flag(worker, &worker_production);

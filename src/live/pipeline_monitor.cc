@@ -23,16 +23,45 @@ boost::json::value seconds_since(const std::optional<int64_t>& us, int64_t now_u
   return seconds_between(*us, now_us);
 }
 
+boost::json::object stream_json(const StreamStatus& stream) {
+  return {
+      {"name", stream_name(stream.kind)},
+      {"key", stream.stream_key},
+      {"length", stream.length},
+      {"pending", stream.pending},
+      {"consumers", stream.consumers},
+      {"oldest_pending_age_seconds",
+       stream.oldest_pending_age_s ? boost::json::value(*stream.oldest_pending_age_s) : nullptr},
+      {"oldest_entry_at", optional_time(stream.first_entry_us)},
+      {"newest_entry_at", optional_time(stream.last_entry_us)},
+      {"dead_letter_key", stream.dead_letter_key},
+      {"dead_letters", stream.dead_letters}};
+}
+
+boost::json::object worker_json(const StreamWorker& worker) {
+  const StreamWorker::Stats w = worker.stats();
+  return {{"consumer", worker.consumer()},
+          {"stream", worker.stream_key()},
+          {"entries_acknowledged", w.entries_acknowledged},
+          {"inserted", w.inserted},
+          {"duplicates", w.duplicates},
+          {"dead_lettered", w.dead_lettered},
+          {"store_failures", w.store_failures},
+          {"redis_failures", w.redis_failures},
+          {"last_transfer_at", w.last_transfer_us ? optional_time(w.last_transfer_us) : nullptr},
+          {"last_error", w.last_error}};
+}
+
 }  // namespace
 
 PipelineMonitor::PipelineMonitor(const Store* store, std::optional<RedisOptions> redis,
-                                 std::string ns, std::string group, const StreamWorker* worker,
-                                 const EventSink* sink)
+                                 std::string ns, std::string group,
+                                 std::vector<const StreamWorker*> workers, const EventSink* sink)
     : store_(store),
       redis_options_(std::move(redis)),
       ns_(std::move(ns)),
       group_(std::move(group)),
-      worker_(worker),
+      workers_(std::move(workers)),
       sink_(sink) {}
 
 boost::json::object PipelineMonitor::status(int64_t now_us) const {
@@ -44,7 +73,7 @@ boost::json::object PipelineMonitor::status(int64_t now_us) const {
   // nothing is waiting).
   double lag_seconds = 0;
   if (redis_options_) {
-    StreamStatus stream;
+    std::vector<StreamStatus> streams;
     {
       std::lock_guard lock(redis_mutex_);
       // A cached connection may have been cut (Redis restarted): one retry
@@ -52,7 +81,10 @@ boost::json::object PipelineMonitor::status(int64_t now_us) const {
       for (int attempt = 0;; ++attempt) {
         try {
           if (!redis_ || !redis_->connected()) redis_ = std::make_unique<RedisClient>(*redis_options_);
-          stream = read_stream_status(*redis_, ns_, group_, now_us);
+          streams.clear();
+          for (const StreamKind kind : kStreamKinds) {
+            streams.push_back(read_stream_status(*redis_, kind, ns_, group_, now_us));
+          }
           break;
         } catch (const RedisReplyError&) {
           throw;
@@ -62,20 +94,14 @@ boost::json::object PipelineMonitor::status(int64_t now_us) const {
         }
       }
     }
-    if (stream.first_entry_us) lag_seconds = seconds_between(*stream.first_entry_us, now_us);
-    boost::json::object s{{"name", "generation_events"},
-                          {"key", stream.stream_key},
-                          {"length", stream.length},
-                          {"pending", stream.pending},
-                          {"consumers", stream.consumers},
-                          {"oldest_pending_age_seconds",
-                           stream.oldest_pending_age_s ? boost::json::value(*stream.oldest_pending_age_s)
-                                                       : nullptr},
-                          {"oldest_entry_at", optional_time(stream.first_entry_us)},
-                          {"newest_entry_at", optional_time(stream.last_entry_us)},
-                          {"dead_letter_key", stream.dead_letter_key},
-                          {"dead_letters", stream.dead_letters}};
-    result["streams"] = boost::json::array{std::move(s)};
+    boost::json::array streams_json;
+    for (const StreamStatus& stream : streams) {
+      if (stream.first_entry_us) {
+        lag_seconds = std::max(lag_seconds, seconds_between(*stream.first_entry_us, now_us));
+      }
+      streams_json.push_back(stream_json(stream));
+    }
+    result["streams"] = std::move(streams_json);
   }
   if (sink_) result["ingest_queue_events"] = sink_->queued_events();
 
@@ -91,17 +117,8 @@ boost::json::object PipelineMonitor::status(int64_t now_us) const {
   };
   result["lag_seconds"] = lag_seconds;
 
-  if (worker_) {
-    const StreamWorker::Stats w = worker_->stats();
-    result["worker"] = {{"consumer", worker_->consumer()},
-                        {"entries_acknowledged", w.entries_acknowledged},
-                        {"inserted", w.inserted},
-                        {"duplicates", w.duplicates},
-                        {"dead_lettered", w.dead_lettered},
-                        {"store_failures", w.store_failures},
-                        {"redis_failures", w.redis_failures},
-                        {"last_transfer_at", w.last_transfer_us ? optional_time(w.last_transfer_us) : nullptr},
-                        {"last_error", w.last_error}};
+  for (const StreamWorker* worker : workers_) {
+    result[worker->kind() == StreamKind::kRoute ? "route_worker" : "worker"] = worker_json(*worker);
   }
   return result;
 }

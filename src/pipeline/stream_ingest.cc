@@ -1,9 +1,12 @@
 #include "pipeline/stream_ingest.h"
 
+#include <span>
+#include <string>
+
 namespace genalytics {
 
-StreamIngest::StreamIngest(StreamPublisher* publisher, Store* route_store, Options options)
-    : publisher_(publisher), route_store_(route_store), options_(options) {
+StreamIngest::StreamIngest(StreamPublisher* publisher, Options options)
+    : publisher_(publisher), options_(options) {
   for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -55,7 +58,6 @@ void StreamIngest::run() {
   std::vector<Submission> batch;
   std::vector<GenerationEvent> events;
   std::vector<RouteEvent> routes;
-  std::vector<uint8_t> inserted;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -75,41 +77,26 @@ void StreamIngest::run() {
       for (GenerationEvent& e : s.events) events.push_back(std::move(e));
       for (RouteEvent& e : s.routes) routes.push_back(std::move(e));
     }
-    std::string generation_error, route_error;
-    if (!events.empty()) {
+    // Each stream on its own: Redis refusing one kind fails only its requests.
+    const auto publish = [this](const auto& to_publish) {
+      if (to_publish.empty()) return std::string();
       try {
-        publisher_->publish(events);
+        publisher_->publish(std::span(to_publish));
       } catch (const std::exception& error) {
-        generation_error = error.what();
+        return std::string(error.what());
       }
-    }
-    if (!routes.empty()) {
-      try {
-        route_store_->write_route_events(routes, &inserted);
-      } catch (const std::exception& error) {
-        route_error = error.what();
-      }
-    }
-    size_t done = 0, route_offset = 0;
+      return std::string();
+    };
+    const std::string generation_error = publish(events);
+    const std::string route_error = publish(routes);
+    size_t done = 0;
     for (Submission& s : batch) {
-      const bool is_routes = !s.routes.empty();
       WriteResult result;
-      result.error = is_routes ? route_error : generation_error;
+      result.error = s.routes.empty() ? generation_error : route_error;
       if (result.error.empty()) {
         result.ok = true;
-        if (is_routes) {
-          for (size_t i = 0; i < s.routes.size(); ++i) {
-            if (inserted[route_offset + i]) {
-              ++result.accepted;
-            } else {
-              ++result.duplicates;
-            }
-          }
-        } else {
-          result.accepted = s.events.size();
-        }
+        result.accepted = s.size();
       }
-      if (is_routes) route_offset += s.routes.size();
       done += s.size();
       s.done(std::move(result));
     }

@@ -1,10 +1,12 @@
-// Production ingest: validated events are appended to the Redis stream by a
-// few publisher threads, each taking every submission queued at that moment
-// and XADDing them in one pipeline (group commit, as BatchWriter does for
-// SQLite). A request is completed only after Redis acknowledged all of its
-// events; a Redis failure completes it with an error (HTTP 503), never with
-// a false acknowledgement. Route events are written straight to the store
-// (one transaction per group of requests) and acknowledged on commit.
+// Production ingest: validated events are appended to the Redis streams
+// (generation events to the generation stream, route events to the route
+// stream) by a few publisher threads, each taking every submission queued at
+// that moment and XADDing them in one pipeline per stream (group commit, as
+// BatchWriter does for SQLite). A request is completed only after Redis
+// acknowledged all of its events; a Redis failure completes it with an error
+// (HTTP 503), never with a false acknowledgement. Whether an event is a
+// duplicate is known only once a worker stores it, so every published event
+// counts as accepted.
 #pragma once
 
 #include <condition_variable>
@@ -15,7 +17,6 @@
 
 #include "pipeline/event_sink.h"
 #include "pipeline/stream_publisher.h"
-#include "store/store.h"
 
 namespace genalytics {
 
@@ -27,8 +28,8 @@ class StreamIngest final : public EventSink {
     int threads = 4;
   };
 
-  // `publisher` and `route_store` must outlive this object.
-  StreamIngest(StreamPublisher* publisher, Store* route_store, Options options);
+  // `publisher` must outlive this object.
+  StreamIngest(StreamPublisher* publisher, Options options);
   ~StreamIngest() override;
   StreamIngest(const StreamIngest&) = delete;
   StreamIngest& operator=(const StreamIngest&) = delete;
@@ -51,7 +52,6 @@ class StreamIngest final : public EventSink {
   void run();
 
   StreamPublisher* publisher_;
-  Store* route_store_;
   Options options_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;

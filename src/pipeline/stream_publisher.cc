@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "event/route_stream_fields.h"
 #include "event/stream_fields.h"
 
 namespace genalytics {
@@ -10,14 +11,24 @@ namespace genalytics {
 StreamPublisher::StreamPublisher(RedisOptions redis, Options options)
     : redis_(std::move(redis)),
       options_(std::move(options)),
-      stream_key_(generation_stream_key(options_.ns)) {}
+      stream_key_(generation_stream_key(options_.ns)),
+      route_stream_key_(genalytics::route_stream_key(options_.ns)) {}
 
 void StreamPublisher::publish(std::span<const GenerationEvent> events) {
+  publish_to(stream_key_, events);
+}
+
+void StreamPublisher::publish(std::span<const RouteEvent> events) {
+  publish_to(route_stream_key_, events);
+}
+
+template <typename Event>
+void StreamPublisher::publish_to(const std::string& key, std::span<const Event> events) {
   if (events.empty()) return;
   bool reused = false;
   std::unique_ptr<RedisClient> client = take_connection(&reused);
   try {
-    send(*client, events);
+    send(*client, key, events);
   } catch (const RedisReplyError&) {
     return_connection(std::move(client));  // Redis refused; the connection is fine
     throw;
@@ -25,7 +36,7 @@ void StreamPublisher::publish(std::span<const GenerationEvent> events) {
     if (!reused) throw;
     // Most likely closed while idle (a Redis restart, an idle timeout).
     client = std::make_unique<RedisClient>(redis_);
-    send(*client, events);
+    send(*client, key, events);
   }
   return_connection(std::move(client));
 }
@@ -49,15 +60,17 @@ void StreamPublisher::return_connection(std::unique_ptr<RedisClient> client) {
   if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(client));
 }
 
-void StreamPublisher::send(RedisClient& client, std::span<const GenerationEvent> events) {
+template <typename Event>
+void StreamPublisher::send(RedisClient& client, const std::string& key,
+                           std::span<const Event> events) {
   std::vector<std::string_view> args;
   const size_t window = std::max<size_t>(options_.pipeline_window, 1);
   for (size_t start = 0; start < events.size(); start += window) {
-    const std::span<const GenerationEvent> chunk =
+    const std::span<const Event> chunk =
         events.subspan(start, std::min(window, events.size() - start));
-    for (const GenerationEvent& event : chunk) {
+    for (const Event& event : chunk) {
       const std::vector<std::pair<std::string, std::string>> fields = to_stream_fields(event);
-      args.assign({"XADD", stream_key_, "*"});
+      args.assign({"XADD", key, "*"});
       for (const auto& [name, value] : fields) {
         args.push_back(name);
         args.push_back(value);
@@ -75,8 +88,7 @@ void StreamPublisher::send(RedisClient& client, std::span<const GenerationEvent>
     }
     if (refused > 0) {
       throw RedisReplyError("Redis refused " + std::to_string(refused) + " of " +
-                            std::to_string(chunk.size()) + " XADDs to " + stream_key_ + ": " +
-                            refusal);
+                            std::to_string(chunk.size()) + " XADDs to " + key + ": " + refusal);
     }
   }
 }

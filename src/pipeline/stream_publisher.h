@@ -1,7 +1,9 @@
 // The producer side of the production pipeline: HTTP ingest appends validated
-// events to the Redis stream `{namespace}:generation_events:stream` in the
-// flat form of event/stream_fields.h, and acknowledges its client only after
-// Redis has acknowledged every event (with AOF on, that is durable).
+// generation events to the Redis stream `{namespace}:generation_events:stream`
+// (flat form of event/stream_fields.h) and route events to
+// `{namespace}:route_analytics:stream` (event/route_stream_fields.h), and
+// acknowledges its client only after Redis has acknowledged every event
+// (with AOF on, that is durable).
 #pragma once
 
 #include <cstddef>
@@ -13,20 +15,11 @@
 #include <vector>
 
 #include "event/generation_event.h"
+#include "event/route_event.h"
 #include "pipeline/redis_client.h"
+#include "pipeline/stream_keys.h"
 
 namespace genalytics {
-
-inline constexpr std::string_view kDefaultStreamNamespace = "genalytics";
-
-// The stream that generation events are appended to, and the one that
-// StreamWorker moves invalid entries to.
-inline std::string generation_stream_key(std::string_view ns) {
-  return std::string(ns) + ":generation_events:stream";
-}
-inline std::string generation_dead_letter_key(std::string_view ns) {
-  return std::string(ns) + ":generation_events:dead";
-}
 
 class StreamPublisher {
  public:
@@ -50,17 +43,25 @@ class StreamPublisher {
   // Thread-safe; concurrent calls use separate connections.
   void publish(std::span<const GenerationEvent> events);
 
+  // The same for route events, into the route stream.
+  void publish(std::span<const RouteEvent> events);
+
   const std::string& stream_key() const { return stream_key_; }
+  const std::string& route_stream_key() const { return route_stream_key_; }
 
  private:
   // An idle connection, or a new one (throws RedisError). `*reused` tells which.
   std::unique_ptr<RedisClient> take_connection(bool* reused);
   void return_connection(std::unique_ptr<RedisClient> client);
-  void send(RedisClient& client, std::span<const GenerationEvent> events);
+  template <typename Event>
+  void publish_to(const std::string& key, std::span<const Event> events);
+  template <typename Event>
+  void send(RedisClient& client, const std::string& key, std::span<const Event> events);
 
   const RedisOptions redis_;
   const Options options_;
   const std::string stream_key_;
+  const std::string route_stream_key_;
   std::mutex idle_mutex_;
   std::vector<std::unique_ptr<RedisClient>> idle_;  // GUARDED_BY(idle_mutex_)
 };

@@ -2,8 +2,6 @@
 
 #include <charconv>
 
-#include "pipeline/stream_publisher.h"
-
 namespace genalytics {
 namespace {
 
@@ -38,11 +36,12 @@ std::string_view field_of(const redisReply& map, std::string_view name, const re
 
 }  // namespace
 
-StreamStatus read_stream_status(RedisClient& redis, const std::string& ns, const std::string& group,
-                                int64_t now_us) {
+StreamStatus read_stream_status(RedisClient& redis, StreamKind kind, const std::string& ns,
+                                const std::string& group, int64_t now_us) {
   StreamStatus status;
-  status.stream_key = generation_stream_key(ns);
-  status.dead_letter_key = generation_dead_letter_key(ns);
+  status.kind = kind;
+  status.stream_key = stream_key(kind, ns);
+  status.dead_letter_key = dead_letter_key(kind, ns);
   status.length = redis.command({"XLEN", status.stream_key})->integer;
   status.dead_letters = redis.command({"XLEN", status.dead_letter_key})->integer;
   if (status.length > 0) {

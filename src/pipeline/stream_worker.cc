@@ -11,6 +11,8 @@
 #include <condition_variable>
 #include <limits>
 
+#include "event/route_decoder.h"
+#include "event/route_stream_fields.h"
 #include "event/stream_fields.h"
 #include "event/time.h"
 
@@ -91,7 +93,8 @@ struct StreamWorker::DeadEntry {
 // Entries taken from the stream and not yet acknowledged.
 struct StreamWorker::Batch {
   std::vector<std::string> ids;         // every entry's
-  std::vector<GenerationEvent> events;  // of the valid entries
+  std::vector<GenerationEvent> events;  // of the valid entries, on the generation stream
+  std::vector<RouteEvent> routes;       // of the valid entries, on the route stream
   std::vector<DeadEntry> dead;
 };
 
@@ -99,8 +102,8 @@ StreamWorker::StreamWorker(Store* store, RedisOptions redis, Options options)
     : store_(store),
       redis_options_(std::move(redis)),
       options_(std::move(options)),
-      stream_key_(generation_stream_key(options_.ns)),
-      dead_letter_key_(generation_dead_letter_key(options_.ns)),
+      stream_key_(genalytics::stream_key(options_.kind, options_.ns)),
+      dead_letter_key_(dead_letter_key(options_.kind, options_.ns)),
       backoff_ms_(options_.backoff_initial_ms) {
   if (options_.consumer.empty()) options_.consumer = default_consumer_name();
   options_.batch_size = std::max<size_t>(options_.batch_size, 1);
@@ -213,9 +216,14 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::read_batch() {
 }
 
 std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisReply& entries) {
+  const bool routes = options_.kind == StreamKind::kRoute;
   auto batch = std::make_unique<Batch>();
   batch->ids.reserve(entries.elements);
-  batch->events.reserve(entries.elements);
+  if (routes) {
+    batch->routes.reserve(entries.elements);
+  } else {
+    batch->events.reserve(entries.elements);
+  }
   // A typical entry's object fits here, so decoding it does not touch the heap.
   unsigned char buffer[16 * 1024];
   std::vector<StreamField> fields;
@@ -237,15 +245,27 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisRep
 
     errors.clear();
     json::monotonic_resource resource(buffer, sizeof(buffer));
-    json::object object = fields_to_json(fields, &errors, json::storage_ptr(&resource));
+    const json::storage_ptr storage(&resource);
+    json::object object = routes ? route_fields_to_json(fields, &errors, storage)
+                                 : fields_to_json(fields, &errors, storage);
     if (errors.empty()) {
       const json::value* event_id = object.if_contains("event_id");
       if (event_id == nullptr || event_id->is_null()) {
         object["event_id"] = entry_event_id(stream_key_, id);
       }
-      GenerationEvent& event = batch->events.emplace_back();
-      if (!decode_generation_event(object, entry_time_us(id), options_.limits, &event, &errors)) {
-        batch->events.pop_back();
+      const json::value value(std::move(object));
+      const int64_t entry_us = entry_time_us(id);
+      if (routes) {
+        RouteEvent& event = batch->routes.emplace_back();
+        if (!decode_route_event(value, entry_us, options_.limits, options_.normalization, &event,
+                                &errors)) {
+          batch->routes.pop_back();
+        }
+      } else {
+        GenerationEvent& event = batch->events.emplace_back();
+        if (!decode_generation_event(value, entry_us, options_.limits, &event, &errors)) {
+          batch->events.pop_back();
+        }
       }
     }
     if (!errors.empty()) {
@@ -259,9 +279,15 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisRep
 }
 
 void StreamWorker::write(Batch& batch, Cycle* cycle) {
-  if (batch.events.empty()) return;
-  store_->write_generation_events(batch.events, &inserted_);
-  for (size_t i = 0; i < batch.events.size(); ++i) {
+  // A batch holds events of its worker's kind only.
+  const size_t count = batch.events.size() + batch.routes.size();
+  if (count == 0) return;
+  if (options_.kind == StreamKind::kRoute) {
+    store_->write_route_events(batch.routes, &inserted_);
+  } else {
+    store_->write_generation_events(batch.events, &inserted_);
+  }
+  for (size_t i = 0; i < count; ++i) {
     if (inserted_[i]) {
       ++cycle->inserted;
     } else {
@@ -319,6 +345,33 @@ void StreamWorker::back_off(const std::stop_token& stop) {
   std::unique_lock lock(mutex);
   stopped.wait_for(lock, stop, std::chrono::milliseconds(backoff_ms_), [] { return false; });
   backoff_ms_ = std::min(backoff_ms_ * 2, std::max(options_.backoff_max_ms, 1));
+}
+
+StreamWorkerThreads::StreamWorkerThreads(Store* store, const RedisOptions& redis,
+                                         const StreamWorker::Options& options) {
+  for (const StreamKind kind : kStreamKinds) {
+    StreamWorker::Options worker_options = options;
+    worker_options.kind = kind;
+    workers_.push_back(std::make_unique<StreamWorker>(store, redis, std::move(worker_options)));
+  }
+  for (const std::unique_ptr<StreamWorker>& worker : workers_) {
+    threads_.emplace_back([worker = worker.get()](std::stop_token stop) { worker->run(stop); });
+  }
+}
+
+StreamWorkerThreads::~StreamWorkerThreads() { stop(); }
+
+void StreamWorkerThreads::stop() {
+  for (std::jthread& thread : threads_) thread.request_stop();
+  for (std::jthread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+std::vector<const StreamWorker*> StreamWorkerThreads::workers() const {
+  std::vector<const StreamWorker*> workers;
+  for (const std::unique_ptr<StreamWorker>& worker : workers_) workers.push_back(worker.get());
+  return workers;
 }
 
 }  // namespace genalytics

@@ -1,17 +1,19 @@
-// The consumer side of the production pipeline: moves generation events from
-// the Redis stream into a Store, exactly once in the rollups whatever crashes.
+// The consumer side of the production pipeline: moves the events of one
+// stream -- generation events or route events, as Options::kind says -- from
+// Redis into a Store, exactly once in the rollups whatever crashes.
 //
-// A worker is one consumer of the group (default "genalytics"). Each cycle it
-// takes a batch of entries -- first its own pending ones after a (re)connect,
-// then entries idle too long on other (dead) consumers (XAUTOCLAIM), else new
-// ones (XREADGROUP ... BLOCK) -- decodes them, writes the valid events in one
-// Store transaction (idempotent on event_id) and only then, in one
-// MULTI/EXEC, copies each invalid entry to `{ns}:generation_events:dead` with
-// its reason and XACKs and XDELs the whole batch. A crash anywhere leaves the
-// entries pending, to be written again (and deduplicated) by whoever takes
-// them. Entries without an event_id get one derived from their stream entry
-// id, and entries without a timestamp the time of their XADD, so that a
-// replay is recognised as one.
+// A worker is one consumer of the group (default "genalytics") on its
+// stream. Each cycle it takes a batch of entries -- first its own pending
+// ones after a (re)connect, then entries idle too long on other (dead)
+// consumers (XAUTOCLAIM), else new ones (XREADGROUP ... BLOCK) -- decodes
+// them, writes the valid events in one Store transaction (idempotent on
+// event_id) and only then, in one MULTI/EXEC, copies each invalid entry to
+// the kind's dead-letter stream (`{ns}:generation_events:dead`,
+// `{ns}:route_analytics:dead`) with its reason and XACKs and XDELs the whole
+// batch. A crash anywhere leaves the entries pending, to be written again
+// (and deduplicated) by whoever takes them. Entries without an event_id get
+// one derived from their stream entry id, and entries without a timestamp
+// the time of their XADD, so that a replay is recognised as one.
 #pragma once
 
 #include <cstddef>
@@ -20,13 +22,16 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "event/generation_decoder.h"
 #include "event/generation_event.h"
+#include "event/route_event.h"
+#include "event/route_normalizer.h"
 #include "pipeline/redis_client.h"
-#include "pipeline/stream_publisher.h"
+#include "pipeline/stream_keys.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -34,6 +39,7 @@ namespace genalytics {
 class StreamWorker {
  public:
   struct Options {
+    StreamKind kind = StreamKind::kGeneration;  // which stream, decoder and store write
     std::string ns = std::string(kDefaultStreamNamespace);
     std::string group = "genalytics";
     std::string consumer;          // empty: "<hostname>:<pid>"
@@ -43,6 +49,7 @@ class StreamWorker {
     int backoff_initial_ms = 100;  // after a failure; doubles up to backoff_max_ms
     int backoff_max_ms = 10'000;
     DecodeLimits limits;
+    RouteNormalization normalization;  // route entries are decoded under it
   };
 
   // What one cycle did.
@@ -67,8 +74,9 @@ class StreamWorker {
   };
 
   // Connects lazily: Redis being down is a failed cycle, not an error here.
-  // REQUIRES: `store` outlives the worker and has no other writer meanwhile
-  // (Store's one-writer rule).
+  // REQUIRES: `store` outlives the worker, and has no other writer meanwhile
+  // unless it allows concurrent writers (PostgresStore does: a generation and
+  // a route worker may share one).
   StreamWorker(Store* store, RedisOptions redis, Options options);
   ~StreamWorker();
   StreamWorker(const StreamWorker&) = delete;
@@ -88,6 +96,7 @@ class StreamWorker {
   // Thread-safe.
   Stats stats() const;
 
+  StreamKind kind() const { return options_.kind; }
   const std::string& consumer() const { return options_.consumer; }
   const std::string& stream_key() const { return stream_key_; }
 
@@ -120,6 +129,31 @@ class StreamWorker {
 
   mutable std::mutex stats_mutex_;
   Stats stats_;  // GUARDED_BY(stats_mutex_)
+};
+
+// One StreamWorker per stream kind (generation events, route events), each
+// running on a thread of its own from construction until stop().
+class StreamWorkerThreads {
+ public:
+  // `options` serve every worker, each with its own kind. REQUIRES: as
+  // StreamWorker's, with the two workers writing `store` concurrently.
+  StreamWorkerThreads(Store* store, const RedisOptions& redis,
+                      const StreamWorker::Options& options);
+  // Calls stop().
+  ~StreamWorkerThreads();
+  StreamWorkerThreads(const StreamWorkerThreads&) = delete;
+  StreamWorkerThreads& operator=(const StreamWorkerThreads&) = delete;
+
+  // Asks every worker to stop and waits for them: a batch being written is
+  // finished and acknowledged first. Idempotent.
+  void stop();
+
+  // In kStreamKinds order. The workers live as long as this object.
+  std::vector<const StreamWorker*> workers() const;
+
+ private:
+  std::vector<std::unique_ptr<StreamWorker>> workers_;
+  std::vector<std::jthread> threads_;
 };
 
 }  // namespace genalytics

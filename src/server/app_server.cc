@@ -19,14 +19,13 @@ AppServer::AppServer(const AppServerOptions& options) {
     publisher_options.ns = ns;
     publisher_ = std::make_unique<StreamPublisher>(*redis, publisher_options);
     sink_ = std::make_unique<StreamIngest>(
-        publisher_.get(), store_.get(),
-        StreamIngest::Options{options.writer.max_queued_events, 20'000, 4});
+        publisher_.get(), StreamIngest::Options{options.writer.max_queued_events, 20'000, 4});
     if (production->run_worker) {
       StreamWorker::Options worker_options = production->worker;
       worker_options.ns = ns;
       worker_options.limits = options.limits;
-      worker_ = std::make_unique<StreamWorker>(store_.get(), *redis, worker_options);
-      worker_thread_ = std::jthread([this](std::stop_token stop) { worker_->run(stop); });
+      worker_options.normalization = options.routes.normalization;
+      workers_ = std::make_unique<StreamWorkerThreads>(store_.get(), *redis, worker_options);
       live_ = std::make_unique<LiveMetricsPublisher>(store_.get(), *redis, ns);
       retention_ = std::make_unique<RetentionScheduler>(
           [postgres](int days) { return postgres->drop_partitions_older_than(days); },
@@ -38,8 +37,9 @@ AppServer::AppServer(const AppServerOptions& options) {
   }
   const std::string group =
       options.production ? options.production->worker.group : StreamWorker::Options().group;
-  monitor_ = std::make_unique<PipelineMonitor>(store_.get(), redis, ns, group, worker_.get(),
-                                               sink_.get());
+  monitor_ = std::make_unique<PipelineMonitor>(
+      store_.get(), redis, ns, group,
+      workers_ ? workers_->workers() : std::vector<const StreamWorker*>{}, sink_.get());
   analytics_ = std::make_unique<GenerationAnalytics>(*store_);
   api_ = std::make_unique<ApiService>(*store_, *analytics_, *sink_, monitor_.get(), options.limits,
                                       options.routes);
@@ -58,10 +58,7 @@ void AppServer::stop() {
   // HTTP side has drained; then the sink drains its queue.
   if (http_) http_->stop();
   sink_->shutdown();
-  if (worker_thread_.joinable()) {
-    worker_thread_.request_stop();
-    worker_thread_.join();
-  }
+  if (workers_) workers_->stop();
   live_.reset();
   retention_.reset();
 }

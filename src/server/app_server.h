@@ -1,13 +1,12 @@
 // genalytics serve, in one object: the embedded engine (SQLite store, group
-// commit) or the production one (ingest to the Redis stream, queries from
-// PostgreSQL, optionally a pipeline worker and the real-time hash), behind
-// the same HTTP API.
+// commit) or the production one (ingest to the Redis streams, queries from
+// PostgreSQL, optionally a pipeline worker per stream and the real-time
+// hash), behind the same HTTP API.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "analytics/generation_analytics.h"
 #include "event/generation_decoder.h"
@@ -28,9 +27,9 @@ struct ProductionOptions {
   std::string redis_url;
   std::string postgres_url;
   std::string ns = std::string(kDefaultStreamNamespace);
-  bool run_worker = true;  // one StreamWorker in this process
+  bool run_worker = true;  // one StreamWorker per stream (generation, route) in this process
   int retention_days = kDefaultRetentionDays;
-  StreamWorker::Options worker;
+  StreamWorker::Options worker;  // for both streams; AppServer sets kind, ns, limits, normalization
 };
 
 struct AppServerOptions {
@@ -54,7 +53,7 @@ class AppServer {
   AppServer& operator=(const AppServer&) = delete;
 
   // Stops accepting connections, answers in-flight requests (their events
-  // durable first), drains the ingest queue, stops the worker. Idempotent.
+  // durable first), drains the ingest queue, stops the workers. Idempotent.
   void stop();
 
   uint16_t port() const { return http_->port(); }
@@ -64,8 +63,7 @@ class AppServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<StreamPublisher> publisher_;
   std::unique_ptr<EventSink> sink_;
-  std::unique_ptr<StreamWorker> worker_;
-  std::jthread worker_thread_;
+  std::unique_ptr<StreamWorkerThreads> workers_;
   std::unique_ptr<LiveMetricsPublisher> live_;
   std::unique_ptr<RetentionScheduler> retention_;
   std::unique_ptr<PipelineMonitor> monitor_;

@@ -1,7 +1,8 @@
-"""Production: HTTP -> Redis stream -> workers -> PostgreSQL, exactly once.
+"""Production: HTTP -> Redis streams -> workers -> PostgreSQL, exactly once.
 Real PostgreSQL and Redis on loopback in a temp folder. Kill -9 of a worker
 mid-batch and of serve mid-ingest, PostgreSQL restarted under load: no
-acknowledged event is lost, none is counted twice (raw table or rollups)."""
+acknowledged event is lost, none is counted twice (raw table or rollups).
+Route events take their own stream, {ns}:route_analytics:stream."""
 import json
 import os
 import random
@@ -88,8 +89,7 @@ def drained(server, timeout=120):
     status = None
     while time.time() < deadline:
         status = get(server.url + "/api/v1/analytics/pipeline")
-        s = status["streams"][0]
-        if s["length"] == 0 and s["pending"] == 0:
+        if all(s["length"] == 0 and s["pending"] == 0 for s in status["streams"]):
             return status
         time.sleep(0.2)
     raise AssertionError(f"pipeline did not drain: {status}")
@@ -106,6 +106,54 @@ def check_exact(pg, server, acknowledged, what):
           f"{what}: rollups count each event once ({o['total_requests']} == {raw_requests})")
     hourly = int(pg.psql("SELECT COALESCE(SUM(total_requests), 0) FROM generation_metrics_hourly").strip())
     check(hourly == raw_requests, f"{what}: generation_metrics_hourly agrees with the raw table")
+
+
+def route_hits(n):
+    now = datetime.now(timezone.utc).isoformat()
+    return "".join(json.dumps({
+        "event_id": str(uuid.uuid4()), "route": f"/api/v1/content/{1000 + i}?page=2&sort=created_at",
+        "method": "GET", "user_id": str(uuid.UUID(int=i + 1)), "timestamp": now,
+        "duration_ms": 100 + i, "status_code": 200 if i % 4 else 500, "db_query_count": 3}) + "\n"
+        for i in range(n))
+
+
+def route_counts(pg):
+    raw = pg.psql("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM route_analytics").strip()
+    hourly = pg.psql("SELECT COALESCE(SUM(total_requests), 0) FROM route_analytics_hourly").strip()
+    return raw, int(hourly)
+
+
+def check_routes(pg, redis, server):
+    """Route events go HTTP -> {ns}:route_analytics:stream -> workers -> PostgreSQL."""
+    key, dead_key = "genalytics:route_analytics:stream", "genalytics:route_analytics:dead"
+    body = route_hits(20)
+    status, answer = post(server.url + "/api/v1/events/route", body)
+    check(status == 200 and answer["accepted"] == 20, f"route events acknowledged ({status} {answer})")
+    check(redis.cli("EXISTS", key).strip() == "1", f"the route stream {key} exists in Redis")
+    check("genalytics" in redis.cli("XINFO", "GROUPS", key), "the workers' group reads the route stream")
+    # Apps may XADD route hits directly (seed 002's fields, flat); a bad one is dead-lettered.
+    redis.cli("XADD", key, "*", "route", "/api/v1/search?q=cats&page=3", "method", "get",
+              "duration_ms", "250", "status_code", "200", "query_params", json.dumps({"page_size": 20}))
+    redis.cli("XADD", key, "*", "route", "no-slash", "method", "GET", "duration_ms", "1",
+              "status_code", "200")
+    status = drained(server)
+    names = [s["name"] for s in status["streams"]]
+    check(names == ["generation_events", "route_analytics"], f"pipeline status lists both streams: {names}")
+    routes = status["streams"][1]
+    check(routes["key"] == key and routes["dead_letter_key"] == dead_key and routes["dead_letters"] == 1,
+          f"route stream status: {routes}")
+    dead = redis.cli("XRANGE", dead_key, "-", "+")
+    check("no-slash" in dead and "/route" in dead, "the bad route entry is dead-lettered with its reason")
+    raw, hourly = route_counts(pg)
+    check(raw == "21|21" and hourly == 21, f"route events stored once via the stream ({raw}, hourly {hourly})")
+    content = pg.psql("SELECT SUM(total_requests), SUM(server_errors) FROM route_analytics_hourly "
+                      "WHERE route = '/api/v1/content/{id}'").strip()
+    check(content == "20|5", f"route_analytics_hourly rolls them up ({content})")
+    # A client retrying the same body: acknowledged again, stored once.
+    status, _ = post(server.url + "/api/v1/events/route", body)
+    check(status == 200, "a retried route body is acknowledged")
+    drained(server)
+    check(route_counts(pg) == (raw, hourly), "a retried route body changes nothing")
 
 
 def main():
@@ -172,6 +220,8 @@ def main():
             redis.stop()
             status, answer = post(server.url + "/api/v1/events/generation", batch(5))
             check(status == 503, f"Redis down: ingest answers 503 ({status} {answer})")
+            status, answer = post(server.url + "/api/v1/events/route", route_hits(2))
+            check(status == 503, f"Redis down: route ingest answers 503 ({status} {answer})")
             redis.start()
             status, _ = post(server.url + "/api/v1/events/generation", batch(5))
             check(status == 200, "Redis back: ingest answers 200")
@@ -190,6 +240,8 @@ def main():
             dead = redis.cli("XRANGE", "genalytics:generation_events:dead", "-", "+")
             check("generation_id" in dead and "UUID" in dead, "the dead letter carries its reason")
             check_exact(pg, server, acknowledged, "after direct XADDs")
+
+            check_routes(pg, redis, server)
 
             # The real-time hash of seed 000.
             live = redis.cli("HGETALL", "genalytics:generation_metrics:current").split()
