@@ -32,7 +32,7 @@ AppServer::AppServer(const AppServerOptions& options) {
           production->retention_days);
     }
   } else {
-    store_ = std::make_unique<SqliteStore>(options.data_dir);
+    store_ = std::make_unique<SqliteStore>(options.data_dir, options.sqlite);
     sink_ = std::make_unique<BatchWriter>(store_.get(), options.writer);
   }
   const std::string group =

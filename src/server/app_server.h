@@ -19,6 +19,7 @@
 #include "pipeline/stream_worker.h"
 #include "server/api.h"
 #include "server/http_server.h"
+#include "store/sqlite_store.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -34,6 +35,7 @@ struct ProductionOptions {
 
 struct AppServerOptions {
   std::string data_dir = "./genalytics-data";    // embedded store
+  SqliteStoreOptions sqlite;                      // its rollup cache and checkpoints
   std::optional<ProductionOptions> production;  // set: Redis + PostgreSQL instead
   HttpServerOptions http;
   BatchWriter::Options writer;
