@@ -346,8 +346,13 @@ class ReadTransaction {
     try {
       db_.exec("COMMIT");
     } catch (const StoreError&) {
-      // A read transaction has nothing to lose; the connection is reset by
-      // the next BEGIN failing loudly if it is broken.
+      // A read transaction has nothing to lose, but the pooled connection
+      // must not stay inside it.
+      try {
+        db_.exec("ROLLBACK");
+      } catch (const StoreError&) {
+        // Not in a transaction any more: nothing to end.
+      }
     }
   }
   ReadTransaction(const ReadTransaction&) = delete;
