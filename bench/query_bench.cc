@@ -353,7 +353,7 @@ int run(const Flags& flags) {
   AppServerOptions options;
   options.data_dir = dir;
   options.http.port = 0;
-  options.sqlite.rollup_cache_bytes = static_cast<size_t>(flags.rollup_cache_mb) << 20;
+  options.rollup_cache_bytes = static_cast<size_t>(flags.rollup_cache_mb) << 20;
   AppServer server(options);
 
   SqliteHandle db =

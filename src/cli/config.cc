@@ -83,9 +83,9 @@ GenalyticsConfig load_config(const std::string& path) {
   read_int(root, "server", "idle_timeout_seconds", &idle, 1, 86'400);
   server.http.idle_timeout = std::chrono::seconds(idle);
   read_string(root, "storage", "data_dir", &server.data_dir);
-  int64_t cache_mb = static_cast<int64_t>(server.sqlite.rollup_cache_bytes >> 20);
+  int64_t cache_mb = static_cast<int64_t>(server.rollup_cache_bytes >> 20);
   read_int(root, "storage", "rollup_cache_mb", &cache_mb, 0, int64_t{1} << 20);
-  server.sqlite.rollup_cache_bytes = static_cast<size_t>(cache_mb) << 20;
+  server.rollup_cache_bytes = static_cast<size_t>(cache_mb) << 20;
   read_int(root, "ingest", "max_queued_events", &server.writer.max_queued_events, 1, int64_t{1} << 32);
   read_int(root, "ingest", "max_events_per_commit", &server.writer.max_events_per_commit, 1,
            int64_t{1} << 32);

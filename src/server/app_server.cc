@@ -12,7 +12,8 @@ AppServer::AppServer(const AppServerOptions& options) {
   if (const auto& production = options.production) {
     redis = RedisOptions::from_url(production->redis_url);
     ns = production->ns;
-    auto store = std::make_unique<PostgresStore>(production->postgres_url);
+    auto store = std::make_unique<PostgresStore>(
+        production->postgres_url, PostgresStore::kDefaultPoolSize, options.rollup_cache_bytes);
     PostgresStore* postgres = store.get();
     store_ = std::move(store);
     StreamPublisher::Options publisher_options;
@@ -32,7 +33,9 @@ AppServer::AppServer(const AppServerOptions& options) {
           production->retention_days);
     }
   } else {
-    store_ = std::make_unique<SqliteStore>(options.data_dir, options.sqlite);
+    SqliteStoreOptions sqlite = options.sqlite;
+    sqlite.rollup_cache_bytes = options.rollup_cache_bytes;
+    store_ = std::make_unique<SqliteStore>(options.data_dir, sqlite);
     sink_ = std::make_unique<BatchWriter>(store_.get(), options.writer);
   }
   const std::string group =

@@ -35,7 +35,9 @@ struct ProductionOptions {
 
 struct AppServerOptions {
   std::string data_dir = "./genalytics-data";    // embedded store
-  SqliteStoreOptions sqlite;                      // its rollup cache and checkpoints
+  SqliteStoreOptions sqlite;                      // its checkpoints (rollup_cache_bytes below wins)
+  // Decoded rollup rows kept in memory, by either store (store/rollup_cache.h).
+  size_t rollup_cache_bytes = SqliteStoreOptions().rollup_cache_bytes;
   std::optional<ProductionOptions> production;  // set: Redis + PostgreSQL instead
   HttpServerOptions http;
   BatchWriter::Options writer;

@@ -214,9 +214,33 @@ CREATE INDEX idx_route_metrics_total_requests ON route_analytics_hourly(total_re
 CREATE INDEX idx_route_metrics_duration ON route_analytics_hourly(avg_duration_ms DESC);
 )sql";
 
+// Version 3: the rollup change log that keeps readers' caches of decoded
+// rollup rows fresh (store/rollup_cache.h). Every transaction that changes
+// generation rollup rows increments rollup_sequence.seq -- its row lock,
+// held to the commit, makes the numbers follow commit order -- and records
+// the (dimension, hour) keys it changed under that number. Retention prunes
+// the log after a day; a reader that finds numbers missing starts afresh.
+constexpr std::string_view kRollupChangesSql = R"sql(
+CREATE TABLE rollup_sequence (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL
+);
+INSERT INTO rollup_sequence (id, seq) VALUES (1, 0);
+
+CREATE TABLE rollup_changes (
+    seq BIGINT NOT NULL,
+    dimension TEXT NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+);
+CREATE INDEX idx_rollup_changes_seq ON rollup_changes(seq);
+CREATE INDEX idx_rollup_changes_changed_at ON rollup_changes(changed_at);
+)sql";
+
 constexpr PostgresMigration kMigrations[] = {
     {1, kInitSql},
     {2, kRouteAnalyticsSql},
+    {3, kRollupChangesSql},
 };
 
 }  // namespace

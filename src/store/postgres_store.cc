@@ -275,6 +275,22 @@ void merge_rollups(PgConnection& c, const RollupDelta& delta) {
   }
   c.copy_from(kCopyStatesSql, states.data());
   c.exec(kUpdateSql);
+
+  // The change log readers' caches follow (migration 3): one number per
+  // transaction, in commit order, with the (dimension, hour) keys it changed.
+  static const std::string kLogSql =
+      "WITH s AS (UPDATE rollup_sequence SET seq = seq + 1 WHERE id = 1 RETURNING seq) "
+      "INSERT INTO rollup_changes (seq, dimension, timestamp) "
+      "SELECT DISTINCT s.seq, k.dimension, k.timestamp FROM s, "
+      "unnest($1::text[], $2::timestamptz[]) AS k(dimension, timestamp)";
+  std::vector<std::string> changed_dimensions, changed_hours;
+  for (const auto& [key, bucket] : delta.buckets()) {
+    changed_dimensions.emplace_back(to_string(key.dimension));
+    changed_hours.push_back(pg_timestamp(key.hour_us));
+  }
+  c.exec(kLogSql, PgParams()
+                      .text(pg_array_literal(changed_dimensions))
+                      .text(pg_array_literal(changed_hours)));
 }
 
 // The columns a route event is copied into, in PgCopyBuffer order (see
@@ -681,8 +697,9 @@ auto PostgresStore::with_connection(Work&& work) const {
   }
 }
 
-PostgresStore::PostgresStore(const std::string& url, size_t pool_size)
-    : pool_(url, pool_size, set_up_session) {
+PostgresStore::PostgresStore(const std::string& url, size_t pool_size, size_t rollup_cache_bytes)
+    : pool_(url, pool_size, set_up_session),
+      rollup_cache_(std::make_unique<RollupCache>(rollup_cache_bytes)) {
   with_connection([](PgConnection& c) { apply_migrations(c); });
   ensure_partitions(kDefaultMonthsAhead);
 }
@@ -753,6 +770,9 @@ int64_t PostgresStore::drop_partitions_older_than(int days) {
         ++count;
       }
     }
+    // Readers replay the change log since their last query; one idle for a
+    // day finds numbers missing and starts its cache afresh.
+    c.exec("DELETE FROM rollup_changes WHERE changed_at < NOW() - INTERVAL '1 day'");
     transaction.commit();
     return count;
   });
@@ -799,6 +819,127 @@ std::vector<RollupRow> PostgresStore::read_rollups(Dimension dimension, int64_t 
                                                    int64_t end_us,
                                                    const std::optional<std::string>& value,
                                                    const RollupColumns& columns) const {
+  return with_connection([&](PgConnection& c) {
+    return read_rollups_on(c, dimension, start_us, end_us, value, columns);
+  });
+}
+
+namespace {
+
+// A REPEATABLE READ, READ ONLY transaction: several statements, one snapshot.
+class SnapshotTransaction {
+ public:
+  explicit SnapshotTransaction(PgConnection& c) : c_(c) {
+    c_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  ~SnapshotTransaction() {
+    try {
+      c_.exec(done_ ? "COMMIT" : "ROLLBACK");
+    } catch (const PostgresError&) {
+      // A broken connection: the pool discards it.
+    }
+  }
+  void finish() { done_ = true; }
+  SnapshotTransaction(const SnapshotTransaction&) = delete;
+  SnapshotTransaction& operator=(const SnapshotTransaction&) = delete;
+
+ private:
+  PgConnection& c_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+void PostgresStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                                  const std::optional<std::string>& value,
+                                  const RollupColumns& columns,
+                                  const std::function<void(const RollupRow&)>& visit) const {
+  auto ceil_hour = [](int64_t us) {
+    const int64_t floor = floor_hour(us);
+    return floor == us ? us : floor + kMicrosPerHour;
+  };
+  const int64_t first = ceil_hour(clamp_to_stored_range(start_us));
+  const int64_t last = ceil_hour(clamp_to_stored_range(end_us));
+  if (first >= last) return;
+  if (rollup_cache_->capacity_bytes() == 0 ||
+      (last - first) / kMicrosPerHour > RollupCache::kMaxHoursPerLookup) {
+    for (const RollupRow& row : read_rollups(dimension, start_us, end_us, value, columns)) {
+      visit(row);
+    }
+    return;
+  }
+
+  static const std::string kChangesSql = fmt::format(
+      "SELECT seq, dimension, {} FROM rollup_changes WHERE seq > $1::bigint AND seq <= $2::bigint "
+      "ORDER BY seq",
+      pg_epoch_us("timestamp"));
+  std::vector<RollupCache::Entry> entries;
+  with_connection([&](PgConnection& c) {
+    SnapshotTransaction snapshot(c);
+    const PgResult sequence = c.exec("SELECT seq FROM rollup_sequence");
+    if (sequence.rows() != 1) throw StoreError("postgres: rollup_sequence has no row");
+    const auto seq = static_cast<uint64_t>(sequence.int64(0, 0));
+    // Replay the writes since the cache last looked, every process's; a
+    // long gap is left to lookup, which then starts afresh.
+    const uint64_t known = rollup_cache_->known_seq();
+    if (seq > known && seq - known <= kMaxChangesReplayed) {
+      const PgResult changes =
+          c.exec(kChangesSql, PgParams()
+                                  .int64(static_cast<int64_t>(known))
+                                  .int64(static_cast<int64_t>(seq)));
+      std::vector<RollupCache::Key> keys;
+      for (int r = 0; r < changes.rows(); ++r) {
+        const auto change = static_cast<uint64_t>(changes.int64(r, 0));
+        auto changed = parse_dimension(changes.text(r, 1));
+        if (!changed) throw StoreError("postgres: unknown dimension in rollup_changes");
+        keys.push_back(RollupCache::Key{*changed, changes.int64(r, 2)});
+        if (r + 1 == changes.rows() || static_cast<uint64_t>(changes.int64(r + 1, 0)) != change) {
+          rollup_cache_->invalidate(change, keys);
+          keys.clear();
+        }
+      }
+    }
+    rollup_cache_->lookup(dimension, first, last, seq, &entries);
+    // Read each run of missing hours with one statement, in the same snapshot.
+    for (size_t i = 0; i < entries.size();) {
+      if (entries[i]) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < entries.size() && !entries[j]) ++j;
+      const int64_t run_start = first + static_cast<int64_t>(i) * kMicrosPerHour;
+      std::vector<RollupCache::Rows> hours(j - i);
+      for (RollupRow& row : read_rollups_on(c, dimension, run_start,
+                                            first + static_cast<int64_t>(j) * kMicrosPerHour,
+                                            std::nullopt, RollupColumns{true, true, true})) {
+        const auto hour = static_cast<size_t>((row.key.hour_us - run_start) / kMicrosPerHour);
+        hours[hour].push_back(std::move(row));
+      }
+      for (size_t k = i; k < j; ++k) {
+        auto entry = std::make_shared<const RollupCache::Rows>(std::move(hours[k - i]));
+        rollup_cache_->insert(
+            RollupCache::Key{dimension, first + static_cast<int64_t>(k) * kMicrosPerHour}, seq,
+            entry);
+        entries[k] = std::move(entry);
+      }
+      i = j;
+    }
+    snapshot.finish();
+  });
+  for (const RollupCache::Entry& entry : entries) {
+    for (const RollupRow& row : *entry) {
+      if (!value || row.key.value == *value) visit(row);
+    }
+  }
+}
+
+RollupCache::Stats PostgresStore::rollup_cache_stats() const { return rollup_cache_->stats(); }
+
+std::vector<RollupRow> PostgresStore::read_rollups_on(PgConnection& c, Dimension dimension,
+                                                      int64_t start_us, int64_t end_us,
+                                                      const std::optional<std::string>& value,
+                                                      const RollupColumns& columns) {
   start_us = clamp_to_stored_range(start_us);
   end_us = clamp_to_stored_range(end_us);
   if (start_us >= end_us) return {};
@@ -820,8 +961,7 @@ std::vector<RollupRow> PostgresStore::read_rollups(Dimension dimension, int64_t 
   if (!all) params.text(to_string(dimension));
   params.text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
   if (!all && value) params.text(*value);
-  return with_connection(
-      [&](PgConnection& c) { return read_rollup_rows(c.exec(sql, params, PgFormat::kBinary)); });
+  return read_rollup_rows(c.exec(sql, params, PgFormat::kBinary));
 }
 
 namespace {

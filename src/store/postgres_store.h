@@ -14,12 +14,14 @@
 // fail once it held rows of that month.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 
 #include "store/postgres.h"
+#include "store/rollup_cache.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -34,12 +36,15 @@ class PostgresStore final : public Store {
  public:
   static constexpr int kDefaultMonthsAhead = 3;
   static constexpr size_t kDefaultPoolSize = 8;
+  static constexpr size_t kDefaultRollupCacheBytes = size_t{256} << 20;
 
   // Connects to `url` (a libpq URL such as postgresql://user@127.0.0.1:5432/db),
   // applies pending migrations (see migrate()) and creates the partitions of
   // this month and kDefaultMonthsAhead months ahead. At most `pool_size`
-  // connections are open at once. Throws StoreError. REQUIRES: pool_size >= 1.
-  explicit PostgresStore(const std::string& url, size_t pool_size = kDefaultPoolSize);
+  // connections are open at once; decoded rollup rows take up to
+  // `rollup_cache_bytes` (0: none). Throws StoreError. REQUIRES: pool_size >= 1.
+  explicit PostgresStore(const std::string& url, size_t pool_size = kDefaultPoolSize,
+                         size_t rollup_cache_bytes = kDefaultRollupCacheBytes);
   ~PostgresStore() override;
 
   // Applies the migrations the database at `url` lacks, each in its own
@@ -54,6 +59,13 @@ class PostgresStore final : public Store {
   std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
                                       const std::optional<std::string>& value,
                                       const RollupColumns& columns) const override;
+  // Served from the rollup cache, kept fresh through the change log of
+  // migration 3 (every process's writes); hours it lacks are read in the
+  // same snapshot as the log.
+  void visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                     const std::optional<std::string>& value, const RollupColumns& columns,
+                     const std::function<void(const RollupRow&)>& visit) const override;
+  RollupCache::Stats rollup_cache_stats() const;
   void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   void scan_events(int64_t start_us, int64_t end_us,
@@ -92,6 +104,14 @@ class PostgresStore final : public Store {
   template <typename Work>
   auto with_connection(Work&& work) const;
 
+  static std::vector<RollupRow> read_rollups_on(PgConnection& c, Dimension dimension,
+                                                int64_t start_us, int64_t end_us,
+                                                const std::optional<std::string>& value,
+                                                const RollupColumns& columns);
+  // A reader further behind than this many writes resets the cache instead
+  // of reading the change log.
+  static constexpr uint64_t kMaxChangesReplayed = 10'000;
+
   // Runs `sql` (the columns of kScanColumns; $2 and $3 the window) and
   // visits each row as an event.
   void scan(const std::string& sql, const PgParams& params,
@@ -110,6 +130,7 @@ class PostgresStore final : public Store {
                          std::vector<uint8_t>* inserted, Write&& write);
 
   mutable PgPool pool_;
+  std::unique_ptr<RollupCache> rollup_cache_;
   std::mutex partitions_mutex_;
   std::set<std::string> partitions_;  // GUARDED_BY(partitions_mutex_): names known to exist
   bool partitions_loaded_ = false;    // GUARDED_BY(partitions_mutex_)

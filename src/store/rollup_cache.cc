@@ -109,6 +109,11 @@ void RollupCache::invalidate(uint64_t seq, std::span<const Key> keys) {
   }
 }
 
+uint64_t RollupCache::known_seq() const {
+  std::lock_guard lock(mutex_);
+  return known_seq_;
+}
+
 RollupCache::Stats RollupCache::stats() const {
   std::lock_guard lock(mutex_);
   Stats stats = stats_;

@@ -13,9 +13,11 @@
 //   - A reader reads the sequence number S in the same read transaction as
 //     any rows it loads, and tells the cache (lookup). An entry loaded at S
 //     describes the rows as of write S.
-//   - This process's writer calls invalidate(s, keys) after committing write
-//     s: the entries of `keys` are dropped, and an entry loaded before s is
-//     refused later (insert) for those keys.
+//   - invalidate(s, keys) reports write s and the keys it changed: the
+//     entries of `keys` are dropped, and an entry loaded before s is refused
+//     later (insert) for those keys. SqliteStore's writer calls it after
+//     each commit; PostgresStore's readers replay the database's change log
+//     (every process's writes) before they look up.
 //   - A write the cache was not told about (another process, say
 //     `genalytics ingest` beside a server) shows up as a gap in the sequence
 //     numbers readers see; the cache then drops everything and refuses
@@ -61,6 +63,9 @@ class RollupCache {
     size_t bytes = 0;         // estimated
   };
 
+  // Windows longer than this are read, not cached (a lookup allocates per hour).
+  static constexpr int64_t kMaxHoursPerLookup = 100'000;
+
   // A capacity of 0 disables the cache: lookups miss, inserts are dropped.
   explicit RollupCache(size_t capacity_bytes);
 
@@ -81,6 +86,8 @@ class RollupCache {
 
   Stats stats() const;
   size_t capacity_bytes() const { return capacity_bytes_; }
+  // Every write up to this one has been reported or answered by a reset.
+  uint64_t known_seq() const;
 
   // Estimated bytes an entry holds.
   static size_t estimate_bytes(const Rows& rows);

@@ -622,7 +622,8 @@ void SqliteStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t e
   const int64_t first = ceil_hour(start_us);
   const int64_t last = ceil_hour(end_us);
   if (first >= last) return;
-  if (rollup_cache_->capacity_bytes() == 0) {
+  if (rollup_cache_->capacity_bytes() == 0 ||
+      (last - first) / kMicrosPerHour > RollupCache::kMaxHoursPerLookup) {
     for (const RollupRow& row : read_rollups(dimension, start_us, end_us, value, columns)) {
       visit(row);
     }

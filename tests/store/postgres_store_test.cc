@@ -480,6 +480,67 @@ TEST_F(PostgresStoreTest, TextWithCopyEscapesRoundTrips) {
             "a\\tb \"c\"\n");
 }
 
+// The models rollup for the two hours from kHour as visit_rollups gives it:
+// model -> successes.
+std::map<std::string, int64_t> visited_successes(const Store& store) {
+  std::map<std::string, int64_t> out;
+  store.visit_rollups(Dimension::kModelCheckpoint, kHour, kHour + 2 * kMicrosPerHour, std::nullopt,
+                      RollupColumns{}, [&](const RollupRow& row) {
+                        out[row.key.value] += row.bucket.successes;
+                      });
+  return out;
+}
+
+TEST_F(PostgresStoreTest, RollupCacheFollowsEveryProcesssWritesThroughTheChangeLog) {
+  // A server reading and a worker writing: two stores, two caches, one database.
+  PostgresStore server(url_);
+  PostgresStore worker(url_);
+  std::vector<uint8_t> inserted;
+  auto write = [&](PostgresStore& store, int64_t hour, const char* model) {
+    store.write_generation_events(std::vector{testing::make_completion(hour, true, 10, "", model)},
+                                  &inserted);
+  };
+  write(worker, kHour, "sdxl");
+  write(worker, kHour + kMicrosPerHour, "flux");
+  using Counts = std::map<std::string, int64_t>;
+  EXPECT_EQ(visited_successes(server), (Counts{{"flux", 1}, {"sdxl", 1}}));
+  EXPECT_EQ(visited_successes(server), (Counts{{"flux", 1}, {"sdxl", 1}}));
+  EXPECT_EQ(server.rollup_cache_stats().hits, 2u);
+  EXPECT_EQ(server.rollup_cache_stats().misses, 2u);
+
+  // The worker's write to the second hour drops that hour only, with no reset.
+  write(worker, kHour + kMicrosPerHour, "flux");
+  EXPECT_EQ(visited_successes(server), (Counts{{"flux", 2}, {"sdxl", 1}}));
+  auto stats = server.rollup_cache_stats();
+  EXPECT_EQ(stats.hits, 3u);
+  EXPECT_EQ(stats.misses, 3u);
+  EXPECT_EQ(stats.resets, 0u);
+  // The server's own writes go through the same log.
+  write(server, kHour, "sdxl");
+  EXPECT_EQ(visited_successes(server), (Counts{{"flux", 2}, {"sdxl", 2}}));
+  EXPECT_EQ(visited_successes(worker), (Counts{{"flux", 2}, {"sdxl", 2}}));
+  EXPECT_EQ(server.rollup_cache_stats().resets, 0u);
+
+  // Once retention has pruned log entries the server has not read, it starts afresh.
+  write(worker, kHour, "sdxl");
+  PgConnection(url_).exec("DELETE FROM rollup_changes");
+  EXPECT_EQ(visited_successes(server), (Counts{{"flux", 2}, {"sdxl", 3}}));
+  EXPECT_EQ(server.rollup_cache_stats().resets, 1u);
+}
+
+TEST_F(PostgresStoreTest, RetentionPrunesTheRollupChangeLog) {
+  PostgresStore store(url_);
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
+  PgConnection db(url_);
+  db.exec("INSERT INTO rollup_changes (seq, dimension, timestamp, changed_at) "
+          "VALUES (0, 'all', NOW(), NOW() - INTERVAL '2 days')");
+  EXPECT_EQ(db.exec("SELECT COUNT(*) FROM rollup_changes").int64(0, 0), 2);
+  store.drop_partitions_older_than(90);
+  // The day-old entry is gone, the fresh one (the write above) stays.
+  EXPECT_EQ(db.exec("SELECT COUNT(*) FROM rollup_changes").int64(0, 0), 1);
+}
+
 TEST_F(PostgresStoreTest, MigrationsAreRecordedOnceAndRerunHarmlessly) {
   { PostgresStore store(url_); }
   PostgresStore::migrate(url_);
