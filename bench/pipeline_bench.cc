@@ -60,6 +60,7 @@ struct Flags {
   std::string appendfsync = "always";
   int load_threads = 2;
   int warmups = 5;
+  int64_t rollup_cache_mb = 256;
   int iterations = 50;
 };
 
@@ -662,21 +663,29 @@ int run_query_section(Servers& servers, const Flags& flags) {
     admin.exec("CHECKPOINT");
   }
 
-  AppServerOptions options;
-  ProductionOptions production;
-  production.redis_url = servers.redis.url();
-  production.postgres_url = url;
-  production.run_worker = false;
-  options.production = production;
-  options.http.port = 0;
-  AppServer server(options);
-  KeepAliveClient client(server.port());
-  fmt::print(stderr, "  timing the API ({} + {} requests per endpoint)...\n", flags.warmups,
-             flags.iterations);
-  const Latency models =
-      time_endpoint(client, "/api/v1/analytics/generation/models?days=30", flags);
-  const Latency overview =
-      time_endpoint(client, "/api/v1/analytics/generation/overview?days=30", flags);
+  // The API twice: as configured (rollup cache on), then without the cache,
+  // reading and decoding every hourly row per request.
+  auto time_api = [&](size_t rollup_cache_bytes) {
+    AppServerOptions options;
+    ProductionOptions production;
+    production.redis_url = servers.redis.url();
+    production.postgres_url = url;
+    production.run_worker = false;
+    options.production = production;
+    options.http.port = 0;
+    options.rollup_cache_bytes = rollup_cache_bytes;
+    AppServer server(options);
+    KeepAliveClient client(server.port());
+    fmt::print(stderr, "  timing the API, rollup cache {} MB ({} + {} requests per endpoint)...\n",
+               rollup_cache_bytes >> 20, flags.warmups, flags.iterations);
+    std::pair<Latency, Latency> latencies{
+        time_endpoint(client, "/api/v1/analytics/generation/models?days=30", flags),
+        time_endpoint(client, "/api/v1/analytics/generation/overview?days=30", flags)};
+    server.stop();
+    return latencies;
+  };
+  const auto [models, overview] = time_api(static_cast<size_t>(flags.rollup_cache_mb) << 20);
+  const auto [models_uncached, overview_uncached] = time_api(0);
 
   fmt::print(stderr, "  timing the raw SQL ({} runs each)...\n", flags.runs);
   PgConnection raw(url);
@@ -715,7 +724,6 @@ int run_query_section(Servers& servers, const Flags& flags) {
     if (api != sql)
       mismatches.push_back(fmt::format("overview {}: {} (API) / {} (SQL)", field, api, sql));
   }
-  server.stop();
 
   auto print_endpoint = [&](const char* name, const Latency& api, double sql_seconds,
                             const char* sql_name) {
@@ -736,6 +744,11 @@ int run_query_section(Servers& servers, const Flags& flags) {
       with_commas(static_cast<int64_t>(kLoadBatch)));
   print_endpoint("models?days=30", models, models_sql_seconds, "seed SQL");
   print_endpoint("overview?days=30", overview, overview_sql_seconds, "overview SQL");
+  fmt::print(
+      "  without the rollup cache (storage.rollup_cache_mb 0): models p50 {:.2f} ms, p99 "
+      "{:.2f} ms; overview p50 {:.2f} ms, p99 {:.2f} ms\n",
+      models_uncached.p50_ms, models_uncached.p99_ms, overview_uncached.p50_ms,
+      overview_uncached.p99_ms);
   fmt::print(
       "    models: {} (API) / {} (SQL); overview p50/p95/p99 {}/{}/{} ms (API, DDSketch) / "
       "{}/{}/{} ms (SQL, PERCENTILE_CONT)\n",
@@ -826,6 +839,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 16));
   app.add_option("--iterations", flags.iterations, "timed API requests per endpoint")
       ->check(CLI::Range(1, 100'000));
+  app.add_option("--rollup-cache-mb", flags.rollup_cache_mb,
+                 "the API server's rollup cache (storage.rollup_cache_mb)")
+      ->capture_default_str();
   app.add_option("--warmups", flags.warmups, "untimed API requests first")
       ->check(CLI::Range(0, 100'000));
   app.add_flag("--skip-pipeline", skip_pipeline, "skip section 1 (Redis -> PostgreSQL)");
