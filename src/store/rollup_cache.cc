@@ -1,7 +1,5 @@
 #include "store/rollup_cache.h"
 
-#include "event/time.h"
-
 namespace genalytics {
 
 RollupCache::RollupCache(size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {}
@@ -17,6 +15,23 @@ size_t RollupCache::estimate_bytes(const Rows& rows) {
     }
   }
   return bytes;
+}
+
+std::pair<int64_t, int64_t> RollupCache::hours_of(int64_t start_us, int64_t end_us) {
+  auto ceil_hour = [](int64_t us) {
+    const int64_t floor = floor_hour(us);
+    return floor == us ? us : floor + kMicrosPerHour;
+  };
+  return {ceil_hour(start_us), ceil_hour(end_us)};
+}
+
+void RollupCache::visit(const std::vector<Entry>& entries, const std::optional<std::string>& value,
+                        const std::function<void(const RollupRow&)>& visit) {
+  for (const Entry& entry : entries) {
+    for (const RollupRow& row : *entry) {
+      if (!value || row.key.value == *value) visit(row);
+    }
+  }
 }
 
 void RollupCache::observe(uint64_t seq) {

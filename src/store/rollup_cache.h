@@ -29,14 +29,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <string>
+#include <utility>
 #include <span>
 #include <vector>
 
+#include "event/time.h"
 #include "rollup/rollup_bucket.h"
 #include "store/store.h"
 
@@ -74,6 +79,22 @@ class RollupCache {
   // it must be read. REQUIRES: start_us and end_us hour-aligned.
   void lookup(Dimension dimension, int64_t start_us, int64_t end_us, uint64_t seq,
               std::vector<Entry>* entries);
+
+  // Sets each run of null entries left by lookup() to the rows
+  // `read(run_start_us, run_end_us)` returns for it (ordered by hour, as
+  // Store::read_rollups orders them; every column), and offers each hour to
+  // the cache. `read` must run in the snapshot that saw `seq`.
+  template <typename Read>
+  void fill(Dimension dimension, int64_t start_us, uint64_t seq, std::vector<Entry>* entries,
+            Read&& read);
+
+  // The hours h with start_us <= h < end_us are [first, last) of this.
+  static std::pair<int64_t, int64_t> hours_of(int64_t start_us, int64_t end_us);
+
+  // Calls `visit` for every row of `entries`, in order; only those of
+  // `value` when given.
+  static void visit(const std::vector<Entry>& entries, const std::optional<std::string>& value,
+                    const std::function<void(const RollupRow&)>& visit);
 
   // Offers rows read in a transaction that saw writes up to `seq`. Dropped
   // when a write after `seq` may have changed them, or when they alone
@@ -122,5 +143,30 @@ class RollupCache {
   std::map<Key, uint64_t> last_write_;   // GUARDED_BY(mutex_)
   Stats stats_;                          // GUARDED_BY(mutex_)
 };
+
+template <typename Read>
+void RollupCache::fill(Dimension dimension, int64_t start_us, uint64_t seq,
+                       std::vector<Entry>* entries, Read&& read) {
+  auto hour = [&](size_t i) { return start_us + static_cast<int64_t>(i) * kMicrosPerHour; };
+  for (size_t i = 0; i < entries->size();) {
+    if ((*entries)[i]) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < entries->size() && !(*entries)[j]) ++j;
+    std::vector<Rows> hours(j - i);
+    for (RollupRow& row : read(hour(i), hour(j))) {
+      hours[static_cast<size_t>((row.key.hour_us - hour(i)) / kMicrosPerHour)].push_back(
+          std::move(row));
+    }
+    for (size_t k = i; k < j; ++k) {
+      auto entry = std::make_shared<const Rows>(std::move(hours[k - i]));
+      insert(Key{dimension, hour(k)}, seq, entry);
+      (*entries)[k] = std::move(entry);
+    }
+    i = j;
+  }
+}
 
 }  // namespace genalytics

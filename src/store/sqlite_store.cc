@@ -614,13 +614,7 @@ void SqliteStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t e
                                 const std::optional<std::string>& value,
                                 const RollupColumns& columns,
                                 const std::function<void(const RollupRow&)>& visit) const {
-  // The hours h with start_us <= h < end_us.
-  auto ceil_hour = [](int64_t us) {
-    const int64_t floor = floor_hour(us);
-    return floor == us ? us : floor + kMicrosPerHour;
-  };
-  const int64_t first = ceil_hour(start_us);
-  const int64_t last = ceil_hour(end_us);
+  const auto [first, last] = RollupCache::hours_of(start_us, end_us);
   if (first >= last) return;
   if (rollup_cache_->capacity_bytes() == 0 ||
       (last - first) / kMicrosPerHour > RollupCache::kMaxHoursPerLookup) {
@@ -639,38 +633,13 @@ void SqliteStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t e
     const auto seq = static_cast<uint64_t>(sequence.column_int64(0));
     sequence.reset();
     rollup_cache_->lookup(dimension, first, last, seq, &entries);
-    // Read each run of missing hours with one statement, in the same
-    // snapshot as the sequence number.
-    for (size_t i = 0; i < entries.size();) {
-      if (entries[i]) {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < entries.size() && !entries[j]) ++j;
-      const int64_t run_start = first + static_cast<int64_t>(i) * kMicrosPerHour;
-      std::vector<RollupCache::Rows> hours(j - i);
-      for (RollupRow& row : read_rollups_on(*reader, dimension, run_start,
-                                            first + static_cast<int64_t>(j) * kMicrosPerHour,
-                                            std::nullopt, RollupColumns{true, true, true})) {
-        const auto hour = static_cast<size_t>((row.key.hour_us - run_start) / kMicrosPerHour);
-        hours[hour].push_back(std::move(row));
-      }
-      for (size_t k = i; k < j; ++k) {
-        auto entry = std::make_shared<const RollupCache::Rows>(std::move(hours[k - i]));
-        rollup_cache_->insert(
-            RollupCache::Key{dimension, first + static_cast<int64_t>(k) * kMicrosPerHour}, seq,
-            entry);
-        entries[k] = std::move(entry);
-      }
-      i = j;
-    }
+    // The missing hours, in the same snapshot as the sequence number.
+    rollup_cache_->fill(dimension, first, seq, &entries, [&](int64_t run_start, int64_t run_end) {
+      return read_rollups_on(*reader, dimension, run_start, run_end, std::nullopt,
+                             RollupColumns{true, true, true});
+    });
   }
-  for (const RollupCache::Entry& entry : entries) {
-    for (const RollupRow& row : *entry) {
-      if (!value || row.key.value == *value) visit(row);
-    }
-  }
+  RollupCache::visit(entries, value, visit);
 }
 
 RollupCache::Stats SqliteStore::rollup_cache_stats() const { return rollup_cache_->stats(); }
