@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "event/json_body.h"
+#include "event/field_validator.h"
 #include "event/json_fields.h"
 #include "event/time.h"
 #include "event/uuid.h"
@@ -112,45 +113,11 @@ std::string child_pointer(Field field, std::string_view token) {
 }
 
 // Validates the members of one event object and collects every problem.
-class EventValidator {
+class EventValidator : public FieldValidator<Field, kFieldCount> {
  public:
   EventValidator(const json::object& object, const DecodeLimits& limits,
                  std::vector<FieldError>* errors)
-      : limits_(limits), errors_(errors) {
-    for (const json::key_value_pair& member : object) {
-      if (member.value().is_null()) continue;  // null means absent
-      const size_t index = field_index(member.key());
-      if (index < kFieldCount) values_[index] = &member.value();
-    }
-  }
-
-  // The value of `field`, or nullptr when it is absent or null.
-  const json::value* find(Field field) const { return values_[static_cast<size_t>(field)]; }
-
-  void fail(std::string pointer, std::string message) {
-    errors_->push_back({std::move(pointer), std::move(message)});
-  }
-  void fail(Field field, std::string message) {
-    fail(std::string(pointer_of(field)), std::move(message));
-  }
-
-  // Leaves `*id` alone when the field is absent.
-  void read_uuid(Field field, std::string* id) {
-    const json::value* value = find(field);
-    if (value == nullptr) return;
-    std::optional<std::string> canonical;
-    if (value->is_string()) canonical = canonical_uuid(view(value->get_string()));
-    if (canonical) {
-      *id = std::move(*canonical);
-    } else {
-      fail(field, "must be a UUID");
-    }
-  }
-
-  void read_uuid(Field field, std::optional<std::string>* id) {
-    if (find(field) == nullptr) return;
-    read_uuid(field, &id->emplace());
-  }
+      : FieldValidator(object, limits, errors, kFieldPointers, field_index) {}
 
   void read_required_uuid(Field field, std::string* id) {
     if (find(field) == nullptr) {
@@ -177,19 +144,6 @@ class EventValidator {
     return true;
   }
 
-  void read_timestamp(int64_t default_us, int64_t* timestamp_us) {
-    const json::value* value = find(Field::kTimestamp);
-    if (value == nullptr) {
-      *timestamp_us = default_us;
-      return;
-    }
-    if (const std::optional<int64_t> parsed = parse_event_timestamp(*value)) {
-      *timestamp_us = *parsed;
-    } else {
-      fail(Field::kTimestamp, "must be an RFC 3339 date-time");
-    }
-  }
-
   void read_success(bool required, std::optional<bool>* success) {
     const json::value* value = find(Field::kSuccess);
     if (value == nullptr) {
@@ -198,23 +152,6 @@ class EventValidator {
       *success = value->get_bool();
     } else {
       fail(Field::kSuccess, "must be a boolean");
-    }
-  }
-
-  void read_string(Field field, std::optional<std::string>* out) {
-    const json::value* value = find(field);
-    if (value == nullptr) return;
-    if (!value->is_string()) {
-      fail(field, "must be a string");
-      return;
-    }
-    const std::string_view text = view(value->get_string());
-    if (too_long(text)) {
-      fail(field, too_long_message());
-    } else if (text.find('\0') != std::string_view::npos) {
-      fail(field, kNulMessage);
-    } else {
-      out->emplace(text);
     }
   }
 
@@ -230,32 +167,6 @@ class EventValidator {
       return;
     }
     out->emplace(truncate_utf8(view(value->get_string()), limits_.max_error_message_length));
-  }
-
-  // Reads an integer >= `minimum` (0 or 1) found at `pointer`; nullopt (and an
-  // error) when it is not one.
-  std::optional<int64_t> read_integer(const json::value& value, int64_t minimum,
-                                      std::string_view pointer) {
-    int64_t integer = 0;
-    switch (check_integer(value, minimum, &integer)) {
-      case IntegerCheck::kOk:
-        return integer;
-      case IntegerCheck::kNotInteger:
-      case IntegerCheck::kTooSmall:
-        fail(std::string(pointer),
-             minimum > 0 ? "must be a positive integer" : "must be a non-negative integer");
-        break;
-      case IntegerCheck::kTooLarge:
-        fail(std::string(pointer), "must be at most " + std::to_string(kMaxEventInteger));
-        break;
-    }
-    return std::nullopt;
-  }
-
-  void read_integer(Field field, int64_t minimum, std::optional<int64_t>* out) {
-    if (const json::value* value = find(field)) {
-      *out = read_integer(*value, minimum, pointer_of(field));
-    }
   }
 
   // The field's object, or nullptr (with an error unless it is absent).
@@ -369,15 +280,6 @@ class EventValidator {
   }
 
  private:
-  // Whether `text` has more than max_string_length characters.
-  bool too_long(std::string_view text) const {
-    return text.size() > limits_.max_string_length && utf8_length(text) > limits_.max_string_length;
-  }
-
-  std::string too_long_message() const {
-    return "must be at most " + std::to_string(limits_.max_string_length) + " characters";
-  }
-
   static bool all_finite(const json::value& value) {
     if (value.is_double()) return std::isfinite(value.get_double());
     if (const json::object* object = value.if_object()) {
@@ -413,9 +315,6 @@ class EventValidator {
     }
   }
 
-  const DecodeLimits& limits_;
-  std::vector<FieldError>* errors_;
-  std::array<const json::value*, kFieldCount> values_{};  // indexed by Field
 };
 
 // Nested objects are stored as JSON text; text that no longer parses as an
@@ -453,7 +352,7 @@ bool decode_generation_event(const json::value& value, int64_t now_us, const Dec
   const bool type_known = validator.read_event_type(&event->event_type);
   validator.read_required_uuid(Field::kGenerationId, &event->generation_id);
   validator.read_uuid(Field::kUserId, &event->user_id);
-  validator.read_timestamp(now_us, &event->timestamp_us);
+  validator.read_timestamp(Field::kTimestamp, now_us, &event->timestamp_us);
   validator.read_string(Field::kGenerationType, &event->generation_type);
   validator.read_integer(Field::kDurationMs, 0, &event->duration_ms);
   validator.read_success(type_known && event->is_completion(), &event->success);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "event/json_body.h"
+#include "event/field_validator.h"
 #include "event/json_fields.h"
 #include "event/time.h"
 #include "event/uuid.h"
@@ -115,45 +116,11 @@ std::string number_text(const json::value& number) {
 }
 
 // Validates the members of one event object and collects every problem.
-class RouteValidator {
+class RouteValidator : public FieldValidator<Field, kFieldCount> {
  public:
   RouteValidator(const json::object& object, const DecodeLimits& limits,
                  std::vector<FieldError>* errors)
-      : limits_(limits), errors_(errors) {
-    for (const json::key_value_pair& member : object) {
-      if (member.value().is_null()) continue;  // null means absent
-      const size_t index = field_index(member.key());
-      if (index < kFieldCount) values_[index] = &member.value();
-    }
-  }
-
-  // The value of `field`, or nullptr when it is absent or null.
-  const json::value* find(Field field) const { return values_[static_cast<size_t>(field)]; }
-
-  void fail(std::string pointer, std::string message) {
-    errors_->push_back({std::move(pointer), std::move(message)});
-  }
-  void fail(Field field, std::string message) {
-    fail(std::string(pointer_of(field)), std::move(message));
-  }
-
-  // Leaves `*id` alone when the field is absent.
-  void read_uuid(Field field, std::string* id) {
-    const json::value* value = find(field);
-    if (value == nullptr) return;
-    std::optional<std::string> canonical;
-    if (value->is_string()) canonical = canonical_uuid(view(value->get_string()));
-    if (canonical) {
-      *id = std::move(*canonical);
-    } else {
-      fail(field, "must be a UUID");
-    }
-  }
-
-  void read_uuid(Field field, std::optional<std::string>* id) {
-    if (find(field) == nullptr) return;
-    read_uuid(field, &id->emplace());
-  }
+      : FieldValidator(object, limits, errors, kFieldPointers, field_index) {}
 
   // Splits the route into its path and the parameters of its query string.
   // Leaves both alone when the route is not valid.
@@ -193,39 +160,10 @@ class RouteValidator {
     *method = *parsed;
   }
 
-  void read_timestamp(int64_t default_us, int64_t* timestamp_us) {
-    const json::value* value = find(Field::kTimestamp);
-    if (value == nullptr) {
-      *timestamp_us = default_us;
-    } else if (const std::optional<int64_t> parsed = parse_event_timestamp(*value)) {
-      *timestamp_us = *parsed;
-    } else {
-      fail(Field::kTimestamp, "must be an RFC 3339 date-time");
-    }
-  }
-
-  void read_integer(Field field, std::optional<int64_t>* out) {
-    const json::value* value = find(field);
-    if (value == nullptr) return;
-    int64_t integer = 0;
-    switch (check_integer(*value, 0, &integer)) {
-      case IntegerCheck::kOk:
-        *out = integer;
-        break;
-      case IntegerCheck::kNotInteger:
-      case IntegerCheck::kTooSmall:
-        fail(field, "must be a non-negative integer");
-        break;
-      case IntegerCheck::kTooLarge:
-        fail(field, "must be at most " + std::to_string(kMaxEventInteger));
-        break;
-    }
-  }
-
   void read_required_integer(Field field, int64_t* out) {
     if (find(field) == nullptr) return fail(field, "is required");
     std::optional<int64_t> integer;
-    read_integer(field, &integer);
+    read_integer(field, 0, &integer);
     if (integer) *out = *integer;
   }
 
@@ -293,34 +231,6 @@ class RouteValidator {
     event->query_params_json = std::move(normalized.query_params_json);
     event->query_params_normalized_json = std::move(normalized.query_params_normalized_json);
   }
-
-  void read_string(Field field, std::optional<std::string>* out) {
-    const json::value* value = find(field);
-    if (value == nullptr) return;
-    if (!value->is_string()) return fail(field, "must be a string");
-    const std::string_view text = view(value->get_string());
-    if (too_long(text, limits_.max_string_length)) {
-      fail(field, too_long_message(limits_.max_string_length));
-    } else if (text.find('\0') != std::string_view::npos) {
-      fail(field, kNulMessage);
-    } else {
-      out->emplace(text);
-    }
-  }
-
- private:
-  // Whether `text` has more than `max_length` characters.
-  static bool too_long(std::string_view text, size_t max_length) {
-    return text.size() > max_length && utf8_length(text) > max_length;
-  }
-
-  static std::string too_long_message(size_t max_length) {
-    return "must be at most " + std::to_string(max_length) + " characters";
-  }
-
-  const DecodeLimits& limits_;
-  std::vector<FieldError>* errors_;
-  std::array<const json::value*, kFieldCount> values_{};  // indexed by Field
 };
 
 // query_params are stored as JSON text; text that no longer parses as an
@@ -362,7 +272,7 @@ bool decode_route_event(const json::value& value, int64_t now_us, const DecodeLi
   validator.read_route_full(&route_full);
   validator.read_method(&event->method);
   validator.read_uuid(Field::kUserId, &event->user_id);
-  validator.read_timestamp(now_us, &event->timestamp_us);
+  validator.read_timestamp(Field::kTimestamp, now_us, &event->timestamp_us);
   validator.read_required_integer(Field::kDurationMs, &event->duration_ms);
   validator.read_status_code(&event->status_code);
   QueryParams params;
@@ -371,10 +281,10 @@ bool decode_route_event(const json::value& value, int64_t now_us, const DecodeLi
     validator.normalize(path, params, normalization, event);
   }
   if (route_full) event->route_full = truncate_utf8(*route_full, kMaxRouteFullBytes);
-  validator.read_integer(Field::kRequestSizeBytes, &event->request_size_bytes);
-  validator.read_integer(Field::kResponseSizeBytes, &event->response_size_bytes);
+  validator.read_integer(Field::kRequestSizeBytes, 0, &event->request_size_bytes);
+  validator.read_integer(Field::kResponseSizeBytes, 0, &event->response_size_bytes);
   validator.read_string(Field::kErrorType, &event->error_type);
-  validator.read_integer(Field::kDbQueryCount, &event->db_query_count);
+  validator.read_integer(Field::kDbQueryCount, 0, &event->db_query_count);
   validator.read_string(Field::kCacheStatus, &event->cache_status);
   return errors->size() == errors_before;
 }

@@ -1,0 +1,149 @@
+// The part of an event decoder's validator that does not depend on the kind
+// of event: the object's members by field, the errors collected so far, and
+// the reads of field types every event has (UUIDs, timestamps, strings,
+// integers), with the same messages everywhere. generation_decoder and
+// route_decoder derive their validators from it.
+#pragma once
+
+#include <array>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event/generation_decoder.h"
+#include "event/json_fields.h"
+#include "event/uuid.h"
+
+namespace genalytics {
+
+// `Field` is an enum of kFieldCount fields numbered from 0.
+template <typename Field, size_t kFieldCount>
+class FieldValidator {
+ public:
+  using Pointers = std::array<std::string_view, kFieldCount>;
+  // The index of the field named `key`, or kFieldCount when there is none.
+  using FieldIndex = size_t (*)(std::string_view key);
+
+  // `pointers` holds each field's JSON pointer ("/" + its wire name).
+  // REQUIRES: `limits`, `errors` and `pointers` outlive the validator.
+  FieldValidator(const boost::json::object& object, const DecodeLimits& limits,
+                 std::vector<FieldError>* errors, const Pointers& pointers, FieldIndex field_index)
+      : limits_(limits), errors_(errors), pointers_(pointers) {
+    for (const boost::json::key_value_pair& member : object) {
+      if (member.value().is_null()) continue;  // null means absent
+      const size_t index = field_index(member.key());
+      if (index < kFieldCount) values_[index] = &member.value();
+    }
+  }
+
+  // The value of `field`, or nullptr when it is absent or null.
+  const boost::json::value* find(Field field) const { return values_[index(field)]; }
+
+  std::string_view pointer_of(Field field) const { return pointers_[index(field)]; }
+
+  void fail(std::string pointer, std::string message) {
+    errors_->push_back({std::move(pointer), std::move(message)});
+  }
+  void fail(Field field, std::string message) {
+    fail(std::string(pointer_of(field)), std::move(message));
+  }
+
+  // Leaves `*id` alone when the field is absent.
+  void read_uuid(Field field, std::string* id) {
+    const boost::json::value* value = find(field);
+    if (value == nullptr) return;
+    std::optional<std::string> canonical;
+    if (value->is_string()) canonical = canonical_uuid(view(value->get_string()));
+    if (canonical) {
+      *id = std::move(*canonical);
+    } else {
+      fail(field, "must be a UUID");
+    }
+  }
+
+  void read_uuid(Field field, std::optional<std::string>* id) {
+    if (find(field) == nullptr) return;
+    read_uuid(field, &id->emplace());
+  }
+
+  // `default_us` when the field is absent.
+  void read_timestamp(Field field, int64_t default_us, int64_t* timestamp_us) {
+    const boost::json::value* value = find(field);
+    if (value == nullptr) {
+      *timestamp_us = default_us;
+    } else if (const std::optional<int64_t> parsed = parse_event_timestamp(*value)) {
+      *timestamp_us = *parsed;
+    } else {
+      fail(field, "must be an RFC 3339 date-time");
+    }
+  }
+
+  // A string of at most max_string_length characters, without NUL.
+  void read_string(Field field, std::optional<std::string>* out) {
+    const boost::json::value* value = find(field);
+    if (value == nullptr) return;
+    if (!value->is_string()) return fail(field, "must be a string");
+    const std::string_view text = view(value->get_string());
+    if (too_long(text)) {
+      fail(field, too_long_message());
+    } else if (text.find('\0') != std::string_view::npos) {
+      fail(field, kNulMessage);
+    } else {
+      out->emplace(text);
+    }
+  }
+
+  // Reads an integer >= `minimum` (0 or 1) found at `pointer`; nullopt (and an
+  // error) when it is not one.
+  std::optional<int64_t> read_integer(const boost::json::value& value, int64_t minimum,
+                                      std::string_view pointer) {
+    int64_t integer = 0;
+    switch (check_integer(value, minimum, &integer)) {
+      case IntegerCheck::kOk:
+        return integer;
+      case IntegerCheck::kNotInteger:
+      case IntegerCheck::kTooSmall:
+        fail(std::string(pointer),
+             minimum > 0 ? "must be a positive integer" : "must be a non-negative integer");
+        break;
+      case IntegerCheck::kTooLarge:
+        fail(std::string(pointer), "must be at most " + std::to_string(kMaxEventInteger));
+        break;
+    }
+    return std::nullopt;
+  }
+
+  // Leaves `*out` alone when the field is absent.
+  void read_integer(Field field, int64_t minimum, std::optional<int64_t>* out) {
+    if (const boost::json::value* value = find(field)) {
+      *out = read_integer(*value, minimum, pointer_of(field));
+    }
+  }
+
+ protected:
+  // Whether `text` has more than `max_length` characters.
+  static bool too_long(std::string_view text, size_t max_length) {
+    return text.size() > max_length && utf8_length(text) > max_length;
+  }
+  static std::string too_long_message(size_t max_length) {
+    return "must be at most " + std::to_string(max_length) + " characters";
+  }
+  bool too_long(std::string_view text) const { return too_long(text, limits_.max_string_length); }
+  std::string too_long_message() const { return too_long_message(limits_.max_string_length); }
+
+  const DecodeLimits& limits_;
+  std::vector<FieldError>* errors_;
+
+ private:
+  static size_t index(Field field) { return static_cast<size_t>(field); }
+
+  const Pointers& pointers_;
+  std::array<const boost::json::value*, kFieldCount> values_{};  // indexed by Field
+};
+
+}  // namespace genalytics
