@@ -4,19 +4,17 @@
 // runs only after its events are durable (or the write failed).
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <future>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "event/generation_event.h"
 #include "pipeline/event_sink.h"
+#include "pipeline/submission_queue.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -57,26 +55,12 @@ class BatchWriter final : public EventSink {
   bool full() const override;
 
  private:
-  // One request's events: generation or route events.
-  struct Submission {
-    std::vector<GenerationEvent> events;
-    std::vector<RouteEvent> routes;
-    Callback done;
-    size_t size() const { return events.size() + routes.size(); }
-  };
-
-  SubmitStatus enqueue(Submission submission);
   void run();
   void commit(std::vector<Submission>& batch);
 
   Store* store_;
   Options options_;
-  mutable std::mutex mutex_;
-  std::condition_variable work_ready_;   // signalled on submit and shutdown
-  std::condition_variable room_ready_;   // signalled after each commit
-  std::deque<Submission> queue_;         // GUARDED_BY(mutex_)
-  size_t queued_events_ = 0;             // GUARDED_BY(mutex_)
-  bool stopping_ = false;                // GUARDED_BY(mutex_)
+  SubmissionQueue queue_;
   std::thread thread_;
   std::vector<GenerationEvent> scratch_;     // writer thread only
   std::vector<RouteEvent> route_scratch_;    // writer thread only

@@ -6,50 +6,26 @@
 namespace genalytics {
 
 StreamIngest::StreamIngest(StreamPublisher* publisher, Options options)
-    : publisher_(publisher), options_(options) {
+    : publisher_(publisher), options_(options), queue_(options.max_queued_events) {
   for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { run(); });
 }
 
 StreamIngest::~StreamIngest() { shutdown(); }
 
-SubmitStatus StreamIngest::enqueue(Submission submission) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return SubmitStatus::kShuttingDown;
-    if (queued_events_ > 0 && queued_events_ + submission.size() > options_.max_queued_events) {
-      return SubmitStatus::kQueueFull;
-    }
-    queued_events_ += submission.size();
-    queue_.push_back(std::move(submission));
-  }
-  work_ready_.notify_one();
-  return SubmitStatus::kQueued;
-}
-
 SubmitStatus StreamIngest::submit(std::vector<GenerationEvent> events, Callback done) {
-  return enqueue(Submission{std::move(events), {}, std::move(done)});
+  return queue_.push(Submission{std::move(events), {}, std::move(done)});
 }
 
 SubmitStatus StreamIngest::submit_routes(std::vector<RouteEvent> events, Callback done) {
-  return enqueue(Submission{{}, std::move(events), std::move(done)});
+  return queue_.push(Submission{{}, std::move(events), std::move(done)});
 }
 
-bool StreamIngest::full() const {
-  std::lock_guard lock(mutex_);
-  return queued_events_ >= options_.max_queued_events;
-}
+bool StreamIngest::full() const { return queue_.full(); }
 
-size_t StreamIngest::queued_events() const {
-  std::lock_guard lock(mutex_);
-  return queued_events_;
-}
+size_t StreamIngest::queued_events() const { return queue_.queued_events(); }
 
 void StreamIngest::shutdown() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  work_ready_.notify_all();
+  queue_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }
@@ -58,25 +34,8 @@ void StreamIngest::run() {
   std::vector<Submission> batch;
   std::vector<GenerationEvent> events;
   std::vector<RouteEvent> routes;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      size_t count = 0;
-      while (!queue_.empty() &&
-             (batch.empty() || count + queue_.front().size() <= options_.max_events_per_publish)) {
-        count += queue_.front().size();
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    events.clear();
-    routes.clear();
-    for (Submission& s : batch) {
-      for (GenerationEvent& e : s.events) events.push_back(std::move(e));
-      for (RouteEvent& e : s.routes) routes.push_back(std::move(e));
-    }
+  while (queue_.take(options_.max_events_per_publish, &batch)) {
+    SubmissionQueue::gather(batch, &events, &routes);
     // Each stream on its own: Redis refusing one kind fails only its requests.
     const auto publish = [this](const auto& to_publish) {
       if (to_publish.empty()) return std::string();
@@ -101,8 +60,7 @@ void StreamIngest::run() {
       s.done(std::move(result));
     }
     batch.clear();
-    std::lock_guard lock(mutex_);
-    queued_events_ -= done;
+    queue_.finish(done);
   }
 }
 

@@ -9,13 +9,11 @@
 // counts as accepted.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "pipeline/event_sink.h"
+#include "pipeline/submission_queue.h"
 #include "pipeline/stream_publisher.h"
 
 namespace genalytics {
@@ -41,23 +39,11 @@ class StreamIngest final : public EventSink {
   void shutdown() override;
 
  private:
-  struct Submission {
-    std::vector<GenerationEvent> events;
-    std::vector<RouteEvent> routes;
-    Callback done;
-    size_t size() const { return events.size() + routes.size(); }
-  };
-
-  SubmitStatus enqueue(Submission submission);
   void run();
 
   StreamPublisher* publisher_;
   Options options_;
-  mutable std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::deque<Submission> queue_;  // GUARDED_BY(mutex_)
-  size_t queued_events_ = 0;      // GUARDED_BY(mutex_): queued or being published
-  bool stopping_ = false;         // GUARDED_BY(mutex_)
+  SubmissionQueue queue_;
   std::vector<std::thread> threads_;
 };
 
