@@ -8,6 +8,7 @@
 #include <boost/beast/version.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/listener.h"
 #include "server/responses.h"
 
 namespace genalytics {
@@ -218,19 +219,7 @@ HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
 
 void HttpServer::start() {
   const auto& options = shared_->options;
-  beast::error_code ec;
-  auto address = net::ip::make_address(options.host, ec);
-  if (ec) throw std::runtime_error("invalid host address " + options.host + ": " + ec.message());
-  tcp::endpoint endpoint(address, options.port);
-  acceptor_ = std::make_unique<tcp::acceptor>(net::make_strand(*io_));
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw std::runtime_error("cannot listen on " + options.host + ":" +
-                             std::to_string(options.port) + ": " + ec.message());
-  }
+  acceptor_ = open_listener(*io_, options.host, options.port);
   bound_port_ = acceptor_->local_endpoint().port();
   work_.emplace(io_->get_executor());
   accept();

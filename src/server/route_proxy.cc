@@ -25,6 +25,7 @@
 
 #include "event/time.h"
 #include "event/uuid.h"
+#include "server/listener.h"
 #include "server/responses.h"
 
 namespace genalytics {
@@ -633,19 +634,7 @@ void RouteProxy::start() {
     throw std::runtime_error("cannot resolve upstream " + options.upstream_host + ": " +
                              ec.message());
   }
-  auto address = net::ip::make_address(options.listen_host, ec);
-  if (ec)
-    throw std::runtime_error("invalid listen address " + options.listen_host + ": " + ec.message());
-  tcp::endpoint endpoint(address, options.listen_port);
-  acceptor_ = std::make_unique<tcp::acceptor>(net::make_strand(*io_));
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw std::runtime_error("cannot listen on " + options.listen_host + ":" +
-                             std::to_string(options.listen_port) + ": " + ec.message());
-  }
+  acceptor_ = open_listener(*io_, options.listen_host, options.listen_port);
   bound_port_ = acceptor_->local_endpoint().port();
   work_.emplace(io_->get_executor());
   net::co_spawn(acceptor_->get_executor(), accept_loop(*io_, *acceptor_, shared_), net::detached);
