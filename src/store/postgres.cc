@@ -313,8 +313,9 @@ int64_t PgConnection::copy_from(std::string_view copy_sql, std::string_view data
   return rows;
 }
 
-PgTransaction::PgTransaction(PgConnection& connection) : connection_(connection) {
-  connection_.exec("BEGIN");
+PgTransaction::PgTransaction(PgConnection& connection, Mode mode) : connection_(connection) {
+  connection_.exec(mode == Mode::kReadWrite ? "BEGIN"
+                                            : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
 PgTransaction::~PgTransaction() {

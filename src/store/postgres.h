@@ -156,7 +156,12 @@ class PgConnection {
 // BEGIN at construction; ROLLBACK at destruction unless commit() ran.
 class PgTransaction {
  public:
-  explicit PgTransaction(PgConnection& connection);
+  enum class Mode {
+    kReadWrite,         // READ COMMITTED
+    kReadOnlySnapshot,  // REPEATABLE READ, READ ONLY: several statements, one snapshot
+  };
+
+  explicit PgTransaction(PgConnection& connection, Mode mode = Mode::kReadWrite);
   ~PgTransaction();
   PgTransaction(const PgTransaction&) = delete;
   PgTransaction& operator=(const PgTransaction&) = delete;

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "event/time.h"
+#include "store/sample_messages.h"
 #include "event/uuid.h"
 #include "store/postgres_migrations.h"
 #include "store/route_rollup_columns.h"
@@ -83,23 +84,6 @@ std::string state_column_names() {
   return list;
 }
 
-std::string encode_messages(const std::vector<std::string>& messages) {
-  boost::json::array array;
-  for (const std::string& m : messages) array.emplace_back(m);
-  return boost::json::serialize(array);
-}
-
-std::vector<std::string> decode_messages(std::string_view text) {
-  std::vector<std::string> messages;
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) throw StoreError("corrupt sample_messages in rollup row");
-  for (const auto& m : value.as_array()) {
-    if (m.is_string()) messages.emplace_back(m.as_string());
-  }
-  return messages;
-}
-
 // Reads (hour_us, dimension, value, state...) rows.
 std::vector<RollupRow> read_rollup_rows(const PgResult& result) {
   std::vector<RollupRow> rows;
@@ -132,7 +116,7 @@ std::vector<RollupRow> read_rollup_rows(const PgResult& result) {
       b.users = std::move(*users);
     }
     ++i;
-    if (!result.is_null(r, i)) b.sample_messages = decode_messages(result.text(r, i));
+    if (!result.is_null(r, i)) b.sample_messages = decode_sample_messages(result.text(r, i));
     rows.push_back(std::move(row));
   }
   return rows;
@@ -168,7 +152,7 @@ void append_rollup(PgCopyBuffer& out, const RollupKey& key, const RollupBucket& 
     out.add_int64(v);
   }
   out.add_bytea(b.users.serialize());
-  out.add_text(encode_messages(b.sample_messages));
+  out.add_text(encode_sample_messages(b.sample_messages));
   out.end_row();
 }
 
@@ -824,32 +808,6 @@ std::vector<RollupRow> PostgresStore::read_rollups(Dimension dimension, int64_t 
   });
 }
 
-namespace {
-
-// A REPEATABLE READ, READ ONLY transaction: several statements, one snapshot.
-class SnapshotTransaction {
- public:
-  explicit SnapshotTransaction(PgConnection& c) : c_(c) {
-    c_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  }
-  ~SnapshotTransaction() {
-    try {
-      c_.exec(done_ ? "COMMIT" : "ROLLBACK");
-    } catch (const PostgresError&) {
-      // A broken connection: the pool discards it.
-    }
-  }
-  void finish() { done_ = true; }
-  SnapshotTransaction(const SnapshotTransaction&) = delete;
-  SnapshotTransaction& operator=(const SnapshotTransaction&) = delete;
-
- private:
-  PgConnection& c_;
-  bool done_ = false;
-};
-
-}  // namespace
-
 void PostgresStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
                                   const std::optional<std::string>& value,
                                   const RollupColumns& columns,
@@ -871,7 +829,7 @@ void PostgresStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t
       pg_epoch_us("timestamp"));
   std::vector<RollupCache::Entry> entries;
   with_connection([&](PgConnection& c) {
-    SnapshotTransaction snapshot(c);
+    PgTransaction snapshot(c, PgTransaction::Mode::kReadOnlySnapshot);
     const PgResult sequence = c.exec("SELECT seq FROM rollup_sequence");
     if (sequence.rows() != 1) throw StoreError("postgres: rollup_sequence has no row");
     const auto seq = static_cast<uint64_t>(sequence.int64(0, 0));
@@ -901,7 +859,6 @@ void PostgresStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t
       return read_rollups_on(c, dimension, run_start, run_end, std::nullopt,
                              RollupColumns{true, true, true});
     });
-    snapshot.finish();
   });
   RollupCache::visit(entries, value, visit);
 }

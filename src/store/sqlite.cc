@@ -117,4 +117,22 @@ SqliteStatement& SqliteDatabase::prepare_cached(const std::string& sql) {
 
 int64_t SqliteDatabase::changes() const { return sqlite3_changes64(db_); }
 
+SqliteTransaction::SqliteTransaction(SqliteDatabase& db, Mode mode) : db_(db) {
+  db_.exec(mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+SqliteTransaction::~SqliteTransaction() {
+  if (!open_) return;
+  try {
+    db_.exec("ROLLBACK");
+  } catch (const StoreError&) {
+    // SQLite may already have rolled back (e.g. SQLITE_FULL); nothing is left to undo.
+  }
+}
+
+void SqliteTransaction::commit() {
+  db_.exec("COMMIT");
+  open_ = false;
+}
+
 }  // namespace genalytics

@@ -73,4 +73,24 @@ class SqliteDatabase {
   std::map<std::string, std::unique_ptr<SqliteStatement>, std::less<>> statements_;
 };
 
+// A transaction on `db` for the scope: BEGIN IMMEDIATE (kWrite: takes the
+// write lock now, so that a busy database fails here, not half-way) or BEGIN
+// (kRead: one snapshot for several statements). Rolled back on destruction
+// unless commit() succeeded; a read transaction needs no commit.
+class SqliteTransaction {
+ public:
+  enum class Mode { kRead, kWrite };
+
+  SqliteTransaction(SqliteDatabase& db, Mode mode);
+  ~SqliteTransaction();
+  SqliteTransaction(const SqliteTransaction&) = delete;
+  SqliteTransaction& operator=(const SqliteTransaction&) = delete;
+
+  void commit();
+
+ private:
+  SqliteDatabase& db_;
+  bool open_ = true;
+};
+
 }  // namespace genalytics

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "event/time.h"
+#include "store/sample_messages.h"
 #include "store/route_rollup_columns.h"
 
 namespace genalytics {
@@ -226,24 +227,6 @@ std::string state_select_list(const RollupColumns& columns) {
   return list;
 }
 
-std::string encode_messages(const std::vector<std::string>& messages) {
-  boost::json::array array;
-  for (const std::string& m : messages) array.emplace_back(m);
-  return boost::json::serialize(array);
-}
-
-std::vector<std::string> decode_messages(std::string_view text) {
-  std::vector<std::string> messages;
-  if (text.empty()) return messages;
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) throw StoreError("corrupt sample_messages in rollup row");
-  for (const auto& m : value.as_array()) {
-    if (m.is_string()) messages.emplace_back(m.as_string());
-  }
-  return messages;
-}
-
 // Binds the state of `b` to parameters first .. first + kStateColumnCount - 1.
 void bind_state(SqliteStatement& s, int first, const RollupBucket& b) {
   const int64_t ints[] = {b.requests,      b.successes,  b.failures,       b.cancellations,
@@ -257,7 +240,7 @@ void bind_state(SqliteStatement& s, int first, const RollupBucket& b) {
     s.bind_int64(i++, v);
   }
   s.bind_blob(i++, b.users.serialize());
-  s.bind_text(i++, encode_messages(b.sample_messages));
+  s.bind_text(i++, encode_sample_messages(b.sample_messages));
 }
 
 // Reads the state from columns first .. first + kStateColumnCount - 1;
@@ -286,7 +269,7 @@ RollupBucket read_state(const SqliteStatement& s, int first) {
     b.users = std::move(*users);
   }
   ++i;
-  if (!s.is_null(i)) b.sample_messages = decode_messages(s.column_text(i));
+  if (!s.is_null(i)) b.sample_messages = decode_sample_messages(s.column_text(i));
   return b;
 }
 
@@ -335,35 +318,6 @@ class SqliteStore::ReaderLease {
   std::unique_ptr<SqliteDatabase> db_;
 };
 
-namespace {
-
-// Holds a read transaction open on a reader, so that several statements see
-// one snapshot.
-class ReadTransaction {
- public:
-  explicit ReadTransaction(SqliteDatabase& db) : db_(db) { db_.exec("BEGIN"); }
-  ~ReadTransaction() {
-    try {
-      db_.exec("COMMIT");
-    } catch (const StoreError&) {
-      // A read transaction has nothing to lose, but the pooled connection
-      // must not stay inside it.
-      try {
-        db_.exec("ROLLBACK");
-      } catch (const StoreError&) {
-        // Not in a transaction any more: nothing to end.
-      }
-    }
-  }
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
-
- private:
-  SqliteDatabase& db_;
-};
-
-}  // namespace
-
 SqliteStore::SqliteStore(const std::string& data_dir, const SqliteStoreOptions& options)
     : rollup_cache_(std::make_unique<RollupCache>(options.rollup_cache_bytes)) {
   std::error_code ec;
@@ -390,24 +344,19 @@ void SqliteStore::migrate() {
     return version.column_int64(0);
   };
   if (schema_version() == kSchemaVersion) return;
-  writer_->exec("BEGIN IMMEDIATE");
-  try {
-    // Read again under the write lock: another process may have migrated
-    // the file meanwhile.
-    const int64_t current = schema_version();
-    if (current < 0 || current > kSchemaVersion) {
-      throw StoreError(fmt::format("{} has schema version {}, this build knows 0 to {}", path_,
-                                   current, kSchemaVersion));
-    }
-    for (int64_t next = current + 1; next <= kSchemaVersion; ++next) {
-      writer_->exec(kMigrations[next - 1]);
-    }
-    writer_->exec(fmt::format("PRAGMA user_version={}", kSchemaVersion));
-    writer_->exec("COMMIT");
-  } catch (...) {
-    writer_->exec("ROLLBACK");
-    throw;
+  SqliteTransaction transaction(*writer_, SqliteTransaction::Mode::kWrite);
+  // Read again under the write lock: another process may have migrated the
+  // file meanwhile.
+  const int64_t current = schema_version();
+  if (current < 0 || current > kSchemaVersion) {
+    throw StoreError(fmt::format("{} has schema version {}, this build knows 0 to {}", path_,
+                                 current, kSchemaVersion));
   }
+  for (int64_t next = current + 1; next <= kSchemaVersion; ++next) {
+    writer_->exec(kMigrations[next - 1]);
+  }
+  writer_->exec(fmt::format("PRAGMA user_version={}", kSchemaVersion));
+  transaction.commit();
 }
 
 void SqliteStore::write_generation_events(std::span<const GenerationEvent> events,
@@ -418,8 +367,8 @@ void SqliteStore::write_generation_events(std::span<const GenerationEvent> event
   RollupDelta delta;
   uint64_t seq = 0;
   std::vector<RollupCache::Key> touched;
-  writer_->exec("BEGIN IMMEDIATE");
   try {
+    SqliteTransaction transaction(*writer_, SqliteTransaction::Mode::kWrite);
     SqliteStatement& insert = writer_->prepare_cached(kInsertEventSql);
     for (size_t i = 0; i < events.size(); ++i) {
       const GenerationEvent& e = events[i];
@@ -471,14 +420,9 @@ void SqliteStore::write_generation_events(std::span<const GenerationEvent> event
         }
       }
     }
-    writer_->exec("COMMIT");
+    transaction.commit();
   } catch (...) {
     inserted->assign(events.size(), 0);
-    try {
-      writer_->exec("ROLLBACK");
-    } catch (const StoreError&) {
-      // SQLite may already have rolled back (e.g. SQLITE_FULL); nothing is left to undo.
-    }
     throw;
   }
   if (seq != 0) rollup_cache_->invalidate(seq, touched);
@@ -627,7 +571,7 @@ void SqliteStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t e
   std::vector<RollupCache::Entry> entries;
   {
     ReaderLease reader(*this);
-    ReadTransaction transaction(*reader);
+    SqliteTransaction snapshot(*reader, SqliteTransaction::Mode::kRead);
     SqliteStatement& sequence = reader->prepare_cached("SELECT seq FROM rollup_sequence");
     if (!sequence.step()) throw StoreError("rollup_sequence has no row");
     const auto seq = static_cast<uint64_t>(sequence.column_int64(0));
@@ -743,8 +687,8 @@ void SqliteStore::write_route_events(std::span<const RouteEvent> events,
   if (events.empty()) return;
   const std::string now_text = format_rfc3339_micros(now_us());
   RouteDelta delta;
-  writer_->exec("BEGIN IMMEDIATE");
   try {
+    SqliteTransaction transaction(*writer_, SqliteTransaction::Mode::kWrite);
     SqliteStatement& insert = writer_->prepare_cached(kInsertSql);
     for (size_t i = 0; i < events.size(); ++i) {
       const RouteEvent& e = events[i];
@@ -772,14 +716,9 @@ void SqliteStore::write_route_events(std::span<const RouteEvent> events,
       }
     }
     for (const auto& [key, bucket] : delta.buckets()) merge_route_rollup(key, bucket, now_text);
-    writer_->exec("COMMIT");
+    transaction.commit();
   } catch (...) {
     inserted->assign(events.size(), 0);
-    try {
-      writer_->exec("ROLLBACK");
-    } catch (const StoreError&) {
-      // SQLite may already have rolled back (e.g. SQLITE_FULL); nothing is left to undo.
-    }
     throw;
   }
 }
