@@ -1,6 +1,6 @@
-// What both benchmarks share: scratch directories, raw SQLite handles, a
+// What the benchmarks share: scratch directories, raw SQLite handles, a
 // keep-alive HTTP client, medians and percentiles, peak RSS, number
-// formatting, and the demo rate for a wanted event count.
+// formatting, and demo traffic of a wanted event count.
 #pragma once
 
 #include <sqlite3.h>
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "demo/traffic_generator.h"
+#include "event/time.h"
 
 namespace genalytics::bench {
 
@@ -194,6 +195,27 @@ inline double demo_rate_for_events(int64_t events, int days, int64_t end_us) {
   });
   return kPilotRate * static_cast<double>(events) /
          static_cast<double>(std::max<int64_t>(pilot_events, 1));
+}
+
+// Exactly `count` demo events: 30 days of traffic ending now, cut at
+// `count`. Throws std::runtime_error when the demo made fewer.
+inline std::vector<GenerationEvent> demo_events(int64_t count) {
+  DemoOptions options;
+  options.days = 30;
+  options.end_us = now_us();
+  options.mean_generations_per_hour =
+      1.15 * demo_rate_for_events(count, options.days, options.end_us);
+  std::vector<GenerationEvent> events;
+  events.reserve(static_cast<size_t>(count));
+  generate_demo_traffic(options, 50'000, [&](std::vector<GenerationEvent>&& batch) {
+    for (GenerationEvent& e : batch) {
+      if (static_cast<int64_t>(events.size()) < count) events.push_back(std::move(e));
+    }
+  });
+  if (static_cast<int64_t>(events.size()) < count) {
+    throw std::runtime_error("the demo made only " + std::to_string(events.size()) + " events");
+  }
+  return events;
 }
 
 }  // namespace genalytics::bench

@@ -63,26 +63,6 @@ struct Flags {
   std::exit(1);
 }
 
-// Exactly `count` demo events: 30 days of traffic ending now, cut at `count`.
-std::vector<GenerationEvent> demo_events(int64_t count) {
-  DemoOptions options;
-  options.days = 30;
-  options.end_us = now_us();
-  options.mean_generations_per_hour =
-      1.15 * demo_rate_for_events(count, options.days, options.end_us);
-  std::vector<GenerationEvent> events;
-  events.reserve(static_cast<size_t>(count));
-  generate_demo_traffic(options, 50'000, [&](std::vector<GenerationEvent>&& batch) {
-    for (GenerationEvent& e : batch) {
-      if (static_cast<int64_t>(events.size()) < count) events.push_back(std::move(e));
-    }
-  });
-  if (static_cast<int64_t>(events.size()) < count) {
-    fail(fmt::format("the demo made only {} events", events.size()));
-  }
-  return events;
-}
-
 std::vector<std::string> ndjson_bodies(const std::vector<GenerationEvent>& events,
                                        size_t per_body) {
   std::vector<std::string> bodies;
