@@ -12,6 +12,7 @@
 #include "event/time.h"
 #include "store/sample_messages.h"
 #include "event/uuid.h"
+#include "store/partition_months.h"
 #include "store/postgres_migrations.h"
 #include "store/route_rollup_columns.h"
 
@@ -457,9 +458,6 @@ void merge_route_rollups(PgConnection& c, const RouteDelta& delta) {
   c.exec(kUpdateSql);
 }
 
-// Months are "YYYY-MM" (UTC), so text order is time order.
-std::string month_of(int64_t us) { return format_date(us).substr(0, 7); }
-
 // The statements that load a batch into one raw-event table through its
 // per-connection staging table.
 struct BatchSql {
@@ -562,46 +560,6 @@ void apply_migrations(PgConnection& c) {
   }
 }
 
-std::pair<int, int> year_and_month(std::string_view month) {
-  const size_t dash = month.rfind('-');
-  return {std::stoi(std::string(month.substr(0, dash))),
-          std::stoi(std::string(month.substr(dash + 1)))};
-}
-
-std::string month_plus(std::string_view month, int count) {
-  auto [year, number] = year_and_month(month);
-  const int index = year * 12 + (number - 1) + count;
-  return fmt::format("{:04}-{:02}", index / 12, index % 12 + 1);
-}
-
-// The first instant of `month` as a timestamptz literal.
-std::string month_start_literal(std::string_view month) {
-  auto [year, number] = year_and_month(month);
-  // PostgreSQL has no year 0: the proleptic Gregorian year 0 is its 1 BC.
-  if (year == 0) return fmt::format("0001-{:02}-01 00:00:00+00 BC", number);
-  return fmt::format("{:04}-{:02}-01 00:00:00+00", year, number);
-}
-
-std::string partition_name(std::string_view table, std::string_view month) {
-  std::string name = fmt::format("{}_p{}", table, month);
-  name[name.rfind('-')] = '_';
-  return name;
-}
-
-// The month of a partition of `table` this store created, or nullopt for
-// other names.
-std::optional<std::string> month_of_partition(std::string_view table, std::string_view name) {
-  const std::string prefix = fmt::format("{}_p", table);
-  if (!name.starts_with(prefix)) return std::nullopt;
-  std::string month(name.substr(prefix.size()));
-  if (month.size() != 7 || month[4] != '_') return std::nullopt;
-  month[4] = '-';
-  for (size_t i : {0, 1, 2, 3, 5, 6}) {
-    if (month[i] < '0' || month[i] > '9') return std::nullopt;
-  }
-  return month;
-}
-
 // The months of the existing partitions of `table`.
 std::set<std::string> existing_partitions(PgConnection& c, std::string_view table) {
   PgResult result = c.exec(
@@ -681,8 +639,10 @@ auto PostgresStore::with_connection(Work&& work) const {
   }
 }
 
-PostgresStore::PostgresStore(const std::string& url, size_t pool_size, size_t rollup_cache_bytes)
-    : pool_(url, pool_size, set_up_session),
+PostgresStore::PostgresStore(const std::string& url, size_t pool_size, size_t rollup_cache_bytes,
+                             Clock clock)
+    : clock_(std::move(clock)),
+      pool_(url, pool_size, set_up_session),
       rollup_cache_(std::make_unique<RollupCache>(rollup_cache_bytes)) {
   with_connection([](PgConnection& c) { apply_migrations(c); });
   ensure_partitions(kDefaultMonthsAhead);
@@ -699,9 +659,7 @@ void PostgresStore::migrate(const std::string& url) {
 int PostgresStore::schema_version() { return postgres_migrations().back().version; }
 
 void PostgresStore::ensure_partitions(int months_ahead) {
-  const std::string now = month_of(now_us());
-  std::set<std::string> months;
-  for (int i = 0; i <= months_ahead; ++i) months.insert(month_plus(now, i));
+  const std::set<std::string> months = months_ahead_of(clock_(), months_ahead);
   for (std::string_view table : kPartitionedTables) ensure_months(table, months);
 }
 
@@ -742,7 +700,7 @@ void PostgresStore::forget_partitions() {
 }
 
 int64_t PostgresStore::drop_partitions_older_than(int days) {
-  const std::string cutoff = month_of(now_us() - int64_t{days} * kMicrosPerDay);
+  const std::string cutoff = first_month_kept(clock_(), days);
   const int64_t dropped = with_connection([&](PgConnection& c) {
     PgTransaction transaction(c);
     lock_schema(c);

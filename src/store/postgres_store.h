@@ -14,12 +14,14 @@
 // fail once it held rows of that month.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 
+#include "event/time.h"
 #include "store/postgres.h"
 #include "store/rollup_cache.h"
 #include "store/store.h"
@@ -37,6 +39,9 @@ class PostgresStore final : public Store {
   static constexpr int kDefaultMonthsAhead = 3;
   static constexpr size_t kDefaultPoolSize = 8;
   static constexpr size_t kDefaultRollupCacheBytes = size_t{256} << 20;
+  // Returns the current time in microseconds since the Unix epoch; decides
+  // which partitions are kept ready and which retention drops.
+  using Clock = std::function<int64_t()>;
 
   // Connects to `url` (a libpq URL such as postgresql://user@127.0.0.1:5432/db),
   // applies pending migrations (see migrate()) and creates the partitions of
@@ -44,7 +49,8 @@ class PostgresStore final : public Store {
   // connections are open at once; decoded rollup rows take up to
   // `rollup_cache_bytes` (0: none). Throws StoreError. REQUIRES: pool_size >= 1.
   explicit PostgresStore(const std::string& url, size_t pool_size = kDefaultPoolSize,
-                         size_t rollup_cache_bytes = kDefaultRollupCacheBytes);
+                         size_t rollup_cache_bytes = kDefaultRollupCacheBytes,
+                         Clock clock = now_us);
   ~PostgresStore() override;
 
   // Applies the migrations the database at `url` lacks, each in its own
@@ -84,12 +90,12 @@ class PostgresStore final : public Store {
   // COUNT(*) of a large partitioned table is too slow to poll.
   StoreStatus status() const override;
 
-  // Creates the missing partitions of every raw-event table from this month
-  // to `months_ahead` months ahead. Thread-safe.
+  // Creates the missing partitions of every raw-event table from the clock's
+  // month to `months_ahead` calendar months ahead. Thread-safe.
   void ensure_partitions(int months_ahead);
 
   // Retention: drops the raw-event partitions (of both tables) whose whole
-  // month ended more than `days` days ago (so raw events live `days` to
+  // month ended more than `days` days before the clock's time (so raw events live `days` to
   // `days` + 31 days). Rollups are kept. Returns the number of partitions
   // dropped. Each drop briefly locks its table exclusively.
   // REQUIRES: days >= 0.
@@ -129,6 +135,7 @@ class PostgresStore final : public Store {
   void write_partitioned(std::string_view table, const std::set<std::string>& months,
                          std::vector<uint8_t>* inserted, Write&& write);
 
+  const Clock clock_;
   mutable PgPool pool_;
   std::unique_ptr<RollupCache> rollup_cache_;
   std::mutex partitions_mutex_;

@@ -600,13 +600,37 @@ std::string partition_of(int64_t us) {
   return "generation_events_p" + month;
 }
 
-TEST_F(PostgresStoreTest, PartitionsCoverComingMonthsAndEveryMonthWrittenTo) {
-  PostgresStore store(url_);
-  auto names = partitions(url_);
-  int64_t month = kNow;
-  for (int i = 0; i <= PostgresStore::kDefaultMonthsAhead; ++i, month += 31 * kMicrosPerDay) {
-    EXPECT_TRUE(names.contains(partition_of(month))) << partition_of(month);
+// Regression: this test once stepped 31 days at a time from today, so on
+// the 29th to 31st of a month it expected a partition two months ahead and
+// failed. The clock is an input now, set to month ends, a leap day and a
+// year's last microsecond.
+TEST_F(PostgresStoreTest, PartitionsCoverTheComingCalendarMonthsFromAnyDay) {
+  struct Case {
+    const char* now;
+    std::set<std::string> months;
+  };
+  const Case cases[] = {
+      {"2026-11-30T23:59:59Z", {"2026_11", "2026_12", "2027_01", "2027_02"}},
+      {"2027-01-31T12:00:00Z", {"2027_01", "2027_02", "2027_03", "2027_04"}},
+      {"2028-02-29T00:00:00Z", {"2028_02", "2028_03", "2028_04", "2028_05"}},
+      {"2027-12-31T23:59:59.999999Z", {"2027_12", "2028_01", "2028_02", "2028_03"}},
+      {"2028-01-01T00:00:00Z", {"2028_01", "2028_02", "2028_03", "2028_04"}},
+  };
+  static_assert(PostgresStore::kDefaultMonthsAhead == 3);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.now);
+    const std::string url = server_.create_database();
+    const int64_t now = *parse_rfc3339(c.now);
+    PostgresStore store(url, PostgresStore::kDefaultPoolSize, 0, [now] { return now; });
+    std::set<std::string> expected;
+    for (const std::string& month : c.months) expected.insert("generation_events_p" + month);
+    EXPECT_EQ(partitions(url), expected);
   }
+}
+
+TEST_F(PostgresStoreTest, PartitionsCoverEveryMonthWrittenTo) {
+  PostgresStore store(url_, PostgresStore::kDefaultPoolSize, 0, [] { return kNow; });
+  auto names = partitions(url_);
   const int64_t backfilled = *parse_rfc3339("2019-03-31T23:59:59.999999Z");
   const int64_t ahead = kNow + 300 * kMicrosPerDay;
   const int64_t year_zero = *parse_rfc3339("0000-06-15T12:00:00Z");
