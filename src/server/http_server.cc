@@ -8,6 +8,8 @@
 #include <boost/beast/version.hpp>
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "server/listener.h"
 #include "server/responses.h"
 
@@ -17,6 +19,132 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
+RequestFraming request_framing(const http::request_header<>& header) {
+  auto [begin, end] = header.equal_range(http::field::transfer_encoding);
+  if (begin == end) return RequestFraming::kNoTransferCoding;
+  if (header.version() < 11) return RequestFraming::kUndeterminable;
+  int codings = 0;
+  int chunked = 0;
+  bool chunked_last = false;
+  for (auto field = begin; field != end; ++field) {
+    std::string_view list = field->value();
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      std::string_view coding = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+        coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+        coding.remove_suffix(1);
+      if (coding.empty()) continue;  // empty list elements are allowed
+      ++codings;
+      chunked_last = beast::iequals(coding, "chunked");
+      if (chunked_last) ++chunked;
+    }
+  }
+  if (!chunked_last || chunked != 1) return RequestFraming::kUndeterminable;
+  return codings == 1 ? RequestFraming::kChunked : RequestFraming::kChunkedWithOtherCodings;
+}
+
+HttpResponse oversized_header_response(std::string_view target, net::const_buffer unparsed) {
+  const std::string_view held(static_cast<const char*>(unparsed.data()), unparsed.size());
+  const bool request_line_ended = !target.empty() || held.find("\r\n") != std::string_view::npos;
+  const std::string limit = std::to_string(kMaxHeaderBytes) + " bytes";
+  return request_line_ended
+             ? error_response(http::status::request_header_fields_too_large, "header_too_large",
+                              "the request header exceeds " + limit, 11, false)
+             : error_response(http::status::uri_too_long, "uri_too_long",
+                              "the request line exceeds " + limit, 11, false);
+}
+
+LogRateLimit::Admission LogRateLimit::admit(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  Admission admission;
+  if (now - window_start_ >= std::chrono::seconds(1) || now < window_start_) {
+    window_start_ = now;
+    written_ = 0;
+    admission.suppressed = std::exchange(suppressed_, 0);
+  }
+  if (written_ < lines_per_second_) {
+    ++written_;
+    admission.write = true;
+  } else {
+    ++suppressed_;
+  }
+  return admission;
+}
+
+namespace {
+
+constexpr int kErrorLinesPerSecond = 10;
+// The first read of a request: what arrives is parsed by the header read.
+constexpr size_t kFirstReadBytes = 4096;
+constexpr size_t kLoggedPathBytes = 200;
+constexpr size_t kLoggedMethodBytes = 32;
+
+class Session;
+
+// The error code of an answer made by error_response ({"error": {"code": ...}}),
+// else its reason phrase.
+std::string answer_reason(const HttpResponse& response) {
+  static constexpr std::string_view kPrefix = R"({"error":{"code":")";
+  const std::string& body = response.body();
+  if (body.starts_with(kPrefix)) {
+    const size_t end = body.find('"', kPrefix.size());
+    if (end != std::string::npos && end - kPrefix.size() <= 64) {
+      return body.substr(kPrefix.size(), end - kPrefix.size());
+    }
+  }
+  return std::string(response.reason());
+}
+
+}  // namespace
+
+struct HttpServer::Shared {
+  HttpServerOptions options;
+  HttpHandler handler;
+  HeaderCheck header_check;  // may be empty
+  std::atomic<int64_t> in_flight{0};  // requests begun and not yet answered
+  std::atomic<int> connections{0};
+  std::atomic<size_t> body_bytes{0};  // reserved by requests not yet answered
+  // Handlers posted that may begin a request (a new connection's first
+  // look, stop()'s look at an idle one): stop() waits for them, then for
+  // in_flight, reading this one first.
+  std::atomic<int64_t> settling{0};
+  LogRateLimit error_log{kErrorLinesPerSecond};
+
+  std::mutex idle_mutex;
+  // Set by stop(): answers close their connection, idle ones are closed.
+  bool stopping = false;  // guarded by idle_mutex
+  // Connections waiting for the first byte of a request, oldest first.
+  std::map<uint64_t, std::weak_ptr<Session>> idle;  // guarded by idle_mutex
+  uint64_t next_idle_key = 0;                       // guarded by idle_mutex
+
+  // Registers `session` as idle; nullopt (and no registration) once stopping.
+  std::optional<uint64_t> enter_idle(const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(idle_mutex);
+    if (stopping) return std::nullopt;
+    const uint64_t key = next_idle_key++;
+    idle.emplace(key, session);
+    return key;
+  }
+
+  void leave_idle(uint64_t key) {
+    std::lock_guard lock(idle_mutex);
+    idle.erase(key);
+  }
+
+  bool is_stopping() {
+    std::lock_guard lock(idle_mutex);
+    return stopping;
+  }
+
+  // Closes the connection idle longest; false when none is idle.
+  bool close_oldest_idle();
+  // Sets stopping and closes every idle connection.
+  void stop_and_close_idle();
+};
+
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -25,30 +153,80 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), shared_(std::move(shared)) {}
 
   ~Session() {
+    end_request();
     release_body();
     --shared_->connections;
   }
 
+  // REQUIRES: shared_->settling was incremented for this call.
   void run() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->wait_request();
+      --self->shared_->settling;
+    });
   }
 
   // Answers and closes at once (over the connection cap).
   void reject_busy() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
-      ++self->shared_->in_flight;
       self->send(error_response(http::status::service_unavailable, "too_many_connections",
                                 "the server is at its connection limit; retry shortly", 11, false));
     });
   }
 
+  // Closes the connection if it is still the idle one registered as `key`
+  // and no byte of a request has arrived; when one has, its request has
+  // begun. Any thread. REQUIRES: shared_->settling was incremented for it.
+  void close_if_idle(uint64_t key) {
+    net::post(stream_.get_executor(), [self = shared_from_this(), key] {
+      if (self->idle_key_ == key) {
+        if (self->bytes_waiting()) {
+          self->begin_request();  // the pending read completes with its bytes
+        } else {
+          self->close();
+        }
+      }
+      --self->shared_->settling;
+    });
+  }
+
  private:
+  // Waits for the first byte of the next request, as an idle connection
+  // (closed at the connection cap and by stop()).
+  void wait_request() {
+    if (buffer_.size() > 0) return read_header();  // pipelined
+    idle_key_ = shared_->enter_idle(shared_from_this());
+    if (!idle_key_) {  // stopping: only a request already sent is served
+      if (bytes_waiting()) return read_header();
+      return finish();
+    }
+    stream_.expires_after(served_ == 0 ? shared_->options.header_timeout
+                                       : std::chrono::milliseconds(shared_->options.idle_timeout));
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (self->idle_key_) self->shared_->leave_idle(*self->idle_key_);
+                              self->idle_key_.reset();
+                              if (ec) return self->close();
+                              self->read_header();
+                            });
+  }
+
+  bool bytes_waiting() {
+    beast::error_code ec;
+    return buffer_.size() > 0 || stream_.socket().available(ec) > 0;
+  }
+
+  // A request has begun: its bytes are in buffer_ or about to be read.
   void read_header() {
+    method_.clear();
+    path_.clear();
+    begin_request();
     parser_.emplace();
     parser_->body_limit(shared_->options.body_limit);
-    parser_->header_limit(64 * 1024);
-    stream_.expires_after(shared_->options.idle_timeout);
+    parser_->header_limit(kMaxHeaderBytes);
+    stream_.expires_after(shared_->options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
                               self->on_header(ec);
@@ -58,6 +236,36 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     const auto& header = parser_->get();
+    method_ = std::string(header.method_string().substr(0, kLoggedMethodBytes));
+    const std::string_view target = header.target();
+    path_ = std::string(target.substr(0, std::min(target.find('?'), kLoggedPathBytes)));
+    if (header.method() == http::verb::unknown) {
+      return reject(http::status::not_implemented, "method_not_implemented",
+                    "the method " + method_ + " is not implemented");
+    }
+    switch (request_framing(header)) {
+      case RequestFraming::kNoTransferCoding:
+      case RequestFraming::kChunked:
+        break;
+      case RequestFraming::kChunkedWithOtherCodings:
+        return reject(http::status::not_implemented, "unsupported_transfer_coding",
+                      "only the chunked transfer coding is supported");
+      case RequestFraming::kUndeterminable:
+        return reject(http::status::bad_request, "bad_transfer_encoding",
+                      "the Transfer-Encoding does not end with chunked (once): the body's "
+                      "length cannot be determined");
+    }
+    if (shared_->header_check) {
+      std::optional<HttpResponse> refusal;
+      try {
+        refusal = shared_->header_check(parser_->get());
+      } catch (const std::exception& error) {
+        spdlog::error("unhandled error in header check: {}", error.what());
+        refusal = error_response(http::status::internal_server_error, "internal", "internal error",
+                                 11, false);
+      }
+      if (refusal) return reject(std::move(*refusal));
+    }
     if (auto length = parser_->content_length();
         length && *length > shared_->options.body_limit) {
       return reject_too_large();
@@ -66,15 +274,12 @@ class Session : public std::enable_shared_from_this<Session> {
                                   ? static_cast<size_t>(*parser_->content_length())
                                   : (parser_->chunked() ? shared_->options.body_limit : 0);
     if (!reserve_body(body_bytes)) {
-      keep_alive_ = false;
-      lingering_ = true;
-      ++shared_->in_flight;
-      return send(error_response(http::status::service_unavailable, "server_busy",
-                                 "the server holds too many request bodies; retry shortly",
-                                 header.version(), false));
+      return reject(http::status::service_unavailable, "server_busy",
+                    "the server holds too many request bodies; retry shortly");
     }
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(shared_->options.idle_timeout);
       http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
         if (ec) return self->close();
         self->read_body();
@@ -94,7 +299,6 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return on_read_error(ec);
     request_ = parser_->release();
     keep_alive_ = request_.keep_alive();
-    ++shared_->in_flight;
     Responder respond = [self = shared_from_this()](HttpResponse response) {
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->send(std::move(response));
@@ -113,46 +317,83 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read_error(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::eof) {
+        ec == net::error::eof || ec == http::error::partial_message) {
       return close();
     }
     if (ec == http::error::body_limit) return reject_too_large();
+    if (ec == http::error::header_limit) {
+      return reject(oversized_header_response(parser_->get().target(), buffer_.data()));
+    }
     if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-      // Malformed HTTP: answer once, then drop the connection.
-      keep_alive_ = false;
-      ++shared_->in_flight;
-      return send(error_response(http::status::bad_request, "bad_request",
-                                 "malformed HTTP request: " + ec.message(), 11, false));
+      return reject(http::status::bad_request, "bad_request",
+                    "malformed HTTP request: " + ec.message());
     }
     close();
   }
 
-  void reject_too_large() {
+  // Answers the request being read without reading the rest of it, then
+  // closes the connection.
+  void reject(HttpResponse response) {
     keep_alive_ = false;
     lingering_ = true;
-    ++shared_->in_flight;
-    send(error_response(http::status::payload_too_large, "payload_too_large",
-                        "request body exceeds the limit of " +
-                            std::to_string(shared_->options.body_limit) + " bytes",
-                        11, false));
+    send(std::move(response));
+  }
+
+  void reject(http::status status, std::string_view code, const std::string& message) {
+    reject(error_response(status, code, message, 11, false));
+  }
+
+  void reject_too_large() {
+    reject(http::status::payload_too_large, "payload_too_large",
+           "request body exceeds the limit of " + std::to_string(shared_->options.body_limit) +
+               " bytes");
   }
 
   void send(HttpResponse response) {
+    if (shared_->is_stopping()) keep_alive_ = false;
     response.keep_alive(keep_alive_);
     response.set(http::field::server, "genalytics");
     response.prepare_payload();
+    if (response.result_int() >= 400) log_error_answer(response);
     response_ = std::make_shared<HttpResponse>(std::move(response));
-    stream_.expires_after(std::chrono::seconds(30));
+    stream_.expires_after(shared_->options.idle_timeout);
     http::async_write(stream_, *response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                        --self->shared_->in_flight;
-                        self->response_.reset();
-                        self->request_ = {};
-                        self->release_body();
-                        if (ec) return self->close();
-                        if (!self->keep_alive_) return self->finish();
-                        self->read_header();
+                        self->after_answer(ec);
                       });
+  }
+
+  void after_answer(beast::error_code ec) {
+    ++served_;
+    response_.reset();
+    request_ = {};
+    release_body();
+    if (ec || !keep_alive_) {
+      end_request();
+      return ec ? close() : finish();
+    }
+    // A pipelined request stays counted: in_flight never shows 0 in between.
+    if (buffer_.size() > 0) return read_header();
+    end_request();
+    wait_request();
+  }
+
+  void log_error_answer(const HttpResponse& response) {
+    const auto admission = shared_->error_log.admit(std::chrono::steady_clock::now());
+    if (admission.suppressed > 0) {
+      spdlog::warn("{} more error answers were not logged (at most {} lines a second)",
+                   admission.suppressed, kErrorLinesPerSecond);
+    }
+    if (!admission.write) return;
+    const unsigned status = response.result_int();
+    const std::string reason = answer_reason(response);
+    const std::string_view method = method_.empty() ? std::string_view("-") : method_;
+    const std::string_view path = path_.empty() ? std::string_view("-") : path_;
+    if (status >= 500) {
+      spdlog::warn("answered {} {} with {} {}", method, path, status, reason);
+    } else {
+      spdlog::info("answered {} {} with {} {}", method, path, status, reason);
+    }
   }
 
   // After an early answer the client may still be sending its body; closing
@@ -169,6 +410,18 @@ class Session : public std::enable_shared_from_this<Session> {
                               if (ec) return self->close();
                               self->finish();
                             });
+  }
+
+  void begin_request() {
+    if (request_begun_) return;
+    request_begun_ = true;
+    ++shared_->in_flight;
+  }
+
+  void end_request() {
+    if (!request_begun_) return;
+    request_begun_ = false;
+    --shared_->in_flight;
   }
 
   // Reserves `bytes` of the server's body budget for this request.
@@ -189,6 +442,8 @@ class Session : public std::enable_shared_from_this<Session> {
     reserved_ = 0;
   }
 
+  // The request being read, if any, is dropped: end_request() runs when the
+  // session is destroyed (its handlers have all completed).
   void close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -202,20 +457,69 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRequest request_;
   std::shared_ptr<HttpResponse> response_;
   std::vector<char> drain_buffer_;
-  size_t reserved_ = 0;  // of shared_->body_bytes, held until answered
+  std::optional<uint64_t> idle_key_;  // registered in shared_->idle while waiting
+  std::string method_;                // of the request being served, for the log
+  std::string path_;                  // its target without the query, for the log
+  int64_t served_ = 0;                // answers written on this connection
+  size_t reserved_ = 0;               // of shared_->body_bytes, held until answered
+  bool request_begun_ = false;        // counted in shared_->in_flight
   bool keep_alive_ = true;
   bool lingering_ = false;
 };
 
 }  // namespace
 
-HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+bool HttpServer::Shared::close_oldest_idle() {
+  for (;;) {
+    std::shared_ptr<Session> session;
+    uint64_t key = 0;
+    {
+      std::lock_guard lock(idle_mutex);
+      if (idle.empty()) return false;
+      key = idle.begin()->first;
+      session = idle.begin()->second.lock();
+      idle.erase(idle.begin());
+    }
+    if (session) {
+      ++settling;
+      session->close_if_idle(key);
+      return true;
+    }
+  }
+}
+
+void HttpServer::Shared::stop_and_close_idle() {
+  std::map<uint64_t, std::weak_ptr<Session>> closing;
+  {
+    std::lock_guard lock(idle_mutex);
+    stopping = true;
+    closing.swap(idle);
+  }
+  for (auto& [key, weak] : closing) {
+    if (auto session = weak.lock()) {
+      ++settling;
+      session->close_if_idle(key);
+    }
+  }
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, HeaderCheck check)
     : shared_(std::make_shared<Shared>()), io_(std::make_unique<net::io_context>()) {
   shared_->options = std::move(options);
   shared_->handler = std::move(handler);
+  shared_->header_check = std::move(check);
 }
 
 HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+
+int64_t HttpServer::in_flight() const { return shared_->in_flight.load(); }
+
+size_t HttpServer::body_bytes_in_flight() const { return shared_->body_bytes.load(); }
+
+size_t HttpServer::idle_connections() const {
+  std::lock_guard lock(shared_->idle_mutex);
+  return shared_->idle.size();
+}
 
 void HttpServer::start() {
   const auto& options = shared_->options;
@@ -229,30 +533,50 @@ void HttpServer::start() {
 
 void HttpServer::accept() {
   acceptor_->async_accept(net::make_strand(*io_), [this](beast::error_code ec, tcp::socket socket) {
+    // A connection accepted as the listener closes is still served.
+    if (!ec) admit(std::move(socket));
     if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
-    if (!ec) {
-      socket.set_option(tcp::no_delay(true), ec);
-      const int connections = ++shared_->connections;
-      auto session = std::make_shared<Session>(std::move(socket), shared_);
-      if (connections > shared_->options.max_connections) {
-        session->reject_busy();
-      } else {
-        session->run();
-      }
-    }
     accept();
   });
 }
 
+void HttpServer::admit(tcp::socket socket) {
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  const int connections = ++shared_->connections;
+  auto session = std::make_shared<Session>(std::move(socket), shared_);
+  if (connections > shared_->options.max_connections && !shared_->close_oldest_idle()) {
+    session->reject_busy();
+  } else {
+    ++shared_->settling;
+    session->run();
+  }
+}
+
+void HttpServer::stop() { stop(shared_->options.drain_timeout); }
+
 void HttpServer::stop(std::chrono::milliseconds drain) {
   if (stopped_ || !acceptor_) return;
   stopped_ = true;
+  shared_->stop_and_close_idle();
+  ++shared_->settling;
   net::post(acceptor_->get_executor(), [this] {
-    beast::error_code ignored;
-    acceptor_->close(ignored);
+    // Connections the kernel accepted already are taken: a request they
+    // sent is served; the others are closed as idle.
+    beast::error_code ec;
+    acceptor_->non_blocking(true, ec);
+    while (!ec) {
+      tcp::socket socket(net::make_strand(*io_));
+      acceptor_->accept(socket, ec);
+      if (!ec) admit(std::move(socket));
+    }
+    acceptor_->close(ec);
+    --shared_->settling;
   });
   const auto deadline = std::chrono::steady_clock::now() + drain;
-  while (shared_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+  // settling first: a request begun by a settling handler counts before it ends.
+  while ((shared_->settling.load() > 0 || shared_->in_flight.load() > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   work_.reset();

@@ -25,6 +25,7 @@
 
 #include "event/time.h"
 #include "event/uuid.h"
+#include "server/http_server.h"
 #include "server/listener.h"
 #include "server/responses.h"
 
@@ -38,7 +39,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
-constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
 // The most body bytes one read passes on, and the size of each relay buffer
 // (one per connection, two more in a tunnel).
 constexpr size_t kRelayBufferBytes = size_t{16} * 1024;
@@ -223,10 +223,13 @@ class ProxySession {
       auto [ec, n] = co_await http::async_read_header(client_, client_buffer_, *request_, kNoThrow);
       if (ec) {
         if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-            ec != http::error::end_of_stream) {
+            ec != http::error::end_of_stream && ec != http::error::partial_message) {
           // Malformed HTTP: answer once (no route to record), then hang up.
-          auto response = error_response(http::status::bad_request, "bad_request",
-                                         "malformed HTTP request: " + ec.message(), 11, false);
+          auto response =
+              ec == http::error::header_limit
+                  ? oversized_header_response(request_->get().target(), client_buffer_.data())
+                  : error_response(http::status::bad_request, "bad_request",
+                                   "malformed HTTP request: " + ec.message(), 11, false);
           response.prepare_payload();
           client_.expires_after(options_.idle_timeout);
           co_await http::async_write(client_, response, kNoThrow);
@@ -253,6 +256,21 @@ class ProxySession {
   // whether the client connection can carry another request.
   net::awaitable<bool> proxy(Exchange& x) {
     auto& request = request_->get();
+    if (request_framing(request) == RequestFraming::kUndeterminable) {
+      // The upstream might frame the body otherwise: a request hidden in it
+      // would reach the upstream unseen. Nothing is forwarded.
+      co_await answer(x, http::status::bad_request, "bad_request",
+                      "the Transfer-Encoding does not end with chunked (once): the body's "
+                      "length cannot be determined",
+                      false);
+      co_return false;
+    }
+    if (request_framing(request) == RequestFraming::kChunkedWithOtherCodings) {
+      // As nginx: codings other than chunked are not ours to pass on.
+      co_await answer(x, http::status::not_implemented, "unsupported_transfer_coding",
+                      "only the chunked transfer coding is supported", false);
+      co_return false;
+    }
     const bool has_body = !request_->is_done();
     if (auto length = request_->content_length();
         options_.max_body && length && *length > *options_.max_body) {

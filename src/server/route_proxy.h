@@ -18,9 +18,15 @@
 // is a byte tunnel (no idle timeout) until either side closes. Answers of its
 // own: 502 when the upstream cannot be reached or breaks off before its
 // response header, 504 when it times out, 413 over the body limit, 400 for a
-// malformed request. A kept upstream connection that turns out closed is
-// replaced, and a request without a body repeated on the new one when its
-// method is idempotent.
+// malformed request or one whose Transfer-Encoding does not end with chunked
+// (once: request_framing() in http_server.h; such a body has no length the
+// proxy and the upstream are sure to agree on, so a request hidden in it could
+// be smuggled), 414 for a request line and 431 for a header section over
+// kMaxHeaderBytes; these four close the connection. A body chunked after
+// other codings ("gzip, chunked") is forwarded: its end is known, its coding
+// is the upstream's to judge; unknown methods are forwarded too. A kept
+// upstream connection that turns out closed is replaced, and a request
+// without a body repeated on the new one when its method is idempotent.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>

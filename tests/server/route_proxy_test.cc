@@ -35,6 +35,7 @@
 
 #include "event/time.h"
 #include "event/uuid.h"
+#include "server/http_server.h"
 
 namespace genalytics {
 namespace {
@@ -71,6 +72,8 @@ class RawConnection {
 
   // Gives up the descriptor: the caller closes it.
   int release() { return std::exchange(fd_, -1); }
+  // Sends the end of input; reads go on.
+  void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
 
   void write(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -760,6 +763,47 @@ TEST_F(RouteProxyTest, BodyOverTheLimitIs413) {
       EXPECT_EQ(event.error_type, "payload_too_large");
     }
   }
+}
+
+TEST_F(RouteProxyTest, TransferEncodingOtherThanChunkedIsRefusedNotForwarded) {
+  const std::string hidden = get("/echo/hidden");
+  const std::vector<std::string> codings = {"gzip", "chunked, gzip", "identity",
+                                            "chunked, chunked"};
+  for (const std::string& coding : codings) {
+    SCOPED_TRACE(coding);
+    auto connection = RawConnection::connect(proxy_port());
+    connection->write("POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + coding +
+                      "\r\n\r\n" + hidden);
+    connection->shutdown_send();
+    const std::string answer = connection->read_to_end();
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 Bad Request\r\n")) << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1 ", 1), std::string::npos) << answer;
+  }
+  auto events = recorded(codings.size());
+  ASSERT_EQ(events.size(), codings.size());
+  for (const RouteEvent& event : events) {
+    EXPECT_EQ(event.route_full, "/echo");
+    EXPECT_EQ(event.status_code, 400);
+    EXPECT_EQ(event.error_type, "bad_request");
+  }
+  // Chunked last after another coding: the body's end is known, but the
+  // coding is not supported (501, as the API server and nginx answer).
+  const std::string body = "5\r\nhello\r\n0\r\n\r\n";
+  const std::string answer = exchange(
+      proxy_port(),
+      "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + body);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 501 Not Implemented\r\n")) << answer;
+  EXPECT_EQ(upstream_.connections_accepted(), 0);
+}
+
+TEST_F(RouteProxyTest, TooLongRequestLineIs414AndTooLargeHeaderIs431) {
+  std::string answer = exchange(proxy_port(), get("/" + std::string(kMaxHeaderBytes, 'a')));
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 414 URI Too Long\r\n")) << answer.substr(0, 200);
+  answer = exchange(proxy_port(),
+                    get("/echo", "Cookie: " + std::string(kMaxHeaderBytes, 'c') + "\r\n"));
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
+      << answer.substr(0, 200);
+  EXPECT_EQ(upstream_.connections_accepted(), 0);
 }
 
 }  // namespace
