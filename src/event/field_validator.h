@@ -71,15 +71,24 @@ class FieldValidator {
     read_uuid(field, &id->emplace());
   }
 
-  // `default_us` when the field is absent.
-  void read_timestamp(Field field, int64_t default_us, int64_t* timestamp_us) {
+  // `now_us` when the field is absent. A time before kMinEventTimestampUs or
+  // more than limits.max_future_skew_us after `now_us` is an error.
+  void read_timestamp(Field field, int64_t now_us, int64_t* timestamp_us) {
     const boost::json::value* value = find(field);
     if (value == nullptr) {
-      *timestamp_us = default_us;
-    } else if (const std::optional<int64_t> parsed = parse_event_timestamp(*value)) {
-      *timestamp_us = *parsed;
-    } else {
+      *timestamp_us = now_us;
+      return;
+    }
+    const std::optional<int64_t> parsed = parse_event_timestamp(*value);
+    if (!parsed) {
       fail(field, "must be an RFC 3339 date-time");
+    } else if (*parsed < kMinEventTimestampUs) {
+      fail(field, "must not be before 2000-01-01T00:00:00Z");
+    } else if (*parsed - now_us > limits_.max_future_skew_us) {
+      fail(field, "must not be more than " + std::to_string(limits_.max_future_skew_us / 1'000'000) +
+                      " seconds ahead of the server's clock");
+    } else {
+      *timestamp_us = *parsed;
     }
   }
 

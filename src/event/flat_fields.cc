@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "event/json_fields.h"
+
 namespace genalytics {
 namespace {
 
@@ -14,6 +16,7 @@ namespace json = boost::json;
 
 constexpr std::string_view kJsonField = "json";
 constexpr std::string_view kNotObjectText = "must be JSON text of an object";
+constexpr std::string_view kNotUtf8 = "must be UTF-8 text";
 
 // The JSON number written in `text` (nothing else, no surrounding space), or
 // nullopt. Out-of-range integers come out as uint64 or double, which the
@@ -64,6 +67,14 @@ json::object flat_fields_to_json(std::span<const StreamField> fields,
   json::object object(storage);
   object.reserve(fields.size());
   for (const auto& [name, text] : fields) {
+    // Redis values are bytes; JSON text (and PostgreSQL) must be UTF-8.
+    // Objects are checked by the JSON parser.
+    if (!is_utf8(name)) continue;  // not a field of any event
+    if (!is_utf8(text)) {
+      object.erase(name);  // an earlier, valid value of the field does not count either
+      errors->push_back({std::string("/").append(name), std::string(kNotUtf8)});
+      continue;
+    }
     const auto type =
         std::find_if(types.begin(), types.end(),
                      [name = name](const FlatFieldType& t) { return t.name == name; });

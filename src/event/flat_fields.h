@@ -31,7 +31,9 @@ struct FlatFieldType {
 // field out when an object field's text is not a JSON object. When a `json`
 // field is present, the event is that object alone and every other field is
 // ignored ("/json": "must be JSON text of an object" when it is not one). A
-// field given twice takes its last value.
+// value that is not UTF-8 gives "/<name>": "must be UTF-8 text" and is left
+// out; a name that is not UTF-8 is no field. A field given twice takes its
+// last value.
 boost::json::object flat_fields_to_json(std::span<const StreamField> fields,
                                         std::span<const FlatFieldType> types,
                                         std::vector<FieldError>* errors,

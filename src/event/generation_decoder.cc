@@ -344,11 +344,8 @@ bool decode_generation_event(const json::value& value, int64_t now_us, const Dec
   const size_t errors_before = errors->size();
   EventValidator validator(*object, limits, errors);
   *event = GenerationEvent();
-  if (validator.find(Field::kEventId) == nullptr) {
-    event->event_id = random_uuid();
-  } else {
-    validator.read_uuid(Field::kEventId, &event->event_id);
-  }
+  const bool id_sent = validator.find(Field::kEventId) != nullptr;
+  validator.read_uuid(Field::kEventId, &event->event_id);
   const bool type_known = validator.read_event_type(&event->event_type);
   validator.read_required_uuid(Field::kGenerationId, &event->generation_id);
   validator.read_uuid(Field::kUserId, &event->user_id);
@@ -371,7 +368,12 @@ bool decode_generation_event(const json::value& value, int64_t now_us, const Dec
   validator.read_integer(Field::kRetryCount, 0, &event->retry_count);
   validator.read_integer(Field::kGpuMemoryMb, 0, &event->gpu_memory_mb);
   validator.read_integer(Field::kQueueLength, 0, &event->queue_length);
-  return errors->size() == errors_before;
+  if (errors->size() != errors_before) return false;
+  if (!id_sent) {
+    event->event_id = derived_event_id("generation", to_json(*event),
+                                       validator.find(Field::kTimestamp) != nullptr);
+  }
+  return true;
 }
 
 DecodedBatch decode_generation_body(std::string_view body, bool ndjson, int64_t now_us,

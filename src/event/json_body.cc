@@ -43,7 +43,7 @@ class BodyDecoder {
   BodyDecoder(const DecodeLimits& limits, EventCollector* collector)
       : limits_(limits), collector_(collector), resource_(buffer_, sizeof(buffer_)) {}
 
-  std::vector<RejectedEvent> decode(std::string_view body, bool ndjson) {
+  Rejections decode(std::string_view body, bool ndjson) {
     if (ndjson) {
       decode_lines(body);
     } else {
@@ -54,6 +54,8 @@ class BodyDecoder {
 
  private:
   static constexpr size_t kRejected = std::string_view::npos;
+  // Shorter than any valid event of any type, for reservations.
+  static constexpr size_t kMinEventBytes = 64;
 
   // One value or an array of values; NDJSON when more values follow on later
   // lines.
@@ -101,7 +103,7 @@ class BodyDecoder {
       if (index == 0) {
         // Guess the count from the first event's size (once, for speed only).
         collector_->reserve(std::min(limits_.max_events_per_body,
-                                     body.size() / std::max<size_t>(consumed, 64) + 1));
+                                     body.size() / std::max(consumed, kMinEventBytes) + 1));
       }
       decode_event(parser_.release(), index);
       if (pos == body.size()) return reject_body(malformed_message(json::error::incomplete, pos));
@@ -119,7 +121,8 @@ class BodyDecoder {
       reject(0, too_many_message(limits_));
       return;
     }
-    collector_->reserve(lines);
+    // `{}` lines are not events: the reservation follows the bytes too.
+    collector_->reserve(std::min(lines, body.size() / kMinEventBytes + 1));
     size_t index = 0;
     for_each_nonblank_line(body, [&](std::string_view line) {
       json::error_code error;
@@ -147,18 +150,29 @@ class BodyDecoder {
     return pos == body.npos ? body.size() : pos;
   }
 
+  // One vector of errors serves every event, so a body of rejected events
+  // costs no memory per event beyond the listed ones.
   void decode_event(const json::value& value, size_t index) {
-    std::vector<FieldError> errors;
-    if (!collector_->add(value, &errors)) rejected_.push_back({index, std::move(errors)});
+    errors_.clear();
+    if (!collector_->add(value, &errors_)) record(index, errors_);
   }
 
   void reject(size_t index, std::string message) {
-    rejected_.push_back({index, {{"", std::move(message)}}});
+    errors_.clear();
+    errors_.push_back({"", std::move(message)});
+    record(index, errors_);
+  }
+
+  void record(size_t index, const std::vector<FieldError>& errors) {
+    ++rejected_.count;
+    if (rejected_.listed.size() < limits_.max_rejected_listed) {
+      rejected_.listed.push_back({index, errors});
+    }
   }
 
   void clear() {
     collector_->clear();
-    rejected_.clear();
+    rejected_ = {};
   }
 
   // Drops what was decoded and rejects the body as a whole.
@@ -173,13 +187,14 @@ class BodyDecoder {
   unsigned char buffer_[16 * 1024];
   json::monotonic_resource resource_;
   json::parser parser_;
-  std::vector<RejectedEvent> rejected_;
+  std::vector<FieldError> errors_;  // of the event being decoded
+  Rejections rejected_;
 };
 
 }  // namespace
 
-std::vector<RejectedEvent> decode_json_body(std::string_view body, bool ndjson,
-                                            const DecodeLimits& limits, EventCollector* collector) {
+Rejections decode_json_body(std::string_view body, bool ndjson, const DecodeLimits& limits,
+                            EventCollector* collector) {
   return BodyDecoder(limits, collector).decode(body, ndjson);
 }
 

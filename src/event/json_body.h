@@ -29,14 +29,15 @@ class EventCollector {
 };
 
 // Splits `body` into values and hands each to `collector` in body order;
-// returns the rejected ones, by increasing index. The rules, which
+// returns the rejections (the first limits.max_rejected_listed listed, all
+// counted). The rules, which
 // decode_generation_body documents, are the same for every event type: NDJSON
 // when `ndjson` is true or when more text follows the first value on a later
 // line; "malformed JSON: <reason> at byte <offset>" and "too many events in
 // one body (limit N)" reject the whole body (the collector is cleared) except
 // for a malformed NDJSON line, which rejects that line alone.
-std::vector<RejectedEvent> decode_json_body(std::string_view body, bool ndjson,
-                                            const DecodeLimits& limits, EventCollector* collector);
+Rejections decode_json_body(std::string_view body, bool ndjson, const DecodeLimits& limits,
+                            EventCollector* collector);
 
 // An EventCollector that appends to a vector of events, decoding each with
 // `decode(value, &event, errors) -> bool`.

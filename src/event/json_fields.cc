@@ -1,13 +1,65 @@
 #include "event/json_fields.h"
 
+#include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <cmath>
+#include <vector>
 
 #include "event/generation_decoder.h"
 #include "event/time.h"
+#include "event/uuid.h"
 
 namespace genalytics {
 
 namespace json = boost::json;
+
+namespace {
+
+void append_canonical(const json::value& value, std::string* out) {
+  if (const json::object* object = value.if_object()) {
+    std::vector<const json::key_value_pair*> members;
+    members.reserve(object->size());
+    for (const json::key_value_pair& member : *object) members.push_back(&member);
+    std::sort(members.begin(), members.end(),
+              [](const json::key_value_pair* a, const json::key_value_pair* b) {
+                return a->key() < b->key();
+              });
+    out->push_back('{');
+    for (const json::key_value_pair* member : members) {
+      if (out->back() != '{') out->push_back(',');
+      out->append(json::serialize(json::string_view(member->key())));
+      out->push_back(':');
+      append_canonical(member->value(), out);
+    }
+    out->push_back('}');
+  } else if (const json::array* array = value.if_array()) {
+    out->push_back('[');
+    for (const json::value& element : *array) {
+      if (out->back() != '[') out->push_back(',');
+      append_canonical(element, out);
+    }
+    out->push_back(']');
+  } else {
+    out->append(json::serialize(value));
+  }
+}
+
+}  // namespace
+
+std::string canonical_json(const json::value& value) {
+  std::string text;
+  append_canonical(value, &text);
+  return text;
+}
+
+std::string derived_event_id(std::string_view kind, json::object event, bool timestamp_sent) {
+  event.erase("event_id");
+  if (!timestamp_sent) event.erase("timestamp");
+  std::string name(kind);
+  name.push_back(':');
+  name.append(canonical_json(event));
+  return name_based_uuid(name);
+}
 
 void append_pointer_token(std::string* pointer, std::string_view token) {
   pointer->push_back('/');
@@ -20,6 +72,39 @@ void append_pointer_token(std::string* pointer, std::string_view token) {
       pointer->push_back(c);
     }
   }
+}
+
+bool is_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t length;
+    unsigned char low = 0x80;  // the bounds of the second byte
+    unsigned char high = 0xbf;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) low = 0xa0;   // overlong
+      if (lead == 0xed) high = 0x9f;  // surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) low = 0x90;   // overlong
+      if (lead == 0xf4) high = 0x8f;  // beyond U+10FFFF
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xbf)) return false;
+    }
+    i += length;
+  }
+  return true;
 }
 
 size_t utf8_length(std::string_view text) {

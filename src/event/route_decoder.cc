@@ -26,6 +26,9 @@ constexpr size_t kMaxRouteFullBytes = 8192;
 constexpr std::string_view kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
                                          "PATCH", "DELETE", "OPTIONS"};
 
+// The values of cache_status (seed 002), stored in lower case.
+constexpr std::string_view kCacheStatuses[] = {"hit", "miss", "bypass", "stale"};
+
 // The fields of an event in the order they are checked, which is the order of
 // RouteEvent's members; errors come out in this order.
 enum class Field : uint8_t {
@@ -87,16 +90,16 @@ std::string child_pointer(Field field, std::string_view token) {
   return pointer;
 }
 
-// The upper-case method named `text` in any case, or nullopt.
-std::optional<std::string_view> parse_method(std::string_view text) {
-  for (std::string_view method : kMethods) {
-    if (text.size() != method.size()) continue;
+// The member of `names` that `text` spells in any case, or nullopt.
+template <size_t kCount>
+std::optional<std::string_view> find_ignoring_case(const std::string_view (&names)[kCount],
+                                                   std::string_view text) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (std::string_view name : names) {
+    if (text.size() != name.size()) continue;
     bool same = true;
-    for (size_t i = 0; i < text.size() && same; ++i) {
-      const char c = text[i];
-      same = (c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c) == method[i];
-    }
-    if (same) return method;
+    for (size_t i = 0; i < text.size() && same; ++i) same = lower(text[i]) == lower(name[i]);
+    if (same) return name;
   }
   return std::nullopt;
 }
@@ -155,9 +158,18 @@ class RouteValidator : public FieldValidator<Field, kFieldCount> {
     const json::value* value = find(Field::kMethod);
     if (value == nullptr) return fail(Field::kMethod, "is required");
     std::optional<std::string_view> parsed;
-    if (value->is_string()) parsed = parse_method(view(value->get_string()));
+    if (value->is_string()) parsed = find_ignoring_case(kMethods, view(value->get_string()));
     if (!parsed) return fail(Field::kMethod, "must be an HTTP method");
     *method = *parsed;
+  }
+
+  void read_cache_status(std::optional<std::string>* out) {
+    const json::value* value = find(Field::kCacheStatus);
+    if (value == nullptr) return;
+    std::optional<std::string_view> parsed;
+    if (value->is_string()) parsed = find_ignoring_case(kCacheStatuses, view(value->get_string()));
+    if (!parsed) return fail(Field::kCacheStatus, "must be one of hit, miss, bypass, stale");
+    out->emplace(*parsed);
   }
 
   void read_required_integer(Field field, int64_t* out) {
@@ -222,6 +234,11 @@ class RouteValidator : public FieldValidator<Field, kFieldCount> {
   void normalize(std::string_view path, const QueryParams& params,
                  const RouteNormalization& normalization, RouteEvent* event) {
     NormalizedRoute normalized = normalize_route(path, params, normalization);
+    // Templating lengthens short ids ("/1" -> "/{id}"): the stored route
+    // must still be one a later decode accepts.
+    if (too_long(normalized.route, kMaxRouteLength)) {
+      return fail(Field::kRoute, too_long_message(kMaxRouteLength) + " once its ids are templated");
+    }
     if (normalized.query_params_json.size() > limits_.max_object_bytes) {
       return fail(Field::kQueryParams,
                   "must be at most " + std::to_string(limits_.max_object_bytes) + " bytes");
@@ -260,11 +277,8 @@ bool decode_route_event(const json::value& value, int64_t now_us, const DecodeLi
   const size_t errors_before = errors->size();
   RouteValidator validator(*object, limits, errors);
   *event = RouteEvent();
-  if (validator.find(Field::kEventId) == nullptr) {
-    event->event_id = random_uuid();
-  } else {
-    validator.read_uuid(Field::kEventId, &event->event_id);
-  }
+  const bool id_sent = validator.find(Field::kEventId) != nullptr;
+  validator.read_uuid(Field::kEventId, &event->event_id);
   std::string_view path;
   QueryParams query_string_params;
   validator.read_route(&path, &query_string_params);
@@ -285,8 +299,13 @@ bool decode_route_event(const json::value& value, int64_t now_us, const DecodeLi
   validator.read_integer(Field::kResponseSizeBytes, 0, &event->response_size_bytes);
   validator.read_string(Field::kErrorType, &event->error_type);
   validator.read_integer(Field::kDbQueryCount, 0, &event->db_query_count);
-  validator.read_string(Field::kCacheStatus, &event->cache_status);
-  return errors->size() == errors_before;
+  validator.read_cache_status(&event->cache_status);
+  if (errors->size() != errors_before) return false;
+  if (!id_sent) {
+    event->event_id = derived_event_id("route", to_json(*event),
+                                       validator.find(Field::kTimestamp) != nullptr);
+  }
+  return true;
 }
 
 DecodedRouteBatch decode_route_body(std::string_view body, bool ndjson, int64_t now_us,

@@ -21,7 +21,7 @@ inline constexpr size_t kMaxRouteLength = 2048;
 
 struct DecodedRouteBatch {
   std::vector<RouteEvent> events;       // the valid ones, in body order
-  std::vector<RejectedEvent> rejected;  // by increasing index
+  Rejections rejected;
 };
 
 // Validates one JSON value as a route event and normalises it (see
@@ -30,11 +30,13 @@ struct DecodedRouteBatch {
 // to `errors`, in the order of RouteEvent's fields. Required: route (a path
 // starting with '/', with an optional query string whose parameters join
 // query_params, which win on conflicts), method (any case, stored upper case),
-// duration_ms and status_code. Missing `event_id` gets a random UUID, missing
-// `timestamp` gets `now_us`; route_full, when sent, is kept as sent. Values of
-// query_params (strings, numbers or booleans) are stored as strings. A null
-// field is an absent one; unknown fields, query_params_normalized among them,
-// are ignored.
+// duration_ms and status_code. cache_status is hit, miss, bypass or stale
+// (any case, stored lower case). Missing `event_id` is derived from the
+// event's content as decode_generation_event does; missing `timestamp` gets
+// `now_us`, and its range is checked as there. route_full, when sent, is kept
+// as sent (cut to 8 KiB). Values of query_params (strings, numbers or
+// booleans) are stored as strings. A null field is an absent one; unknown
+// fields, query_params_normalized among them, are ignored.
 bool decode_route_event(const boost::json::value& json, int64_t now_us, const DecodeLimits& limits,
                         const RouteNormalization& normalization, RouteEvent* event,
                         std::vector<FieldError>* errors);

@@ -24,7 +24,7 @@ struct RouteEvent {
   std::optional<int64_t> response_size_bytes;
   std::optional<std::string> error_type;
   std::optional<int64_t> db_query_count;
-  std::optional<std::string> cache_status;  // "hit", "miss", ... as sent
+  std::optional<std::string> cache_status;  // "hit", "miss", "bypass" or "stale"
 
   // 2 for 2xx, 4 for 4xx, ...
   int status_class() const { return status_code / 100; }

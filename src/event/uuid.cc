@@ -1,6 +1,8 @@
 #include "event/uuid.h"
 
 #include <array>
+#include <boost/uuid/name_generator_sha1.hpp>
+#include <boost/uuid/uuid_io.hpp>
 #include <cstdint>
 #include <random>
 
@@ -20,6 +22,10 @@ constexpr auto kLowercaseHex = [] {
   }
   return lowercase;
 }();
+
+// The namespace of event ids derived from an event's content.
+constexpr boost::uuids::uuid kEventIdNamespace = {{0x9a, 0x3e, 0x51, 0xc2, 0x0d, 0x7f, 0x4b, 0x86,
+                                                   0xa1, 0x64, 0x2f, 0xe8, 0x5b, 0x90, 0x3c, 0x17}};
 
 constexpr bool is_hyphen_position(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
@@ -72,6 +78,10 @@ std::string random_uuid() {
     ++nibble;
   }
   return uuid;
+}
+
+std::string name_based_uuid(std::string_view name) {
+  return boost::uuids::to_string(boost::uuids::name_generator_sha1(kEventIdNamespace)(name.data(), name.size()));
 }
 
 }  // namespace genalytics

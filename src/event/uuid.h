@@ -1,4 +1,5 @@
-// UUIDs as text: validation, canonical form and random version-4 generation.
+// UUIDs as text: validation, canonical form, random (version 4) and
+// name-based (version 5) generation.
 #pragma once
 
 #include <optional>
@@ -14,5 +15,10 @@ std::optional<std::string> canonical_uuid(std::string_view text);
 
 // A random (version 4) UUID in canonical form. Thread-safe.
 std::string random_uuid();
+
+// The name-based (version 5, SHA-1) UUID of `name` in genalytics' namespace
+// for event ids, in canonical form: equal names give equal ids, different
+// names different ones (short of a SHA-1 collision).
+std::string name_based_uuid(std::string_view name);
 
 }  // namespace genalytics

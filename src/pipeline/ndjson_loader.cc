@@ -24,13 +24,16 @@ LoadStats load_ndjson_file(const std::string& path, BatchWriter& writer, const D
   std::string line;
   uint64_t line_number = 0;
   std::vector<uint64_t> chunk_lines;  // file line number of each non-blank line in the chunk
+  // Each chunk lists only what the file's budget of listed lines has left.
+  DecodeLimits chunk_limits = limits;
   auto flush = [&] {
     if (chunk_lines.empty()) return;
-    DecodedBatch batch = decode_generation_body(chunk, /*ndjson=*/true, now_us(), limits);
-    for (const RejectedEvent& r : batch.rejected) {
-      ++stats.rejected;
+    DecodedBatch batch = decode_generation_body(chunk, /*ndjson=*/true, now_us(), chunk_limits);
+    for (const RejectedEvent& r : batch.rejected.listed) {
       on_rejected(RejectedLine{r.index < chunk_lines.size() ? chunk_lines[r.index] : 0, r.errors});
     }
+    stats.rejected += batch.rejected.count;
+    chunk_limits.max_rejected_listed -= batch.rejected.listed.size();
     if (!batch.events.empty()) {
       WriteResult result = writer.write(std::move(batch.events));
       if (!result.ok) throw StoreError(result.error);
@@ -48,7 +51,8 @@ LoadStats load_ndjson_file(const std::string& path, BatchWriter& writer, const D
     chunk += line;
     chunk += '\n';
     chunk_lines.push_back(line_number);
-    if (chunk.size() >= kChunkBytes) flush();
+    // A chunk is one body: it must not hold more events than a body may.
+    if (chunk.size() >= kChunkBytes || chunk_lines.size() >= limits.max_events_per_body) flush();
   }
   if (in.bad()) throw std::runtime_error(fmt::format("error reading {}", path));
   stats.bytes_read = stats.bytes_total;

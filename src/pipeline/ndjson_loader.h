@@ -26,8 +26,9 @@ struct RejectedLine {
 };
 
 // Reads `path` in chunks of whole lines, decodes them and writes the valid
-// events. Calls `progress` after each chunk and `on_rejected` for every bad
-// line. Throws std::runtime_error when the file cannot be read and StoreError
+// events. Calls `progress` after each chunk and `on_rejected` for the first
+// `limits.max_rejected_listed` bad lines of the file (LoadStats::rejected
+// counts them all), so a file of bad lines costs no memory per line. Throws std::runtime_error when the file cannot be read and StoreError
 // when a commit fails (chunks committed before it stay committed; re-running
 // is safe because events are idempotent on event_id).
 LoadStats load_ndjson_file(const std::string& path, BatchWriter& writer, const DecodeLimits& limits,

@@ -1,7 +1,10 @@
 #include "server/api.h"
 
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <map>
+#include <memory>
+#include <string>
 
 #include "analytics/route_analytics.h"
 #include "event/time.h"
@@ -14,6 +17,7 @@ namespace {
 
 constexpr std::string_view kGenerationAnalyticsPrefix = "/api/v1/analytics/generation/";
 constexpr std::string_view kRouteAnalyticsPrefix = "/api/v1/analytics/routes/";
+constexpr std::string_view kAcceptedMediaTypes = "application/json, application/x-ndjson";
 
 std::optional<std::string> get(const QueryParams& params, std::string_view name) {
   auto it = params.find(name);
@@ -137,16 +141,19 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
 namespace {
 
 // Hands a decoded body's events to the sink and answers once they are
-// durable: {"accepted", "duplicates", "rejected"}; 200 when anything was
-// accepted or the whole body was already stored, 400 when nothing could be
-// accepted, 503 when the sink is full or failing.
+// durable: {"accepted", "duplicates", "rejected", "rejected_count"}, where
+// "rejected" lists the first rejections (DecodeLimits::max_rejected_listed)
+// and "rejected_count" counts them all; 200 when anything was accepted or the
+// whole body was already stored, 400 when nothing could be accepted, 503 when
+// the sink is full or failing.
 template <typename Event, typename Submit>
-void submit_and_answer(std::vector<Event> events, std::vector<RejectedEvent> rejected_events,
-                       unsigned version, bool keep_alive, Responder respond, Submit&& submit) {
+void submit_and_answer(std::vector<Event> events, Rejections rejected_events, unsigned version,
+                       bool keep_alive, Responder respond, Submit&& submit) {
   auto answer = [version, keep_alive](size_t accepted, size_t duplicates,
-                                      const std::vector<RejectedEvent>& rejected) {
+                                      const Rejections& rejected) {
     boost::json::array rejected_json;
-    for (const RejectedEvent& r : rejected) {
+    rejected_json.reserve(rejected.listed.size());
+    for (const RejectedEvent& r : rejected.listed) {
       boost::json::array errors;
       for (const FieldError& e : r.errors) errors.push_back({{"field", e.field}, {"message", e.message}});
       rejected_json.push_back({{"index", r.index}, {"errors", std::move(errors)}});
@@ -155,7 +162,8 @@ void submit_and_answer(std::vector<Event> events, std::vector<RejectedEvent> rej
     return json_response(ok ? http::status::ok : http::status::bad_request,
                          boost::json::object{{"accepted", accepted},
                                              {"duplicates", duplicates},
-                                             {"rejected", std::move(rejected_json)}},
+                                             {"rejected", std::move(rejected_json)},
+                                             {"rejected_count", rejected.count}},
                          version, keep_alive);
   };
   if (events.empty()) {
@@ -165,7 +173,7 @@ void submit_and_answer(std::vector<Event> events, std::vector<RejectedEvent> rej
     }
     return respond(answer(0, 0, rejected_events));
   }
-  auto rejected = std::make_shared<std::vector<RejectedEvent>>(std::move(rejected_events));
+  auto rejected = std::make_shared<Rejections>(std::move(rejected_events));
   const SubmitStatus status =
       submit(std::move(events), [respond, rejected, answer, version, keep_alive](WriteResult result) {
         if (!result.ok) {
@@ -195,13 +203,58 @@ std::optional<HttpResponse> refuse_when_full(const EventSink& sink, const HttpRe
                         request.keep_alive());
 }
 
+// The media type of a Content-Type value, lower case, without parameters.
+std::string media_type(std::string_view content_type) {
+  content_type = content_type.substr(0, content_type.find(';'));
+  const size_t first = content_type.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return "";
+  const size_t last = content_type.find_last_not_of(" \t");
+  std::string type(content_type.substr(first, last - first + 1));
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type;
+}
+
 bool is_ndjson(const HttpRequest& request) {
-  return request[http::field::content_type].starts_with("application/x-ndjson");
+  return media_type(request[http::field::content_type]) == "application/x-ndjson";
+}
+
+// Whether an ingest body of this content type can be events. JSON types are;
+// no type, and the types clients send by default for a string body (curl -d:
+// form data; fetch: text/plain; octet-stream), are when the body starts as
+// JSON does; every other type (XML, multipart, HTML, CSV, ...) is not.
+bool is_acceptable_body(std::string_view content_type, std::string_view body) {
+  const std::string type = media_type(content_type);
+  if (type == "application/json" || type == "application/x-ndjson" ||
+      (type.starts_with("application/") && type.ends_with("+json"))) {
+    return true;
+  }
+  if (type.empty()) return true;
+  if (type != "application/x-www-form-urlencoded" && type != "text/plain" &&
+      type != "application/octet-stream") {
+    return false;
+  }
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  return first == std::string_view::npos || body[first] == '{' || body[first] == '[';
+}
+
+// 415 for a body that cannot be events (is_acceptable_body), naming the
+// accepted types; nullopt otherwise.
+std::optional<HttpResponse> refuse_media_type(const HttpRequest& request) {
+  const std::string_view content_type = request[http::field::content_type];
+  if (is_acceptable_body(content_type, request.body())) return std::nullopt;
+  HttpResponse response = error_response(
+      http::status::unsupported_media_type, "unsupported_media_type",
+      "Content-Type " + std::string(content_type) +
+          " is not accepted: send application/json or application/x-ndjson",
+      request.version(), request.keep_alive());
+  response.set("Accept-Post", kAcceptedMediaTypes);
+  return response;
 }
 
 }  // namespace
 
 void ApiService::ingest_generation(HttpRequest& request, Responder respond) const {
+  if (auto refused = refuse_media_type(request)) return respond(std::move(*refused));
   if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
   DecodedBatch batch = decode_generation_body(request.body(), is_ndjson(request), now_us(), limits_);
   submit_and_answer(std::move(batch.events), std::move(batch.rejected), request.version(),
@@ -211,6 +264,7 @@ void ApiService::ingest_generation(HttpRequest& request, Responder respond) cons
 }
 
 void ApiService::ingest_routes(HttpRequest& request, Responder respond) const {
+  if (auto refused = refuse_media_type(request)) return respond(std::move(*refused));
   if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
   DecodedRouteBatch batch =
       decode_route_body(request.body(), is_ndjson(request), now_us(), limits_, routes_.normalization);
@@ -239,7 +293,7 @@ boost::json::object ApiService::route_analytics(std::string_view name, const Que
     return CachePlanner(store_).plan_json(window, options);
   }
   const int limit = parse_int_parameter("limit", get(params, "limit").value_or("20"), 1, 10'000);
-  RouteAnalytics analytics(store_);
+  RouteAnalytics analytics(store_, routes_.normalization);
   if (name == "overview") return analytics.overview(window, get(params, "order").value_or("requests"), limit);
   if (name == "peak-hours") return analytics.peak_hours(window, get(params, "route"));
   if (name == "patterns") {

@@ -203,8 +203,11 @@ std::optional<DDSketch> DDSketch::deserialize(std::string_view bytes) {
   }
   // Each bin takes at least one byte, which bounds the allocation below by
   // the input size.
-  if (bin_count > bytes.size() || offset < sketch.index_of(kMinIndexable) ||
-      offset + static_cast<int64_t>(bin_count) - 1 > sketch.index_of(kMaxValue)) {
+  // The last bin's index is compared without computing it: an offset read
+  // from the input may be near INT64_MAX.
+  const int64_t max_index = sketch.index_of(kMaxValue);
+  if (bin_count > bytes.size() || offset < sketch.index_of(kMinIndexable) || offset > max_index ||
+      static_cast<int64_t>(bin_count) - 1 > max_index - offset) {
     return std::nullopt;
   }
   sketch.offset_ = static_cast<int32_t>(offset);

@@ -296,14 +296,94 @@ TEST(DecodeGenerationEventTest, DecodesTheSeedExample) {
   EXPECT_TRUE(event.is_successful_completion());
 }
 
-TEST(DecodeGenerationEventTest, DefaultsEventIdAndTimestamp) {
-  const GenerationEvent first = decode_valid(request_with(""));
-  const GenerationEvent second = decode_valid(request_with(""));
-  EXPECT_EQ(canonical_uuid(first.event_id), first.event_id);
-  EXPECT_EQ(first.event_id[14], '4');
-  EXPECT_NE(first.event_id, second.event_id);
-  EXPECT_EQ(first.timestamp_us, kNow);
+TEST(DecodeGenerationEventTest, DefaultsTimestampToNow) {
+  EXPECT_EQ(decode_valid(request_with("")).timestamp_us, kNow);
   EXPECT_EQ(decode_valid(request_with(R"("event_id":null,"timestamp":null)")).timestamp_us, kNow);
+}
+
+// The README's example sent twice without event_id counted twice: the id
+// was random.
+TEST(DecodeGenerationEventTest, RetryWithoutEventIdGetsTheSameDerivedId) {
+  const std::string sent = request_with(
+      R"("user_id":"550e8400-e29b-41d4-a716-446655440000","costs":{"compute":0.5,"gpu":1},)"
+      R"("timestamp":"2025-01-15T10:30:45.123Z","attributes":{"style":"anime"})");
+  const GenerationEvent first = decode_valid(sent);
+  EXPECT_EQ(canonical_uuid(first.event_id), first.event_id);
+  EXPECT_EQ(first.event_id[14], '5');  // name-based
+  EXPECT_EQ(decode_valid(sent).event_id, first.event_id);
+  // The same content in another spelling: key order, UUID case, time format.
+  const GenerationEvent respelled = decode_valid(
+      R"({"attributes":{"style":"anime"},"timestamp":"2025-01-15T10:30:45.123000+00:00",)"
+      R"("costs":{"gpu":1,"compute":0.5},"user_id":"550E8400-E29B-41D4-A716-446655440000",)"
+      R"("generation_id":"7C9E6679-7425-40DE-944B-E07FC1F90AE7","event_type":"request",)"
+      R"("unknown_field":1,"params":null})");
+  EXPECT_EQ(respelled.event_id, first.event_id);
+  // An explicit id is kept as sent.
+  EXPECT_EQ(decode_valid(request_with(R"("event_id":"0b0e5cf2-6f0a-4b35-9a3e-1c9a3c1f6d10")"))
+                .event_id,
+            "0b0e5cf2-6f0a-4b35-9a3e-1c9a3c1f6d10");
+}
+
+TEST(DecodeGenerationEventTest, DerivedIdDiffersWhenAnyFieldDiffers) {
+  std::set<std::string> ids;
+  const std::string variants[] = {
+      request_with(""),
+      R"({"event_type":"start","generation_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"})",
+      request_with(R"("user_id":"550e8400-e29b-41d4-a716-446655440000")"),
+      request_with(R"("timestamp":"2025-01-15T10:30:45.123Z")"),
+      request_with(R"("timestamp":"2025-01-15T10:30:45.124Z")"),
+      request_with(R"("queue_length":3)"),
+      request_with(R"("queue_length":4)"),
+      request_with(R"("params":{"steps":30})"),
+      request_with(R"("params":{"steps":31})"),
+      request_with(R"("attributes":{"beta":true})"),
+      request_with(R"("model_checkpoint":"a")"),
+      request_with(R"("generation_type":"a")"),
+  };
+  for (const std::string& variant : variants) ids.insert(decode_valid(variant).event_id);
+  EXPECT_EQ(ids.size(), std::size(variants));
+}
+
+// The derived id covers the fields as sent: an event without a timestamp
+// gets `now`, which a retry a second later must not change.
+TEST(DecodeGenerationEventTest, DerivedIdIgnoresTheDefaultedTimestamp) {
+  GenerationEvent first;
+  GenerationEvent later;
+  std::vector<FieldError> errors;
+  ASSERT_TRUE(decode_generation_event(json::parse(request_with("")), kNow, {}, &first, &errors));
+  ASSERT_TRUE(decode_generation_event(json::parse(request_with("")), kNow + kMicrosPerSecond, {},
+                                      &later, &errors));
+  EXPECT_NE(first.timestamp_us, later.timestamp_us);
+  EXPECT_EQ(first.event_id, later.event_id);
+}
+
+// 9999-12-31 was accepted and made the pipeline's last_event_at 9999.
+TEST(DecodeGenerationEventTest, TimestampsOutOfRangeAreRejected) {
+  const FieldError future{"/timestamp", "must not be more than 3600 seconds ahead of the server's clock"};
+  const FieldError ancient{"/timestamp", "must not be before 2000-01-01T00:00:00Z"};
+  EXPECT_THAT(decode_errors(request_with(R"("timestamp":"9999-12-31T23:59:59Z")")),
+              ElementsAre(future));
+  EXPECT_THAT(decode_errors(request_with(R"("timestamp":"0001-01-01T00:00:00Z")")),
+              ElementsAre(ancient));
+  EXPECT_THAT(decode_errors(request_with(R"("timestamp":"1999-12-31T23:59:59.999999Z")")),
+              ElementsAre(ancient));
+  // kNow is 2025-01-15T12:00:00Z: an hour ahead is the last accepted time.
+  EXPECT_THAT(decode_errors(request_with(R"("timestamp":"2025-01-15T13:00:00.000001Z")")),
+              ElementsAre(future));
+  EXPECT_EQ(decode_valid(request_with(R"("timestamp":"2025-01-15T13:00:00Z")")).timestamp_us,
+            kNow + kMicrosPerHour);
+  // Backfill of real history stays possible.
+  EXPECT_EQ(decode_valid(request_with(R"("timestamp":"2000-01-01T00:00:00Z")")).timestamp_us,
+            kMinEventTimestampUs);
+  EXPECT_EQ(format_rfc3339_seconds(kMinEventTimestampUs), "2000-01-01T00:00:00Z");
+}
+
+TEST(DecodeGenerationEventTest, FutureSkewComesFromDecodeLimits) {
+  DecodeLimits limits;
+  limits.max_future_skew_us = 0;
+  EXPECT_THAT(decode_errors(request_with(R"("timestamp":"2025-01-15T12:00:00.000001Z")"), limits),
+              ElementsAre(FieldError{"/timestamp",
+                                     "must not be more than 0 seconds ahead of the server's clock"}));
 }
 
 TEST(DecodeGenerationEventTest, NullMeansAbsent) {
@@ -431,7 +511,7 @@ TEST(DecodeGenerationBodyTest, DecodesOneObject) {
   const DecodedBatch batch = decode_generation_body(request_with(""), false, kNow, {});
   ASSERT_EQ(batch.events.size(), 1u);
   EXPECT_EQ(batch.events[0].generation_id, kGenerationId);
-  EXPECT_THAT(batch.rejected, IsEmpty());
+  EXPECT_THAT(batch.rejected.listed, IsEmpty());
 }
 
 TEST(DecodeGenerationBodyTest, DecodesAnArrayEventByEvent) {
@@ -442,13 +522,13 @@ TEST(DecodeGenerationBodyTest, DecodesAnArrayEventByEvent) {
   ASSERT_EQ(batch.events.size(), 2u);
   EXPECT_EQ(batch.events[0].duration_ms, 1);
   EXPECT_EQ(batch.events[1].duration_ms, 3);
-  ASSERT_EQ(batch.rejected.size(), 2u);
-  EXPECT_EQ(batch.rejected[0].index, 1u);
-  EXPECT_THAT(batch.rejected[0].errors,
+  ASSERT_EQ(batch.rejected.listed.size(), 2u);
+  EXPECT_EQ(batch.rejected.listed[0].index, 1u);
+  EXPECT_THAT(batch.rejected.listed[0].errors,
               ElementsAre(FieldError{"/user_id", "must be a UUID"},
                           FieldError{"/duration_ms", "must be a non-negative integer"}));
-  EXPECT_EQ(batch.rejected[1].index, 2u);
-  EXPECT_THAT(batch.rejected[1].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
+  EXPECT_EQ(batch.rejected.listed[1].index, 2u);
+  EXPECT_THAT(batch.rejected.listed[1].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
 }
 
 TEST(DecodeGenerationBodyTest, PrettyPrintedDocumentsAreNotNdjson) {
@@ -457,7 +537,7 @@ TEST(DecodeGenerationBodyTest, PrettyPrintedDocumentsAreNotNdjson) {
   const DecodedBatch batch = decode_generation_body(body, false, kNow, {});
   ASSERT_EQ(batch.events.size(), 2u);
   EXPECT_EQ(batch.events[1].duration_ms, 2);
-  EXPECT_THAT(batch.rejected, IsEmpty());
+  EXPECT_THAT(batch.rejected.listed, IsEmpty());
 
   const DecodedBatch single =
       decode_generation_body("\n{\n  \"event_type\": \"start\",\n  \"generation_id\": \"" +
@@ -471,21 +551,21 @@ TEST(DecodeGenerationBodyTest, NestedArraysAreNotEvents) {
   const DecodedBatch batch = decode_generation_body(
       "[[" + request_with("") + "], " + request_with("") + "]", false, kNow, {});
   EXPECT_EQ(batch.events.size(), 1u);
-  ASSERT_EQ(batch.rejected.size(), 1u);
-  EXPECT_EQ(batch.rejected[0].index, 0u);
-  EXPECT_THAT(batch.rejected[0].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
+  ASSERT_EQ(batch.rejected.listed.size(), 1u);
+  EXPECT_EQ(batch.rejected.listed[0].index, 0u);
+  EXPECT_THAT(batch.rejected.listed[0].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
 }
 
 TEST(DecodeGenerationBodyTest, EmptyBodiesHoldNoEvents) {
   for (const char* body : {"", "  \n\t ", "[]", " [ ] \n"}) {
     const DecodedBatch batch = decode_generation_body(body, false, kNow, {});
     EXPECT_THAT(batch.events, IsEmpty()) << body;
-    EXPECT_THAT(batch.rejected, IsEmpty()) << body;
+    EXPECT_THAT(batch.rejected.listed, IsEmpty()) << body;
   }
   for (const char* body : {"", "\n\n  \r\n"}) {
     const DecodedBatch batch = decode_generation_body(body, true, kNow, {});
     EXPECT_THAT(batch.events, IsEmpty()) << body;
-    EXPECT_THAT(batch.rejected, IsEmpty()) << body;
+    EXPECT_THAT(batch.rejected.listed, IsEmpty()) << body;
   }
 }
 
@@ -498,13 +578,13 @@ TEST(DecodeGenerationBodyTest, NdjsonIndexesCountNonBlankLines) {
   ASSERT_EQ(batch.events.size(), 2u);
   EXPECT_EQ(batch.events[0].duration_ms, 0);
   EXPECT_EQ(batch.events[1].duration_ms, 3);
-  ASSERT_EQ(batch.rejected.size(), 2u);
-  EXPECT_EQ(batch.rejected[0].index, 1u);
-  ASSERT_EQ(batch.rejected[0].errors.size(), 1u);
-  EXPECT_EQ(batch.rejected[0].errors[0].field, "");
-  EXPECT_THAT(batch.rejected[0].errors[0].message, StartsWith("malformed JSON: "));
-  EXPECT_EQ(batch.rejected[1].index, 2u);
-  EXPECT_THAT(batch.rejected[1].errors,
+  ASSERT_EQ(batch.rejected.listed.size(), 2u);
+  EXPECT_EQ(batch.rejected.listed[0].index, 1u);
+  ASSERT_EQ(batch.rejected.listed[0].errors.size(), 1u);
+  EXPECT_EQ(batch.rejected.listed[0].errors[0].field, "");
+  EXPECT_THAT(batch.rejected.listed[0].errors[0].message, StartsWith("malformed JSON: "));
+  EXPECT_EQ(batch.rejected.listed[1].index, 2u);
+  EXPECT_THAT(batch.rejected.listed[1].errors,
               ElementsAre(FieldError{"/batch_size", "must be a positive integer"}));
 }
 
@@ -513,10 +593,10 @@ TEST(DecodeGenerationBodyTest, NdjsonLinesMustEachHoldOneObject) {
                            request_with("") + "\n" + request_with("");
   const DecodedBatch batch = decode_generation_body(body, true, kNow, {});
   EXPECT_EQ(batch.events.size(), 1u);
-  ASSERT_EQ(batch.rejected.size(), 2u);
-  EXPECT_THAT(batch.rejected[0].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
-  EXPECT_EQ(batch.rejected[1].index, 1u);
-  EXPECT_THAT(batch.rejected[1].errors[0].message, StartsWith("malformed JSON: extra data"));
+  ASSERT_EQ(batch.rejected.listed.size(), 2u);
+  EXPECT_THAT(batch.rejected.listed[0].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
+  EXPECT_EQ(batch.rejected.listed[1].index, 1u);
+  EXPECT_THAT(batch.rejected.listed[1].errors[0].message, StartsWith("malformed JSON: extra data"));
 }
 
 TEST(DecodeGenerationBodyTest, DetectsNdjsonWithoutTheFlag) {
@@ -526,9 +606,9 @@ TEST(DecodeGenerationBodyTest, DetectsNdjsonWithoutTheFlag) {
   const DecodedBatch batch = decode_generation_body(body, false, kNow, {});
   ASSERT_EQ(batch.events.size(), 3u);
   EXPECT_EQ(batch.events[2].duration_ms, 4);
-  ASSERT_EQ(batch.rejected.size(), 1u);
-  EXPECT_EQ(batch.rejected[0].index, 2u);
-  EXPECT_THAT(batch.rejected[0].errors[0].message, StartsWith("malformed JSON: "));
+  ASSERT_EQ(batch.rejected.listed.size(), 1u);
+  EXPECT_EQ(batch.rejected.listed[0].index, 2u);
+  EXPECT_THAT(batch.rejected.listed[0].errors[0].message, StartsWith("malformed JSON: "));
 }
 
 TEST(DecodeGenerationBodyTest, RejectsAMalformedBodyAsAWhole) {
@@ -554,9 +634,9 @@ TEST(DecodeGenerationBodyTest, RejectsAMalformedBodyAsAWhole) {
   for (const Case& bad : cases) {
     const DecodedBatch batch = decode_generation_body(bad.body, false, kNow, {});
     EXPECT_THAT(batch.events, IsEmpty());
-    ASSERT_EQ(batch.rejected.size(), 1u) << bad.body;
-    EXPECT_EQ(batch.rejected[0].index, 0u);
-    EXPECT_THAT(batch.rejected[0].errors, ElementsAre(FieldError{"", bad.message})) << bad.body;
+    ASSERT_EQ(batch.rejected.listed.size(), 1u) << bad.body;
+    EXPECT_EQ(batch.rejected.listed[0].index, 0u);
+    EXPECT_THAT(batch.rejected.listed[0].errors, ElementsAre(FieldError{"", bad.message})) << bad.body;
   }
 }
 
@@ -577,10 +657,42 @@ TEST(DecodeGenerationBodyTest, RejectsTooManyEventsAsAWhole) {
                                      std::pair{event + "\n" + event + "\n" + event, false}}) {
     const DecodedBatch batch = decode_generation_body(body, ndjson, kNow, limits);
     EXPECT_THAT(batch.events, IsEmpty());
-    ASSERT_EQ(batch.rejected.size(), 1u);
-    EXPECT_EQ(batch.rejected[0].index, 0u);
-    EXPECT_EQ(batch.rejected[0].errors, too_many);
+    ASSERT_EQ(batch.rejected.listed.size(), 1u);
+    EXPECT_EQ(batch.rejected.listed[0].index, 0u);
+    EXPECT_EQ(batch.rejected.listed[0].errors, too_many);
   }
+}
+
+// A body of a million `{}` lines answered 400 with 127 MB listing every one.
+TEST(DecodeGenerationBodyTest, RejectionsPastTheListedOnesAreOnlyCounted) {
+  std::string ndjson;
+  std::string array = "[";
+  for (int i = 0; i < 5000; ++i) {
+    ndjson += i == 2 ? request_with("") + "\n" : "{}\n";
+    array += i == 0 ? "{}" : ",{}";
+  }
+  array += "]";
+  for (const auto& [body, ndjson_flag] : {std::pair{ndjson, true}, std::pair{array, false}}) {
+    const DecodedBatch batch = decode_generation_body(body, ndjson_flag, kNow, {});
+    EXPECT_EQ(batch.events.size(), ndjson_flag ? 1u : 0u);
+    EXPECT_EQ(batch.rejected.count, ndjson_flag ? 4999u : 5000u);
+    ASSERT_EQ(batch.rejected.listed.size(), 100u);
+    EXPECT_EQ(batch.rejected.listed[0].index, 0u);
+    EXPECT_EQ(batch.rejected.listed[2].index, ndjson_flag ? 3u : 2u);  // the first ones, by index
+    EXPECT_EQ(batch.rejected.listed[99].index, ndjson_flag ? 100u : 99u);
+    EXPECT_THAT(batch.rejected.listed[99].errors,
+                ElementsAre(FieldError{"/event_type", "is required"},
+                            FieldError{"/generation_id", "is required"}));
+  }
+  DecodeLimits limits;
+  limits.max_rejected_listed = 0;
+  const DecodedBatch counted = decode_generation_body(ndjson, true, kNow, limits);
+  EXPECT_THAT(counted.rejected.listed, IsEmpty());
+  EXPECT_EQ(counted.rejected.count, 4999u);
+  // A body rejected as a whole counts once.
+  const DecodedBatch malformed = decode_generation_body("[{}, oops]", false, kNow, {});
+  EXPECT_EQ(malformed.rejected.count, 1u);
+  EXPECT_EQ(malformed.rejected.listed.size(), 1u);
 }
 
 TEST(DecodeGenerationBodyTest, DecodesLongNdjsonBodies) {
@@ -595,7 +707,7 @@ TEST(DecodeGenerationBodyTest, DecodesLongNdjsonBodies) {
   }
   const DecodedBatch batch = decode_generation_body(body, true, kNow, {});
   ASSERT_EQ(batch.events.size(), size_t{kLines});
-  EXPECT_THAT(batch.rejected, IsEmpty());
+  EXPECT_THAT(batch.rejected.listed, IsEmpty());
   for (int i = 0; i < kLines; ++i) ASSERT_EQ(batch.events[i].duration_ms, i);
   EXPECT_EQ(batch.events[7].params_json->size(), 12'000u + 13);
   std::set<std::string> event_ids;

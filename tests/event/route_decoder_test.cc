@@ -170,7 +170,7 @@ std::vector<BadEventCase> bad_event_cases() {
         {"/response_size_bytes", "must be a non-negative integer"},
         {"/error_type", "must be a string"},
         {"/db_query_count", "must be a non-negative integer"},
-        {"/cache_status", "must be a string"}}},
+        {"/cache_status", "must be one of hit, miss, bypass, stale"}}},
   };
 
   for (const char* field :
@@ -185,7 +185,11 @@ std::vector<BadEventCase> bad_event_cases() {
           {hit_with(json_string(field) + ":" + value), {{pointer, "must be at most 2147483647"}}});
     }
   }
-  for (const char* field : {"error_type", "cache_status"}) {
+  for (const char* value : {"5", "true", "{}", "[\"a\"]", "\"banana\""}) {
+    cases.push_back({hit_with(std::string(R"("cache_status":)") + value),
+                     {{"/cache_status", "must be one of hit, miss, bypass, stale"}}});
+  }
+  for (const char* field : {"error_type"}) {
     const std::string pointer = std::string("/") + field;
     for (const char* value : {"5", "true", "{}", "[\"a\"]"}) {
       cases.push_back(
@@ -218,9 +222,9 @@ TEST(DecodeRouteEventTest, LimitsComeFromDecodeLimits) {
   limits.max_string_length = 3;
   limits.max_object_bytes = 10;
   EXPECT_EQ(
-      decode_errors(hit_with(R"("query_params":{"abc":12345},"cache_status":"miss")"), limits),
+      decode_errors(hit_with(R"("query_params":{"abc":12345},"error_type":"oops")"), limits),
       (std::vector<FieldError>{{"/query_params", "must be at most 10 bytes"},
-                               {"/cache_status", "must be at most 3 characters"}}));
+                               {"/error_type", "must be at most 3 characters"}}));
   // The limit applies to the parameters of the route's query string too.
   EXPECT_EQ(decode_errors(hit_at(R"("/a?abc=12345")"), limits),
             (std::vector<FieldError>{{"/query_params", "must be at most 10 bytes"}}));
@@ -232,6 +236,25 @@ TEST(DecodeRouteEventTest, MeasuresRoutesInCharacters) {
   EXPECT_EQ(decode_valid(hit_at(json_string(accents))).route, accents);
   EXPECT_EQ(decode_errors(hit_at(json_string(accents + "é"))),
             (std::vector<FieldError>{{"/route", "must be at most 2048 characters"}}));
+}
+
+// Regression (found by fuzz/route_body_fuzz): the limit was checked before
+// ids were templated, so "/1" x 1000 (2,000 characters) was stored as a
+// 5,000-character "/{id}/..." that the decoder itself refuses.
+TEST(DecodeRouteEventTest, RouteThatTemplatingLengthensPastTheLimitIsRejected) {
+  std::string ids;
+  for (int i = 0; i < 1000; ++i) ids += "/1";
+  EXPECT_EQ(decode_errors(hit_at(json_string(ids))),
+            (std::vector<FieldError>{
+                {"/route", "must be at most 2048 characters once its ids are templated"}}));
+  // Without templating it is stored as sent.
+  RouteNormalization as_sent;
+  as_sent.template_ids = false;
+  EXPECT_EQ(decode_valid(hit_at(json_string(ids)), as_sent).route, ids);
+  // 409 ids of one digit: 2,045 characters once templated, accepted.
+  std::string fits;
+  for (int i = 0; i < 409; ++i) fits += "/1";
+  EXPECT_EQ(decode_valid(hit_at(json_string(fits))).route.size(), 409u * 5);
 }
 
 // ---------------------------------------------------------------------------
@@ -277,8 +300,8 @@ TEST(DecodeRouteEventTest, DefaultsEventIdAndTimestampAndOptionals) {
   const RouteEvent first = decode_valid(hit_with(""));
   const RouteEvent second = decode_valid(hit_with(R"("event_id":null,"timestamp":null)"));
   EXPECT_EQ(canonical_uuid(first.event_id), first.event_id);
-  EXPECT_EQ(first.event_id[14], '4');
-  EXPECT_NE(first.event_id, second.event_id);
+  EXPECT_EQ(first.event_id[14], '5');  // derived from the content
+  EXPECT_EQ(first.event_id, second.event_id);
   EXPECT_EQ(first.timestamp_us, kNow);
   EXPECT_EQ(second.timestamp_us, kNow);
   EXPECT_EQ(first.route_full, "/api/v1/content/unified");
@@ -289,6 +312,71 @@ TEST(DecodeRouteEventTest, DefaultsEventIdAndTimestampAndOptionals) {
   EXPECT_EQ(first.response_size_bytes, std::nullopt);
   EXPECT_EQ(first.db_query_count, std::nullopt);
   EXPECT_EQ(first.cache_status, std::nullopt);
+}
+
+// A retried route hit without event_id counted twice: the id was random.
+TEST(DecodeRouteEventTest, RetryWithoutEventIdGetsTheSameDerivedId) {
+  const std::string sent = hit_with(
+      R"("route":"/api/v1/content/12345?page=2","timestamp":"2025-01-15T10:30:45.123Z",)"
+      R"("query_params":{"sort":"name","tag":"x"},"cache_status":"hit")");
+  const RouteEvent first = decode_valid(sent);
+  EXPECT_EQ(decode_valid(sent).event_id, first.event_id);
+  EXPECT_EQ(decode_valid(
+                R"({"cache_status":"HIT","query_params":{"tag":"x","sort":"name"},"status_code":200,)"
+                R"("timestamp":"2025-01-15T10:30:45.123+00:00","duration_ms":142,"method":"get",)"
+                R"("route":"/api/v1/content/12345?page=2"})")
+                .event_id,
+            first.event_id);
+  // Later, without a timestamp: the defaulted one is not part of the id.
+  RouteEvent later;
+  std::vector<FieldError> errors;
+  ASSERT_TRUE(decode_route_event(json::parse(hit_with("")), kNow + kMicrosPerSecond, {}, {},
+                                 &later, &errors));
+  EXPECT_EQ(later.event_id, decode_valid(hit_with("")).event_id);
+
+  std::set<std::string> ids;
+  const std::string variants[] = {
+      hit_with(""),
+      hit_with(R"("route":"/api/v1/content/1")"),
+      hit_with(R"("route":"/api/v1/content/2")"),  // same template, another URL
+      hit_with(R"("route":"/api/v1/content/unified?page=2")"),
+      hit_with(R"("duration_ms":143)"),
+      hit_with(R"("method":"HEAD")"),
+      hit_with(R"("cache_status":"miss")"),
+      hit_with(R"("user_id":"550e8400-e29b-41d4-a716-446655440000")"),
+      hit_with(R"("timestamp":"2025-01-15T10:30:45.123Z")"),
+  };
+  for (const std::string& variant : variants) ids.insert(decode_valid(variant).event_id);
+  EXPECT_EQ(ids.size(), std::size(variants));
+}
+
+// "banana" was stored as a cache status.
+TEST(DecodeRouteEventTest, CacheStatusIsHitMissBypassOrStale) {
+  const FieldError error{"/cache_status", "must be one of hit, miss, bypass, stale"};
+  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":"banana")")), ElementsAre(error));
+  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":"")")), ElementsAre(error));
+  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":1)")), ElementsAre(error));
+  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":"hits")")), ElementsAre(error));
+  for (std::string_view status : {"hit", "miss", "bypass", "stale"}) {
+    EXPECT_EQ(decode_valid(hit_with(R"("cache_status":")" + std::string(status) + "\""))
+                  .cache_status,
+              status);
+  }
+  EXPECT_EQ(decode_valid(hit_with(R"("cache_status":"STALE")")).cache_status, "stale");
+  EXPECT_EQ(decode_valid(hit_with(R"("cache_status":null)")).cache_status, std::nullopt);
+}
+
+TEST(DecodeRouteEventTest, TimestampsOutOfRangeAreRejected) {
+  const FieldError future{"/timestamp",
+                          "must not be more than 3600 seconds ahead of the server's clock"};
+  const FieldError ancient{"/timestamp", "must not be before 2000-01-01T00:00:00Z"};
+  EXPECT_THAT(decode_errors(hit_with(R"("timestamp":"9999-12-31T00:00:00Z")")), ElementsAre(future));
+  EXPECT_THAT(decode_errors(hit_with(R"("timestamp":"0001-01-01T00:00:00Z")")), ElementsAre(ancient));
+  EXPECT_THAT(decode_errors(hit_with(R"("timestamp":"2025-01-15T13:00:01Z")")), ElementsAre(future));
+  EXPECT_EQ(decode_valid(hit_with(R"("timestamp":"2025-01-15T13:00:00Z")")).timestamp_us,
+            kNow + kMicrosPerHour);
+  EXPECT_EQ(decode_valid(hit_with(R"("timestamp":"2003-07-01T08:00:00Z")")).timestamp_us,
+            parse_rfc3339("2003-07-01T08:00:00Z"));
 }
 
 TEST(DecodeRouteEventTest, TimestampWithoutOffsetIsUtc) {
@@ -452,7 +540,7 @@ TEST(DecodeRouteBodyTest, DecodesOneObject) {
   const DecodedRouteBatch batch = decode_route_body(hit_with(""), false, kNow, {}, {});
   ASSERT_EQ(batch.events.size(), 1u);
   EXPECT_EQ(batch.events[0].route, "/api/v1/content/unified");
-  EXPECT_THAT(batch.rejected, IsEmpty());
+  EXPECT_THAT(batch.rejected.listed, IsEmpty());
 }
 
 TEST(DecodeRouteBodyTest, DecodesAnArrayEventByEvent) {
@@ -463,20 +551,20 @@ TEST(DecodeRouteBodyTest, DecodesAnArrayEventByEvent) {
   ASSERT_EQ(batch.events.size(), 2u);
   EXPECT_EQ(batch.events[0].duration_ms, 1);
   EXPECT_EQ(batch.events[1].duration_ms, 3);
-  ASSERT_EQ(batch.rejected.size(), 2u);
-  EXPECT_EQ(batch.rejected[0].index, 1u);
-  EXPECT_THAT(batch.rejected[0].errors,
+  ASSERT_EQ(batch.rejected.listed.size(), 2u);
+  EXPECT_EQ(batch.rejected.listed[0].index, 1u);
+  EXPECT_THAT(batch.rejected.listed[0].errors,
               ElementsAre(FieldError{"/duration_ms", "must be a non-negative integer"},
                           FieldError{"/status_code", "must be an HTTP status code (100-599)"}));
-  EXPECT_EQ(batch.rejected[1].index, 2u);
-  EXPECT_THAT(batch.rejected[1].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
+  EXPECT_EQ(batch.rejected.listed[1].index, 2u);
+  EXPECT_THAT(batch.rejected.listed[1].errors, ElementsAre(FieldError{"", "must be a JSON object"}));
 }
 
 TEST(DecodeRouteBodyTest, EmptyBodiesHoldNoEvents) {
   for (const char* body : {"", "  \n\t ", "[]", " [ ] \n"}) {
     const DecodedRouteBatch batch = decode_route_body(body, false, kNow, {}, {});
     EXPECT_THAT(batch.events, IsEmpty()) << body;
-    EXPECT_THAT(batch.rejected, IsEmpty()) << body;
+    EXPECT_THAT(batch.rejected.listed, IsEmpty()) << body;
   }
 }
 
@@ -489,13 +577,13 @@ TEST(DecodeRouteBodyTest, NdjsonIndexesCountNonBlankLines) {
     ASSERT_EQ(batch.events.size(), 2u);
     EXPECT_EQ(batch.events[0].duration_ms, 0);
     EXPECT_EQ(batch.events[1].duration_ms, 3);
-    ASSERT_EQ(batch.rejected.size(), 2u);
-    EXPECT_EQ(batch.rejected[0].index, 1u);
-    ASSERT_EQ(batch.rejected[0].errors.size(), 1u);
-    EXPECT_EQ(batch.rejected[0].errors[0].field, "");
-    EXPECT_THAT(batch.rejected[0].errors[0].message, StartsWith("malformed JSON: "));
-    EXPECT_EQ(batch.rejected[1].index, 2u);
-    EXPECT_THAT(batch.rejected[1].errors,
+    ASSERT_EQ(batch.rejected.listed.size(), 2u);
+    EXPECT_EQ(batch.rejected.listed[0].index, 1u);
+    ASSERT_EQ(batch.rejected.listed[0].errors.size(), 1u);
+    EXPECT_EQ(batch.rejected.listed[0].errors[0].field, "");
+    EXPECT_THAT(batch.rejected.listed[0].errors[0].message, StartsWith("malformed JSON: "));
+    EXPECT_EQ(batch.rejected.listed[1].index, 2u);
+    EXPECT_THAT(batch.rejected.listed[1].errors,
                 ElementsAre(FieldError{"/method", "must be an HTTP method"}));
   }
 }
@@ -516,9 +604,9 @@ TEST(DecodeRouteBodyTest, RejectsAMalformedBodyAsAWhole) {
   for (const Case& bad : cases) {
     const DecodedRouteBatch batch = decode_route_body(bad.body, false, kNow, {}, {});
     EXPECT_THAT(batch.events, IsEmpty());
-    ASSERT_EQ(batch.rejected.size(), 1u) << bad.body;
-    EXPECT_EQ(batch.rejected[0].index, 0u);
-    EXPECT_THAT(batch.rejected[0].errors, ElementsAre(FieldError{"", bad.message})) << bad.body;
+    ASSERT_EQ(batch.rejected.listed.size(), 1u) << bad.body;
+    EXPECT_EQ(batch.rejected.listed[0].index, 0u);
+    EXPECT_THAT(batch.rejected.listed[0].errors, ElementsAre(FieldError{"", bad.message})) << bad.body;
   }
 }
 
@@ -530,8 +618,8 @@ TEST(DecodeRouteBodyTest, RejectsTooManyEventsAsAWhole) {
                                      std::pair{event + "\n" + event + "\n" + event, true}}) {
     const DecodedRouteBatch batch = decode_route_body(body, ndjson, kNow, limits, {});
     EXPECT_THAT(batch.events, IsEmpty());
-    ASSERT_EQ(batch.rejected.size(), 1u);
-    EXPECT_THAT(batch.rejected[0].errors,
+    ASSERT_EQ(batch.rejected.listed.size(), 1u);
+    EXPECT_THAT(batch.rejected.listed[0].errors,
                 ElementsAre(FieldError{"", "too many events in one body (limit 2)"}));
   }
 }

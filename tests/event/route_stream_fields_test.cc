@@ -69,6 +69,38 @@ auto as_tuple(const RouteEvent& e) {
                   e.cache_status);
 }
 
+TEST(RouteStreamFieldsTest, TimestampsOutOfRangeAndUnknownCacheStatusesAreRejected) {
+  Pairs fields = hit_fields({{"cache_status", "banana"}});
+  fields[3].second = "9999-12-31T00:00:00Z";
+  EXPECT_THAT(errors_of(fields),
+              ElementsAre(FieldError{"/timestamp",
+                                     "must not be more than 3600 seconds ahead of the server's clock"},
+                          FieldError{"/cache_status", "must be one of hit, miss, bypass, stale"}));
+  fields[3].second = "1999-12-31T23:59:59Z";
+  fields[6].second = "miss";
+  EXPECT_THAT(errors_of(fields),
+              ElementsAre(FieldError{"/timestamp", "must not be before 2000-01-01T00:00:00Z"}));
+}
+
+TEST(RouteStreamFieldsTest, EntryWithoutEventIdGetsAnIdDerivedFromItsContent) {
+  Pairs fields = hit_fields();
+  fields.erase(fields.begin());  // event_id
+  const Decoded first = decode_fields(fields);
+  ASSERT_TRUE(first.ok);
+  EXPECT_EQ(decode_fields(fields).event.event_id, first.event.event_id);
+  fields.back().second = "404";  // status_code
+  EXPECT_NE(decode_fields(fields).event.event_id, first.event.event_id);
+}
+
+// Regression (found by fuzz/stream_fields_fuzz): a route whose query held a
+// byte that is not UTF-8 was accepted and stored as JSON that does not parse.
+TEST(RouteStreamFieldsTest, TextThatIsNotUtf8IsRejected) {
+  EXPECT_THAT(errors_of(hit_fields({{"route", "/api/v1/content?q=\xff"}})),
+              ElementsAre(FieldError{"/route", "must be UTF-8 text"}));
+  EXPECT_THAT(errors_of(hit_fields({{"error_type", "\xed\xa0\x80"}})),  // a surrogate
+              ElementsAre(FieldError{"/error_type", "must be UTF-8 text"}));
+}
+
 TEST(RouteStreamFieldsTest, ProducerFieldsDecode) {
   const Decoded decoded = decode_fields(hit_fields({{"query_params", R"({"page_size":10})"},
                                                     {"request_size_bytes", "0"},

@@ -174,6 +174,24 @@ TEST(StreamFieldsTest, NestedFieldsMustBeJsonObjects) {
   EXPECT_EQ(json::serialize(object.at("params")), R"({"steps":30})");
 }
 
+// Regression (found by fuzz/stream_fields_fuzz): Redis values are bytes, and
+// an entry with text that is not UTF-8 was accepted; PostgreSQL then refused
+// the whole batch, which the worker retried forever instead of dead-lettering
+// the entry.
+TEST(StreamFieldsTest, TextThatIsNotUtf8IsRejected) {
+  EXPECT_THAT(errors_of(completion_fields({{"model_checkpoint", "sdxl\xff"}})),
+              ElementsAre(FieldError{"/model_checkpoint", "must be UTF-8 text"}));
+  // An overlong encoding and a lone continuation byte.
+  EXPECT_THAT(errors_of(completion_fields({{"error_message", "\xc0\xaf"}})),
+              ElementsAre(FieldError{"/error_message", "must be UTF-8 text"}));
+  EXPECT_THAT(errors_of(completion_fields({{"error_type", "\x80"}})),
+              ElementsAre(FieldError{"/error_type", "must be UTF-8 text"}));
+  // Well-formed multi-byte text is fine; an unknown field named in bytes is ignored.
+  const Decoded decoded = decode_fields(completion_fields({{"model_checkpoint", "caf\xc3\xa9"}, {"\xff", "x"}}));
+  ASSERT_TRUE(decoded.ok);
+  EXPECT_EQ(decoded.event.model_checkpoint, "caf\xc3\xa9");
+}
+
 TEST(StreamFieldsTest, NestedObjectsAreStillValidatedByTheDecoder) {
   EXPECT_THAT(errors_of(completion_fields({{"costs", R"({"compute": -1})"}})),
               ElementsAre(FieldError{"/costs/compute", "must be a non-negative number"}));
@@ -217,6 +235,34 @@ TEST(StreamFieldsTest, FieldsAllocateFromTheGivenStorage) {
   const json::object object = fields_to_json(views(fields), &errors, storage);
   EXPECT_EQ(object.storage(), storage);
   EXPECT_EQ(object.at("params").storage(), storage);
+}
+
+// An XADD with timestamp 9999-12-31 was stored; the entry's time is the
+// decoder's `now` (the worker dead-letters what this rejects).
+TEST(StreamFieldsTest, TimestampsOutOfRangeAreRejected) {
+  const auto with_timestamp = [](std::string timestamp) {
+    Pairs fields = completion_fields();
+    fields[4].second = std::move(timestamp);
+    return fields;
+  };
+  EXPECT_THAT(errors_of(with_timestamp("9999-12-31T23:59:59Z")),
+              ElementsAre(FieldError{"/timestamp",
+                                     "must not be more than 3600 seconds ahead of the server's clock"}));
+  EXPECT_THAT(errors_of(with_timestamp("0001-01-01T00:00:00Z")),
+              ElementsAre(FieldError{"/timestamp", "must not be before 2000-01-01T00:00:00Z"}));
+  EXPECT_TRUE(decode_fields(with_timestamp("2025-01-15T13:00:00Z")).ok);
+}
+
+// Without event_id the decoder derives one from the content, as for HTTP.
+TEST(StreamFieldsTest, EntryWithoutEventIdGetsAnIdDerivedFromItsContent) {
+  Pairs fields = completion_fields();
+  fields.erase(fields.begin());  // event_id
+  const Decoded first = decode_fields(fields);
+  ASSERT_TRUE(first.ok);
+  EXPECT_EQ(first.event.event_id[14], '5');
+  EXPECT_EQ(decode_fields(fields).event.event_id, first.event.event_id);
+  fields.back().second = "45231";  // duration_ms
+  EXPECT_NE(decode_fields(fields).event.event_id, first.event.event_id);
 }
 
 TEST(StreamFieldsTest, MinimalEventRoundTrips) {

@@ -46,7 +46,8 @@ def main():
             check(overview(server)["total_requests"] == 5000, "all 5000 survive kill -9")
             # 2. Re-ingest is idempotent.
             status, answer = post(ingest, body)
-            check(status == 200 and answer == {"accepted": 0, "duplicates": 5000, "rejected": []},
+            check(status == 200 and answer == {"accepted": 0, "duplicates": 5000, "rejected": [],
+                                                       "rejected_count": 0},
                   f"re-ingest counts duplicates only ({answer})")
             check(overview(server)["total_requests"] == 5000, "re-ingest changes no count")
 

@@ -60,7 +60,7 @@ TEST_F(ApiTest, HealthAnswers) {
 TEST_F(ApiTest, IngestsOneObjectAndItShowsInTheOverview) {
   auto r = http_post(port(), kIngest, event_json("request"));
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.json(), boost::json::parse(R"({"accepted":1,"duplicates":0,"rejected":[]})"));
+  EXPECT_EQ(r.json(), boost::json::parse(R"({"accepted":1,"duplicates":0,"rejected":[],"rejected_count":0})"));
   EXPECT_EQ(overview().at("total_requests").as_int64(), 1);
 }
 
@@ -98,8 +98,96 @@ TEST_F(ApiTest, ReIngestingTheSameEventsCountsThemAsDuplicates) {
   ASSERT_EQ(http_post(port(), kIngest, body).status, 200);
   auto again = http_post(port(), kIngest, body);
   EXPECT_EQ(again.status, 200);
-  EXPECT_EQ(again.json(), boost::json::parse(R"({"accepted":0,"duplicates":2,"rejected":[]})"));
+  EXPECT_EQ(again.json(), boost::json::parse(R"({"accepted":0,"duplicates":2,"rejected":[],"rejected_count":0})"));
   EXPECT_EQ(overview().at("total_requests").as_int64(), 2);
+}
+
+// A body of a million `{}` lines answered 400 with a 127 MB body (and grew
+// the server by a gigabyte building it).
+TEST_F(ApiTest, MillionRejectedEventsAnswerTheFirstHundredAndTheCount) {
+  start(/*body_limit=*/4 * 1024 * 1024);
+  std::string body;
+  body.reserve(3'000'000);
+  for (int i = 0; i < 1'000'000; ++i) body += "{}\n";
+  auto r = http_post(port(), kIngest, body, "application/x-ndjson");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_LT(r.body.size(), 16u * 1024) << "the answer grows with the body";
+  const auto answer = r.json().as_object();
+  EXPECT_EQ(answer.at("accepted").as_int64(), 0);
+  EXPECT_EQ(answer.at("rejected_count").as_int64(), 1'000'000);
+  const auto& rejected = answer.at("rejected").as_array();
+  ASSERT_EQ(rejected.size(), 100u);
+  EXPECT_EQ(rejected[0].at("index").as_int64(), 0);
+  EXPECT_EQ(rejected[99].at("index").as_int64(), 99);
+  EXPECT_EQ(rejected[99].at("errors"), boost::json::parse(
+      R"([{"field":"/event_type","message":"is required"},)"
+      R"({"field":"/generation_id","message":"is required"}])"));
+
+  // With a valid event among them, it is stored.
+  body = event_json("request") + "\n" + body.substr(3);
+  r = http_post(port(), kIngest, body, "application/x-ndjson");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.json().at("accepted").as_int64(), 1);
+  EXPECT_EQ(r.json().at("rejected_count").as_int64(), 999'999);
+  EXPECT_EQ(r.json().at("rejected").as_array()[0].at("index").as_int64(), 1);
+}
+
+// The README's example sent twice without event_id was counted twice.
+TEST_F(ApiTest, RetryWithoutEventIdIsADuplicate) {
+  const std::string body = R"({"event_type":"completion",)"
+                           R"("generation_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7",)"
+                           R"("timestamp":")" + format_rfc3339_seconds(now_us()) + R"(",)"
+                           R"("success":false,"duration_ms":45230,"costs":{"compute":0.0031}})";
+  auto first = http_post(port(), kIngest, body);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.json().at("accepted").as_int64(), 1);
+  auto retry = http_post(port(), kIngest, body);
+  EXPECT_EQ(retry.status, 200);
+  EXPECT_EQ(retry.json().at("duplicates").as_int64(), 1);
+  EXPECT_EQ(overview().at("failed_generations").as_int64(), 1);
+}
+
+// 9999-12-31 was accepted and became the pipeline's last_event_at.
+TEST_F(ApiTest, FarFutureTimestampIs400WithAFieldError) {
+  auto r = http_post(port(), kIngest, event_json("request", R"(,"timestamp":"9999-12-31T23:59:59Z")"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json().at("rejected").as_array()[0].at("errors").as_array()[0].at("field"),
+            "/timestamp");
+  EXPECT_EQ(overview().at("total_requests").as_int64(), 0);
+}
+
+// XML, multipart and form bodies were read as malformed JSON (400).
+TEST_F(ApiTest, BodyThatIsClearlyNotJsonIs415NamingTheAcceptedTypes) {
+  const std::pair<std::string, std::string> refused[] = {
+      {"application/xml", "<event><type>request</type></event>"},
+      {"text/xml; charset=utf-8", "<event/>"},
+      {"multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--"},
+      {"application/x-www-form-urlencoded", "event_type=request&generation_id=1"},
+      {"text/html", event_json("request")},
+  };
+  for (const auto& [type, body] : refused) {
+    auto r = http_post(port(), kIngest, body, type);
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_EQ(r.json().at("error").at("code"), "unsupported_media_type") << type;
+    EXPECT_NE(std::string(r.json().at("error").at("message").as_string()).find(
+                  "application/json or application/x-ndjson"),
+              std::string::npos);
+    EXPECT_EQ(r.headers["Accept-Post"], "application/json, application/x-ndjson");
+    EXPECT_EQ(http_post(port(), "/api/v1/events/route", body, type).status, 415) << type;
+  }
+  // curl -d sends form data; fetch() sends text/plain: JSON in them is accepted.
+  const std::string accepted[] = {"application/x-www-form-urlencoded", "text/plain;charset=UTF-8",
+                                  "Application/JSON; charset=utf-8", "application/vnd.api+json", ""};
+  for (const std::string& type : accepted) {
+    EXPECT_EQ(http_post(port(), kIngest, event_json("request"), type).status, 200) << type;
+  }
+  // No Content-Type at all.
+  const std::string event = event_json("request");
+  const std::string reply = raw_exchange(
+      port(), "POST /api/v1/events/generation HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+              "Content-Length: " + std::to_string(event.size()) + "\r\n\r\n" + event);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_EQ(overview().at("total_requests").as_int64(), 6);
 }
 
 TEST_F(ApiTest, AcceptsNdjson) {

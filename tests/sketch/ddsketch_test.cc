@@ -270,6 +270,16 @@ TEST(DDSketchTest, RejectsMalformedBins) {
   EXPECT_EQ(DDSketch::deserialize(encoding(0.01, 0, 0, {kMax, 1})), std::nullopt);
 }
 
+// Regression (found by fuzz/ddsketch_fuzz): an offset near INT64_MAX made
+// the last bin's index overflow (undefined behaviour) before it was checked.
+TEST(DDSketchTest, OffsetNearInt64MaxIsRejectedWithoutOverflow) {
+  const uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  // Zigzag: kMax - 1 is INT64_MAX, kMax is INT64_MIN.
+  EXPECT_EQ(DDSketch::deserialize(encoding(0.01, 0, kMax - 1, {1, 1})), std::nullopt);
+  EXPECT_EQ(DDSketch::deserialize(encoding(0.01, 0, kMax - 3, {1, 2, 1})), std::nullopt);
+  EXPECT_EQ(DDSketch::deserialize(encoding(0.01, 0, kMax, {1, 1})), std::nullopt);
+}
+
 TEST(DDSketchTest, RejectsMalformedVarints) {
   const std::string valid = encoding(0.01, 5, 0, {});
   // Trailing garbage.
