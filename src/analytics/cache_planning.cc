@@ -8,12 +8,11 @@
 #include <map>
 #include <unordered_map>
 
+#include "analytics/rates.h"
 #include "event/time.h"
 
 namespace genalytics {
 namespace {
-
-using GroupKey = std::tuple<std::string, std::string, std::string>;  // route, method, params
 
 // 100 x (groups whose value <= v) / groups, as the seed's searchsorted(side='right').
 std::vector<double> percentiles(const std::vector<double>& values) {
@@ -63,6 +62,10 @@ boost::json::object parse_object(const std::string& text) {
 }
 
 }  // namespace
+
+bool is_cacheable_method(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
+bool is_templated_route(std::string_view route) { return route.find('{') != std::string_view::npos; }
 
 std::vector<std::string> cache_keys_for(const std::string& route,
                                         const std::string& query_params_normalized_json, int pages) {
@@ -157,10 +160,32 @@ std::vector<RouteGroupStats> CachePlanner::plan(const TimeWindow& window,
     return a.total_requests > b.total_requests;
   });
   if (stats.size() > static_cast<size_t>(std::max(0, options.top_n))) stats.resize(options.top_n);
+  std::map<GroupKey, RouteGroupStats*> templated;
   for (auto& s : stats) {
-    s.cache_keys = cache_keys_for(s.route, s.query_params_normalized_json, options.pages_to_cache_per_route);
+    s.cacheable = is_cacheable_method(s.method);
+    if (!s.cacheable) continue;
+    if (is_templated_route(s.route)) {
+      templated[{s.route, s.method, s.query_params_normalized_json}] = &s;
+    } else {
+      s.cache_keys = cache_keys_for(s.route, s.query_params_normalized_json, options.pages_to_cache_per_route);
+    }
   }
+  if (!templated.empty()) add_most_requested_urls(window, options.pages_to_cache_per_route, templated);
   return stats;
+}
+
+// A template such as /api/v1/content/{id} cannot be warmed: its keys are the
+// concrete URLs called most often.
+void CachePlanner::add_most_requested_urls(const TimeWindow& window, int count,
+                                           const std::map<GroupKey, RouteGroupStats*>& groups) const {
+  if (count <= 0) return;
+  for (const auto& [key, stats] : groups) {
+    const auto& [route, method, params] = key;
+    for (Store::UrlCount& url : store_.most_requested_urls(route, method, params, window.start_us,
+                                                           window.end_us, static_cast<size_t>(count))) {
+      stats->cache_keys.push_back(std::move(url.url));
+    }
+  }
 }
 
 boost::json::object to_json(const RouteGroupStats& s, CachePlanMode mode) {
@@ -184,7 +209,9 @@ boost::json::object to_json(const RouteGroupStats& s, CachePlanMode mode) {
     o["user_percentile"] = s.user_percentile;
   }
   o["success_rate"] = s.success_rate;
+  o["success_rate_pct"] = pct_json(s.success_rate);
   o["total_requests"] = s.total_requests;
+  o["cacheable"] = s.cacheable;
   o["cache_keys"] = std::move(keys);
   return o;
 }
@@ -205,6 +232,8 @@ boost::json::object CachePlanner::simulate(const TimeWindow& window,
                                            const CachePlanOptions& options, int ttl_seconds) const {
   std::map<GroupKey, size_t> planned;
   for (size_t i = 0; i < plan.size(); ++i) {
+    // An unsafe method (POST, ...) is never answered from a cache.
+    if (!is_cacheable_method(plan[i].method)) continue;
     planned[{plan[i].route, plan[i].method, plan[i].query_params_normalized_json}] = i;
   }
   struct Tally {
@@ -235,14 +264,10 @@ boost::json::object CachePlanner::simulate(const TimeWindow& window,
       slot->second = e.timestamp_us;  // a miss fills (or refreshes) the entry
     }
   });
-  auto rate = [](int64_t part, int64_t whole) -> boost::json::value {
-    if (whole == 0) return nullptr;
-    return static_cast<double>(part) / static_cast<double>(whole);
+  auto hit_rate = [](const Tally& t) {
+    return ratio(static_cast<double>(t.hits), static_cast<double>(t.requests));
   };
-  auto share = [](double part, double whole) -> boost::json::value {
-    if (whole <= 0) return nullptr;
-    return 100.0 * part / whole;
-  };
+  auto saved = [&](const Tally& t) { return ratio(t.saved_ms, total.time_ms); };
   boost::json::array routes;
   for (size_t i = 0; i < plan.size(); ++i) {
     const Tally& t = per_group[i];
@@ -252,19 +277,24 @@ boost::json::object CachePlanner::simulate(const TimeWindow& window,
                       {"method", plan[i].method},
                       {"query_params_normalized", ec ? boost::json::value(boost::json::object()) : params},
                       {"cacheable_requests", t.requests},
+                      {"cacheable", is_cacheable_method(plan[i].method)},
                       {"hits", t.hits},
-                      {"hit_rate", rate(t.hits, t.requests)},
+                      {"hit_rate", rate_json(hit_rate(t))},
+                      {"hit_rate_pct", pct_json(hit_rate(t))},
                       {"latency_saved_ms", t.saved_ms},
-                      {"latency_saved_pct", share(t.saved_ms, total.time_ms)}});
+                      {"latency_saved_rate", rate_json(saved(t))},
+                      {"latency_saved_pct", pct_json(saved(t))}});
   }
   return {{"ttl_seconds", ttl_seconds},
           {"window", {{"start", format_rfc3339_seconds(window.start_us)},
                       {"end", format_rfc3339_seconds(window.end_us)}}},
           {"total", {{"requests", total.requests},
                      {"hits", total.hits},
-                     {"hit_rate", rate(total.hits, total.requests)},
+                     {"hit_rate", rate_json(hit_rate(total))},
+                     {"hit_rate_pct", pct_json(hit_rate(total))},
                      {"latency_saved_ms", total.saved_ms},
-                     {"latency_saved_pct", share(total.saved_ms, total.time_ms)},
+                     {"latency_saved_rate", rate_json(saved(total))},
+                     {"latency_saved_pct", pct_json(saved(total))},
                      {"request_time_ms", total.time_ms}}},
           {"routes", std::move(routes)}};
 }

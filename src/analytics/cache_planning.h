@@ -6,8 +6,11 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "analytics/window.h"
@@ -35,6 +38,9 @@ struct RouteGroupStats {
   double avg_p95_latency_ms = 0;    // p95 of the window's merged sketch
   double avg_unique_users = 0;      // mean over the window's hours of each hour's distinct users
   double success_rate = 0;          // 2xx share
+  // Whether a cache may answer it: safe methods (GET, HEAD) only. Unsafe
+  // groups stay in the ranking (seed 002 ranks them) with no cache_keys.
+  bool cacheable = false;
   // System 1.
   double cache_priority_score = 0;
   // System 2.
@@ -42,7 +48,11 @@ struct RouteGroupStats {
   double popularity_percentile = 0;
   double latency_percentile = 0;
   double user_percentile = 0;
-  std::vector<std::string> cache_keys;  // the concrete URLs to warm
+  // The concrete URLs to warm, at most pages_to_cache_per_route: a pattern's
+  // first pages (cache_keys_for), or for a templated route such as
+  // /api/v1/content/{id} its most requested URLs in the window (route_full,
+  // most calls first, ties by URL). Empty when not cacheable.
+  std::vector<std::string> cache_keys;
 };
 
 // Thread-safe (the store is). Throws StoreError.
@@ -50,22 +60,37 @@ class CachePlanner {
  public:
   explicit CachePlanner(const Store& store) : store_(store) {}
 
-  // The ranked groups, best first, at most options.top_n.
+  // The ranked groups, best first, at most options.top_n. Reads the window's
+  // raw events when a ranked cacheable group has a templated route.
   std::vector<RouteGroupStats> plan(const TimeWindow& window, const CachePlanOptions& options) const;
 
   // {"mode", "window", "routes": [...]}: the seed's JSON fields of the mode,
-  // plus cache_keys.
+  // plus success_rate_pct, cacheable and cache_keys.
   boost::json::object plan_json(const TimeWindow& window, const CachePlanOptions& options) const;
 
   // Replays the window's hits in time order against `plan` with a cache of
   // `ttl_seconds` and reports hit rates and latency saved, per route and in
-  // total.
+  // total. Only cacheable groups' requests (up to the planned pages) can hit;
+  // an unsafe method's group reports no cacheable requests.
   boost::json::object simulate(const TimeWindow& window, const std::vector<RouteGroupStats>& plan,
                                const CachePlanOptions& options, int ttl_seconds) const;
 
  private:
+  using GroupKey = std::tuple<std::string, std::string, std::string>;  // route, method, params
+
+  // Fills the cache_keys of `groups` (templated routes) with their `count`
+  // most requested URLs in the window.
+  void add_most_requested_urls(const TimeWindow& window, int count,
+                               const std::map<GroupKey, RouteGroupStats*>& groups) const;
+
   const Store& store_;
 };
+
+// Safe methods, which a cache may answer: GET and HEAD.
+bool is_cacheable_method(std::string_view method);
+
+// Whether a stored route holds a template ("{id}") instead of concrete ids.
+bool is_templated_route(std::string_view route);
 
 // The URLs to warm for a group: page 1 is the pattern's URL itself (no
 // pagination parameter); page k > 1 adds page=k. Keys are sorted,

@@ -6,6 +6,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "analytics/rates.h"
 #include "event/time.h"
 #include "event/uuid.h"
 
@@ -23,16 +24,6 @@ double round_to(double value, int digits) {
 boost::json::value optional_ms(const std::optional<double>& value) {
   if (!value) return nullptr;
   return std::llround(*value);
-}
-
-boost::json::value optional_pct(const std::optional<double>& fraction) {
-  if (!fraction) return nullptr;
-  return round_to(*fraction * 100.0, 2);
-}
-
-boost::json::value optional_fraction(const std::optional<double>& fraction) {
-  if (!fraction) return nullptr;
-  return round_to(*fraction, 4);
 }
 
 RollupColumns without_sketches() { return RollupColumns{false, false, false}; }
@@ -62,8 +53,8 @@ boost::json::object bucket_to_json(const RollupBucket& b) {
       {"successful_generations", b.successes},
       {"failed_generations", b.failures},
       {"cancelled_generations", b.cancellations},
-      {"success_rate_pct", optional_pct(b.success_rate())},
-      {"success_rate", optional_fraction(b.success_rate())},
+      {"success_rate_pct", pct_json(b.success_rate())},
+      {"success_rate", rate_json(b.success_rate())},
       {"avg_duration_ms", optional_ms(b.avg_duration_ms())},
       {"p50_duration_ms", optional_ms(b.duration_quantile(0.50))},
       {"p95_duration_ms", optional_ms(b.duration_quantile(0.95))},
@@ -200,7 +191,8 @@ boost::json::object GenerationAnalytics::models(const TimeWindow& window) const 
         {"failed_generations", b->failures},
         {"cancelled_generations", b->cancellations},
         {"total_requests", b->requests},
-        {"success_rate_pct", optional_pct(b->success_rate())},
+        {"success_rate_pct", pct_json(b->success_rate())},
+        {"success_rate", rate_json(b->success_rate())},
         {"avg_duration_ms", optional_ms(b->avg_duration_ms())},
         {"p50_duration_ms", optional_ms(b->duration_quantile(0.50))},
         {"p95_duration_ms", optional_ms(b->duration_quantile(0.95))},
@@ -252,7 +244,8 @@ boost::json::object GenerationAnalytics::failures(const TimeWindow& window) cons
     trends.push_back({{"date", format_date(day)},
                       {"failures", b.failures},
                       {"completions", b.completions()},
-                      {"failure_rate", optional_fraction(rate)}});
+                      {"failure_rate", rate_json(rate)},
+                      {"failure_rate_pct", pct_json(rate)}});
   }
   std::optional<double> overall;
   if (total.completions() > 0) {
@@ -261,7 +254,8 @@ boost::json::object GenerationAnalytics::failures(const TimeWindow& window) cons
   return {{"window", window_to_json(window)},
           {"total_failures", total.failures},
           {"total_completions", total.completions()},
-          {"failure_rate", optional_fraction(overall)},
+          {"failure_rate", rate_json(overall)},
+          {"failure_rate_pct", pct_json(overall)},
           {"error_types", std::move(error_types)},
           {"failure_trends", std::move(trends)}};
 }
@@ -300,7 +294,8 @@ boost::json::object GenerationAnalytics::peak_hours(const TimeWindow& window) co
                      {"avg_requests", average(b.requests, slots[h])},
                      {"total_requests", b.requests},
                      {"p95_duration_ms", optional_ms(b.duration_quantile(0.95))},
-                     {"success_rate_pct", optional_pct(b.success_rate())}});
+                     {"success_rate_pct", pct_json(b.success_rate())},
+                     {"success_rate", rate_json(b.success_rate())}});
   }
   boost::json::array weekly;
   for (int d = 0; d < 7; ++d) {

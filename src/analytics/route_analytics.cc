@@ -6,6 +6,7 @@
 #include <array>
 #include <map>
 
+#include "analytics/rates.h"
 #include "event/time.h"
 
 namespace genalytics {
@@ -66,7 +67,8 @@ boost::json::object RouteAnalytics::overview(const TimeWindow& window, const std
                    {"redirects", b->redirects},
                    {"client_errors", b->client_errors},
                    {"server_errors", b->server_errors},
-                   {"error_rate", b->requests ? boost::json::value(errors / static_cast<double>(b->requests)) : nullptr},
+                   {"error_rate", rate_json(ratio(errors, static_cast<double>(b->requests)))},
+                   {"error_rate_pct", pct_json(ratio(errors, static_cast<double>(b->requests)))},
                    {"avg_duration_ms", optional_number(b->avg_duration_ms())},
                    {"p50_duration_ms", quantile_ms(*b, 0.50)},
                    {"p95_duration_ms", quantile_ms(*b, 0.95)},
@@ -85,8 +87,10 @@ boost::json::object RouteAnalytics::peak_hours(const TimeWindow& window,
                                                const std::optional<std::string>& route) const {
   std::array<int64_t, 24> slots{};
   for (int64_t t = window.start_us; t < window.end_us; t += kMicrosPerHour) ++slots[hour_of_day(t)];
+  std::optional<std::string> looked_up;
+  if (route) looked_up = lookup_route(*route);
   std::array<RouteBucket, 24> by_hour;
-  for (const RouteRollupRow& row : store_.read_route_rollups(window.start_us, window.end_us, route)) {
+  for (const RouteRollupRow& row : store_.read_route_rollups(window.start_us, window.end_us, looked_up)) {
     by_hour[hour_of_day(row.key.hour_us)].merge(row.bucket);
   }
   boost::json::array hours;
@@ -99,14 +103,15 @@ boost::json::object RouteAnalytics::peak_hours(const TimeWindow& window,
                      {"p95_duration_ms", quantile_ms(by_hour[h], 0.95)}});
   }
   boost::json::object result{{"window", window_json(window)}, {"hours", std::move(hours)}};
-  result["route"] = route ? boost::json::value(*route) : nullptr;
+  result["route"] = looked_up ? boost::json::value(*looked_up) : nullptr;
   return result;
 }
 
 boost::json::object RouteAnalytics::patterns(const TimeWindow& window, const std::string& route,
                                              int limit) const {
+  const std::string looked_up = lookup_route(route);
   std::map<std::pair<std::string, std::string>, RouteBucket> patterns;  // (method, params)
-  for (const RouteRollupRow& row : store_.read_route_rollups(window.start_us, window.end_us, route)) {
+  for (const RouteRollupRow& row : store_.read_route_rollups(window.start_us, window.end_us, looked_up)) {
     patterns[{row.key.method, row.key.query_params_normalized_json}].merge(row.bucket);
   }
   std::vector<std::pair<std::pair<std::string, std::string>, const RouteBucket*>> sorted;
@@ -123,7 +128,11 @@ boost::json::object RouteAnalytics::patterns(const TimeWindow& window, const std
                    {"p95_duration_ms", quantile_ms(*b, 0.95)},
                    {"unique_users", b->users.estimate()}});
   }
-  return {{"window", window_json(window)}, {"route", route}, {"patterns", std::move(out)}};
+  return {{"window", window_json(window)}, {"route", looked_up}, {"patterns", std::move(out)}};
+}
+
+std::string RouteAnalytics::lookup_route(std::string_view route) const {
+  return normalize_route(split_url(route).path, {}, normalization_).route;
 }
 
 }  // namespace genalytics

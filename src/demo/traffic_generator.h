@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "event/generation_event.h"
+#include "event/route_event.h"
 
 namespace genalytics {
 
@@ -28,5 +29,18 @@ struct DemoOptions {
 // Deterministic for given options.
 void generate_demo_traffic(const DemoOptions& options, size_t batch_size,
                            const std::function<void(std::vector<GenerationEvent>&&)>& sink);
+
+// Route hits of the same simulated service over the same days, in timestamp order,
+// handed to `sink` in batches of at most `batch_size`. Deterministic for given options.
+// Each event is recorded as a proxy sees it: `route_full` is the request target as
+// called (path and query string, concrete ids in the path) and `route` its path;
+// pass it through normalize_route_event (event/route_normalizer.h) with the
+// configured normalization before storing it. The service: content listings with
+// pagination and sorting, item pages, tags, generation job submissions (POST)
+// and status polling, auth and health checks, about 8 hits per generation, with
+// the daily load curve, the same users, realistic latencies, sizes, status codes
+// and cache statuses.
+void generate_demo_route_traffic(const DemoOptions& options, size_t batch_size,
+                                 const std::function<void(std::vector<RouteEvent>&&)>& sink);
 
 }  // namespace genalytics

@@ -1,9 +1,9 @@
 #include "server/responses.h"
 
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include "analytics/window.h"
+#include "event/json_writer.h"
 #include "pipeline/redis_client.h"
 #include "store/store.h"
 
@@ -15,7 +15,7 @@ HttpResponse json_response(http::status status, const boost::json::value& body, 
   HttpResponse response(status, version);
   response.set(http::field::content_type, "application/json");
   response.keep_alive(keep_alive);
-  response.body() = boost::json::serialize(body);
+  response.body() = serialize_json(body);
   return response;
 }
 

@@ -8,7 +8,8 @@
 
 namespace genalytics {
 
-// `body` serialized with Content-Type application/json.
+// `body` as serialize_json writes it (decimals as people and Python read
+// them), with Content-Type application/json.
 HttpResponse json_response(boost::beast::http::status status, const boost::json::value& body,
                            unsigned version, bool keep_alive);
 

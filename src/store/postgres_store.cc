@@ -997,6 +997,34 @@ void PostgresStore::scan_route_events(int64_t start_us, int64_t end_us,
   }
 }
 
+std::vector<Store::UrlCount> PostgresStore::most_requested_urls(
+    const std::string& route, const std::string& method,
+    const std::string& query_params_normalized_json, int64_t start_us, int64_t end_us,
+    size_t limit) const {
+  // COLLATE "C": ties in byte order, as the other store and the contract say.
+  static const std::string kSql =
+      "SELECT route_full, COUNT(*) AS requests FROM route_analytics "
+      "WHERE route = $1 AND timestamp >= $2::timestamptz AND timestamp < $3::timestamptz "
+      "AND method = $4 AND COALESCE(query_params_normalized, '{}'::jsonb) = $5::jsonb "
+      "GROUP BY route_full ORDER BY requests DESC, route_full COLLATE \"C\" LIMIT $6";
+  start_us = clamp_to_stored_range(start_us);
+  end_us = clamp_to_stored_range(end_us);
+  if (start_us >= end_us || limit == 0) return {};
+  const PgResult result = with_connection([&](PgConnection& c) {
+    return c.exec(kSql, PgParams()
+                            .text(route)
+                            .text(pg_timestamp(start_us))
+                            .text(pg_timestamp(end_us))
+                            .text(method)
+                            .text(query_params_normalized_json)
+                            .int64(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+  });
+  std::vector<UrlCount> urls;
+  urls.reserve(static_cast<size_t>(result.rows()));
+  for (int r = 0; r < result.rows(); ++r) urls.push_back({std::string(result.text(r, 0)), result.int64(r, 1)});
+  return urls;
+}
+
 int64_t PostgresStore::count_generation_events() const {
   return with_connection(
       [](PgConnection& c) { return c.exec("SELECT COUNT(*) FROM generation_events").int64(0, 0); });

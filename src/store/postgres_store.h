@@ -85,6 +85,10 @@ class PostgresStore final : public Store {
   // in (PostgreSQL prints JSONB otherwise); likewise the rollup keys.
   void scan_route_events(int64_t start_us, int64_t end_us,
                          const std::function<void(const RouteEvent&)>& visit) const override;
+  std::vector<UrlCount> most_requested_urls(const std::string& route, const std::string& method,
+                                            const std::string& query_params_normalized_json,
+                                            int64_t start_us, int64_t end_us,
+                                            size_t limit) const override;
   int64_t count_generation_events() const override;
   // `events` is the planner's estimate (pg_class.reltuples): an exact
   // COUNT(*) of a large partitioned table is too slow to poll.

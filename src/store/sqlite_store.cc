@@ -1,6 +1,7 @@
 #include "store/sqlite_store.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -814,6 +815,29 @@ std::vector<RouteRollupRow> SqliteStore::read_route_rollups(
   }
   select.reset();
   return rows;
+}
+
+std::vector<Store::UrlCount> SqliteStore::most_requested_urls(
+    const std::string& route, const std::string& method,
+    const std::string& query_params_normalized_json, int64_t start_us, int64_t end_us,
+    size_t limit) const {
+  static const std::string kSql =
+      "SELECT route_full, COUNT(*) AS requests FROM route_analytics "
+      "WHERE route = ? AND timestamp >= ? AND timestamp < ? AND method = ? "
+      "AND COALESCE(query_params_normalized, '{}') = ? "
+      "GROUP BY route_full ORDER BY requests DESC, route_full LIMIT ?";
+  ReaderLease reader(*this);
+  SqliteStatement& select = reader->prepare_cached(kSql);
+  select.bind_text(1, route);
+  select.bind_text(2, format_rfc3339_micros(start_us));
+  select.bind_text(3, format_rfc3339_micros(end_us));
+  select.bind_text(4, method);
+  select.bind_text(5, query_params_normalized_json);
+  select.bind_int64(6, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  std::vector<UrlCount> urls;
+  while (select.step()) urls.push_back({std::string(select.column_text(0)), select.column_int64(1)});
+  select.reset();
+  return urls;
 }
 
 void SqliteStore::scan_route_events(int64_t start_us, int64_t end_us,

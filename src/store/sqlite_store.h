@@ -51,6 +51,10 @@ class SqliteStore final : public Store {
       int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const override;
   void scan_route_events(int64_t start_us, int64_t end_us,
                          const std::function<void(const RouteEvent&)>& visit) const override;
+  std::vector<UrlCount> most_requested_urls(const std::string& route, const std::string& method,
+                                            const std::string& query_params_normalized_json,
+                                            int64_t start_us, int64_t end_us,
+                                            size_t limit) const override;
   int64_t count_generation_events() const override;
   StoreStatus status() const override;
 

@@ -116,6 +116,22 @@ class Store {
   virtual void scan_route_events(int64_t start_us, int64_t end_us,
                                  const std::function<void(const RouteEvent&)>& visit) const = 0;
 
+  struct UrlCount {
+    std::string url;
+    int64_t requests = 0;
+    bool operator==(const UrlCount&) const = default;
+  };
+  // The `limit` URLs as called (route_full) most requested among the route
+  // events of (`route`, `method`, `query_params_normalized_json`) with
+  // timestamp in [start_us, end_us): most requests first, ties in byte order
+  // of the URL. The stores answer from the raw table's (route, timestamp)
+  // index; this default scans the window. Thread-safe.
+  virtual std::vector<UrlCount> most_requested_urls(const std::string& route,
+                                                    const std::string& method,
+                                                    const std::string& query_params_normalized_json,
+                                                    int64_t start_us, int64_t end_us,
+                                                    size_t limit) const;
+
   // Number of stored generation events. Thread-safe.
   virtual int64_t count_generation_events() const = 0;
 

@@ -271,11 +271,14 @@ TEST(CacheSimulationTest, MatchesAHandComputedTrace) {
   EXPECT_EQ(total.at("hits").as_int64(), 2);
   EXPECT_DOUBLE_EQ(total.at("latency_saved_ms").as_double(), 240.0);
   EXPECT_DOUBLE_EQ(total.at("request_time_ms").as_double(), 2960.0);
-  EXPECT_DOUBLE_EQ(total.at("latency_saved_pct").as_double(), 100.0 * 240 / 2960);
+  // Rates to 4 decimals, percentages to 2, as everywhere.
+  EXPECT_DOUBLE_EQ(total.at("latency_saved_pct").as_double(), 8.11);  // 100 x 240 / 2960
+  EXPECT_DOUBLE_EQ(total.at("latency_saved_rate").as_double(), 0.0811);
   const auto& route = result.at("routes").as_array()[0].as_object();
   EXPECT_EQ(route.at("cacheable_requests").as_int64(), 4);
   EXPECT_EQ(route.at("hits").as_int64(), 2);
   EXPECT_DOUBLE_EQ(route.at("hit_rate").as_double(), 0.5);
+  EXPECT_DOUBLE_EQ(route.at("hit_rate_pct").as_double(), 50.0);
 }
 
 }  // namespace

@@ -192,6 +192,52 @@ TEST_P(StoreSuite, ScanRouteEventsReturnsEveryFieldInTimestampOrder) {
   }
 }
 
+// The cache plan's keys for a templated route: its URLs as called, most
+// requested first, within the window, method and parameters asked for.
+TEST_P(StoreSuite, MostRequestedUrlsOfATemplatedRoute) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  const std::string route = "/api/v1/content/{id}";
+  std::vector<RouteEvent> events;
+  auto hit = [&](int64_t t, const std::string& url, const std::string& method = "GET",
+                 const std::string& params = "{}") {
+    RouteEvent e = make_route_event(t, route);
+    e.route_full = url;
+    e.method = method;
+    e.query_params_normalized_json = params;
+    events.push_back(e);
+  };
+  const int64_t start = kBase + kMicrosPerHour, end = kBase + 3 * kMicrosPerHour;
+  for (int i = 0; i < 5; ++i) hit(start + i * 60 * kMicrosPerSecond, "/api/v1/content/1");
+  for (int i = 0; i < 3; ++i) hit(start + i * kMicrosPerSecond, "/api/v1/content/3");
+  for (int i = 0; i < 3; ++i) hit(end - kMicrosPerHour + i, "/api/v1/content/2");
+  hit(end - 1, "/api/v1/content/10");
+  // Outside the window, another method, other parameters: not counted.
+  for (int i = 0; i < 9; ++i) hit(start - 1 - i, "/api/v1/content/99");
+  for (int i = 0; i < 9; ++i) hit(end + i, "/api/v1/content/98");
+  for (int i = 0; i < 9; ++i) hit(start + i, "/api/v1/content/97", "POST");
+  for (int i = 0; i < 9; ++i) hit(start + 100 + i, "/api/v1/content/96?sort=x", "GET", R"({"sort":"x"})");
+  std::vector<uint8_t> inserted;
+  store->write_route_events(events, &inserted);
+
+  using Urls = std::vector<Store::UrlCount>;
+  const Urls expected{{"/api/v1/content/1", 5},
+                      {"/api/v1/content/2", 3},
+                      {"/api/v1/content/3", 3},
+                      {"/api/v1/content/10", 1}};
+  EXPECT_EQ(store->most_requested_urls(route, "GET", "{}", start, end, 10), expected);
+  EXPECT_EQ(store->most_requested_urls(route, "GET", "{}", start, end, 2), Urls(expected.begin(), expected.begin() + 2));
+  EXPECT_EQ(store->most_requested_urls(route, "GET", "{}", start, end, 10),
+            store->Store::most_requested_urls(route, "GET", "{}", start, end, 10));
+  EXPECT_EQ(store->most_requested_urls(route, "POST", "{}", start, end, 10),
+            (Urls{{"/api/v1/content/97", 9}}));
+  EXPECT_EQ(store->most_requested_urls(route, "GET", R"({"sort":"x"})", start, end, 10),
+            (Urls{{"/api/v1/content/96?sort=x", 9}}));
+  EXPECT_TRUE(store->most_requested_urls(route, "GET", "{}", start, end, 0).empty());
+  EXPECT_TRUE(store->most_requested_urls("/nowhere", "GET", "{}", start, end, 10).empty());
+  EXPECT_TRUE(store->most_requested_urls(route, "GET", "{}", end + kMicrosPerDay, end + 2 * kMicrosPerDay, 10).empty());
+}
+
 TEST_P(StoreSuite, RouteDataSurvivesReopening) {
   TempDir dir;
   const auto events = sample_route_events();

@@ -1,0 +1,31 @@
+#include "store/store.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace genalytics {
+
+std::vector<Store::UrlCount> Store::most_requested_urls(
+    const std::string& route, const std::string& method,
+    const std::string& query_params_normalized_json, int64_t start_us, int64_t end_us,
+    size_t limit) const {
+  std::unordered_map<std::string, int64_t> calls;
+  scan_route_events(start_us, end_us, [&](const RouteEvent& e) {
+    if (e.route == route && e.method == method &&
+        e.query_params_normalized_json == query_params_normalized_json) {
+      ++calls[e.route_full];
+    }
+  });
+  std::vector<UrlCount> ranked;
+  ranked.reserve(calls.size());
+  for (auto& [url, requests] : calls) ranked.push_back({url, requests});
+  const size_t keep = std::min(limit, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(),
+                    [](const UrlCount& a, const UrlCount& b) {
+                      return a.requests != b.requests ? a.requests > b.requests : a.url < b.url;
+                    });
+  ranked.resize(keep);
+  return ranked;
+}
+
+}  // namespace genalytics
