@@ -9,14 +9,21 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <thread>
 
-#include "event/time.h"
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 
 #include "analytics/cache_planning.h"
 #include "cli/grid_table.h"
+#include "event/json_writer.h"
 #include "event/route_normalizer.h"
+#include "event/time.h"
 #include "pipeline/ndjson_loader.h"
+#include "server/auth.h"
 #include "server/route_proxy.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -40,6 +47,33 @@ void wait_for_stop_signal(const sigset_t& signals) {
   int signal = 0;
   sigwait(&signals, &signal);
   spdlog::info("received {}, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+// Read-only commands must not leave an empty store behind a typo, so they
+// look for the file before SqliteStore (which creates it) opens it.
+// `how_to_create` ends the message.
+std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
+                                                 std::string_view how_to_create) {
+  // SqliteStore's file name in its data dir (store/sqlite_store.h).
+  const std::filesystem::path path = std::filesystem::path(data_dir) / "genalytics.db";
+  if (!std::filesystem::is_regular_file(path)) {
+    throw std::invalid_argument(fmt::format("no store at {} ({})", path.string(), how_to_create));
+  }
+  return std::make_unique<SqliteStore>(data_dir);
+}
+
+// Submits route events and waits for their commit; a full queue waits for
+// room (BatchWriter::write's counterpart for route events).
+WriteResult write_routes(BatchWriter& writer, std::vector<RouteEvent> events) {
+  for (;;) {
+    std::promise<WriteResult> done;
+    std::future<WriteResult> result = done.get_future();
+    const SubmitStatus status =
+        writer.submit_routes(events, [&done](WriteResult r) { done.set_value(std::move(r)); });
+    if (status == SubmitStatus::kQueued) return result.get();
+    if (status == SubmitStatus::kShuttingDown) throw StoreError("the writer is shutting down");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void require_production_urls(const ProductionOptions& production) {
@@ -127,23 +161,36 @@ int run_demo(const GenalyticsConfig& config, bool if_empty) {
   options.end_us = now_us();
   BatchWriter writer(&store, config.server.writer);
   uint64_t accepted = 0;
+  uint64_t routes_accepted = 0;
   const auto started = std::chrono::steady_clock::now();
   generate_demo_traffic(options, 20'000, [&](std::vector<GenerationEvent>&& events) {
     WriteResult result = writer.write(std::move(events));
     if (!result.ok) throw StoreError(result.error);
     accepted += result.accepted;
   });
+  const RouteNormalization& normalization = config.server.routes.normalization;
+  generate_demo_route_traffic(options, 20'000, [&](std::vector<RouteEvent>&& events) {
+    for (RouteEvent& event : events) normalize_route_event(&event, normalization);
+    WriteResult result = write_routes(writer, std::move(events));
+    if (!result.ok) throw StoreError(result.error);
+    routes_accepted += result.accepted;
+  });
   writer.shutdown();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  fmt::print(stderr, "loaded {} demo events ({} days ending now) into {} in {:.1f} s\n", accepted,
-             options.days, store.path(), seconds);
+  fmt::print(stderr,
+             "loaded {} demo generation events and {} route events ({} days ending now) into {} in "
+             "{:.1f} s\n",
+             accepted, routes_accepted, options.days, store.path(), seconds);
   return 0;
 }
 
-int run_ingest(const GenalyticsConfig& config, const std::string& file) {
-  SqliteStore store(config.server.data_dir);
-  BatchWriter writer(&store, config.server.writer);
+int run_ingest(const GenalyticsConfig& config, const std::string& file, bool create) {
+  std::unique_ptr<SqliteStore> store =
+      create ? std::make_unique<SqliteStore>(config.server.data_dir)
+             : open_existing_store(config.server.data_dir,
+                                   "check --data-dir, or pass --create to make a new store");
+  BatchWriter writer(store.get(), config.server.writer);
   const bool tty = isatty(STDERR_FILENO);
   const auto started = std::chrono::steady_clock::now();
   auto progress = [&](const LoadStats& s) {
@@ -170,7 +217,17 @@ int run_ingest(const GenalyticsConfig& config, const std::string& file) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print(stderr, "{}{}: {} accepted, {} duplicates, {} rejected in {:.1f} s\n", tty ? "\n" : "",
              file, stats.accepted, stats.duplicates, stats.rejected, seconds);
-  return stats.rejected > 0 && stats.accepted == 0 && stats.duplicates == 0 ? 1 : 0;
+  return stats.rejected > 0 ? 1 : 0;
+}
+
+int run_hash_key(const std::string& role) {
+  if (!parse_api_role(role)) throw std::invalid_argument("--role must be ingest, read or admin");
+  std::string key;
+  std::getline(std::cin, key);
+  if (!key.empty() && key.back() == '\r') key.pop_back();
+  if (key.empty()) throw std::invalid_argument("hash-key reads the key from stdin; it was empty");
+  fmt::print("{}:{}\n", role, sha256_hex(key));
+  return 0;
 }
 
 namespace {
@@ -202,7 +259,8 @@ int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags&
   if (!config.production.postgres_url.empty()) {
     store = std::make_unique<PostgresStore>(config.production.postgres_url);
   } else {
-    store = std::make_unique<SqliteStore>(config.server.data_dir);
+    store = open_existing_store(config.server.data_dir,
+                                "check --data-dir; genalytics serve, proxy and demo create one");
   }
   CachePlanOptions options = config.server.routes.planning;
   if (flags.count > 0) options.top_n = flags.count;
@@ -221,14 +279,14 @@ int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags&
   if (flags.simulate) {
     boost::json::object result = planner.simulate(window, plan, options, flags.ttl_seconds);
     if (json) {
-      fmt::print("{}\n", boost::json::serialize(result));
+      fmt::print("{}\n", serialize_json(result));
       return 0;
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : result["routes"].as_array()) {
       const auto& o = r.as_object();
       rows.push_back({std::string(o.at("method").as_string()), std::string(o.at("route").as_string()),
-                      params_cell(boost::json::serialize(o.at("query_params_normalized"))),
+                      params_cell(serialize_json(o.at("query_params_normalized"))),
                       with_thousands(o.at("cacheable_requests").to_number<double>(), 0),
                       with_thousands(o.at("hits").to_number<double>(), 0),
                       o.at("hit_rate").is_null() ? "-" : fmt::format("{:.1f}%", 100 * o.at("hit_rate").to_number<double>()),
@@ -251,8 +309,10 @@ int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags&
   }
 
   if (json) {
+    // Seed 002 prints the bare list of rows; the API's {mode, window, routes}
+    // wraps the same rows.
     boost::json::object doc = planner.plan_json(window, options);
-    fmt::print("{}\n", boost::json::serialize(doc));
+    fmt::print("{}\n", serialize_json(doc["routes"]));
     return 0;
   }
   if (plan.empty()) {
@@ -296,10 +356,8 @@ int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags&
 
 namespace {
 
-// "host:port" or "http://host:port[/]" -> (host, port).
-std::pair<std::string, uint16_t> parse_host_port(const std::string& flag, std::string text) {
-  if (text.starts_with("http://")) text = text.substr(7);
-  while (text.ends_with("/")) text.pop_back();
+// "host:port" -> (host, port).
+std::pair<std::string, uint16_t> parse_host_port(const std::string& flag, const std::string& text) {
   const size_t colon = text.rfind(':');
   int port = 0;
   if (colon == std::string::npos || colon == 0 ||
@@ -311,6 +369,53 @@ std::pair<std::string, uint16_t> parse_host_port(const std::string& flag, std::s
 }
 
 }  // namespace
+
+UpstreamAddress parse_upstream_url(const std::string& text) {
+  auto fail = [&text](std::string_view why) {
+    return std::invalid_argument(
+        fmt::format("--upstream {}: {}; give http://host:port, e.g. http://127.0.0.1:8000", text, why));
+  };
+  auto url = boost::urls::parse_uri(text);
+  if (!url) {
+    if (text.find("://") == std::string::npos) throw fail("the scheme is missing");
+    throw fail("not a URL");
+  }
+  if (url->scheme() != "http") {
+    throw fail(url->scheme() == "https"
+                   ? "https is not supported: the proxy speaks plain HTTP to the app (run it "
+                     "next to the app and terminate TLS in front of the proxy)"
+                   : fmt::format("scheme {} is not supported", std::string_view(url->scheme())));
+  }
+  if (url->has_userinfo()) throw fail("user info is not supported");
+  if (!url->encoded_path().empty() && url->encoded_path() != "/") {
+    throw fail("a path is not supported: every request is forwarded with its own path");
+  }
+  if (url->has_query()) throw fail("a query string is not supported");
+  if (url->has_fragment()) throw fail("a fragment is not supported");
+  UpstreamAddress address;
+  switch (url->host_type()) {
+    case boost::urls::host_type::ipv4:
+    case boost::urls::host_type::name:
+      address.host = url->host();
+      break;
+    case boost::urls::host_type::ipv6:
+      address.host = url->encoded_host_address();  // without the brackets
+      break;
+    default:
+      throw fail("unsupported host");
+  }
+  if (address.host.empty()) throw fail("the host is missing");
+  if (url->has_port()) {
+    const std::string_view digits = url->port();
+    int port = 0;
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), port).ec != std::errc() ||
+        port < 1 || port > 65535) {
+      throw fail("the port must be 1 to 65535");
+    }
+    address.port = static_cast<uint16_t>(port);
+  }
+  return address;
+}
 
 int run_proxy(const GenalyticsConfig& config, const std::string& listen, const std::string& upstream,
               const std::string& user_header) {
@@ -325,7 +430,9 @@ int run_proxy(const GenalyticsConfig& config, const std::string& listen, const s
   std::atomic<int64_t> dropped{0};
   RouteProxy::Options options;
   std::tie(options.listen_host, options.listen_port) = parse_host_port("--listen", listen);
-  std::tie(options.upstream_host, options.upstream_port) = parse_host_port("--upstream", upstream);
+  const UpstreamAddress upstream_address = parse_upstream_url(upstream);
+  options.upstream_host = upstream_address.host;
+  options.upstream_port = upstream_address.port;
   options.user_header = user_header;
   const RouteNormalization normalization = config.server.routes.normalization;
   options.normalize = [normalization](RouteEvent& event) { normalize_route_event(&event, normalization); };

@@ -2,6 +2,7 @@
 // code: 0 on success, 1 on failure (the reason printed on stderr).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "cli/config.h"
@@ -9,7 +10,8 @@
 namespace genalytics {
 
 // Serves the API until SIGTERM or SIGINT, then drains and commits. With
-// `production`, ingest goes to Redis and queries to PostgreSQL.
+// `production`, ingest goes to Redis and queries to PostgreSQL. Creates the
+// embedded store when config.server.data_dir holds none.
 int run_serve(const GenalyticsConfig& config, bool production);
 
 // Runs a pipeline worker (Redis stream -> PostgreSQL), the real-time hash and
@@ -30,12 +32,17 @@ struct CacheAnalysisFlags {
 // Ranks the routes to cache (seed 002 System 1, or System 2 with
 // --relative) from the embedded store or PostgreSQL (when
 // config.production.postgres_url is set), optionally replaying the window
-// against the plan. Tables and JSON go to stdout, headings to stderr.
+// against the plan. Tables and JSON go to stdout, headings to stderr; JSON
+// is the seed's bare array of rows (the API wraps it in {mode, window,
+// routes}), or the simulation's object. Fails with "no store at ..." when
+// the embedded store does not exist: it never creates one.
 int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags);
 
-// Runs the recording reverse proxy in front of `upstream` ("http://host:port")
-// until SIGTERM or SIGINT; hits are stored in the embedded store, or in
-// PostgreSQL when config.production.postgres_url is set.
+// Runs the recording reverse proxy in front of `upstream` ("http://host:port",
+// optionally with a trailing slash; see parse_upstream_url) until SIGTERM or
+// SIGINT; hits are stored in the embedded store (created when missing), or in
+// PostgreSQL when config.production.postgres_url is set. API keys do not
+// apply: the proxy records straight into the store.
 int run_proxy(const GenalyticsConfig& config, const std::string& listen, const std::string& upstream,
               const std::string& user_header);
 
@@ -45,11 +52,30 @@ int run_migrate(const GenalyticsConfig& config);
 // Drops raw-event partitions older than the retention period.
 int run_retention(const GenalyticsConfig& config);
 
-// Loads simulated traffic (`config.demo`) into the store; with `if_empty`,
-// only when the store holds no events yet.
+// Loads simulated generation and route traffic (`config.demo`) into the
+// store, creating it when missing; with `if_empty`, only when the store
+// holds no generation events yet.
 int run_demo(const GenalyticsConfig& config, bool if_empty);
 
-// Loads an NDJSON file with a progress bar on stderr.
-int run_ingest(const GenalyticsConfig& config, const std::string& file);
+// Loads an NDJSON file with a progress bar on stderr and prints the counts.
+// Returns 1 when any line was rejected. Fails with "no store at ..." when
+// the embedded store does not exist, unless `create`.
+int run_ingest(const GenalyticsConfig& config, const std::string& file, bool create);
+
+// Reads one key from stdin (up to the first newline) and prints
+// "role:sha256hex", a line for --api-keys-file.
+int run_hash_key(const std::string& role);
+
+struct UpstreamAddress {
+  std::string host;
+  uint16_t port = 80;
+};
+
+// "http://host:port", "http://host:port/", "http://host" (port 80),
+// "http://[::1]:8000" -> host and port. Throws std::invalid_argument saying
+// what is not supported: another scheme (https: the proxy speaks plain HTTP
+// to the app), user info, a path (each request keeps its own), a query or a
+// fragment, or a missing or bad host or port.
+UpstreamAddress parse_upstream_url(const std::string& text);
 
 }  // namespace genalytics

@@ -52,6 +52,40 @@ void read_string(const boost::json::object& root, std::string_view section, std:
   *out = std::string(v->as_string());
 }
 
+// server.api_keys: [{"role": "read", "key": "..."} or {"role": "read", "sha256": "hex"}, ...].
+void read_api_keys(const boost::json::object& root, ApiKeys* keys) {
+  const boost::json::value* v = find(root, "server", "api_keys");
+  if (!v) return;
+  constexpr std::string_view kShape =
+      "config: server.api_keys must be an array of {\"role\": \"ingest|read|admin\", \"key\": "
+      "\"...\"} or {\"role\": ..., \"sha256\": \"64 hex digits\"}";
+  if (!v->is_array()) throw ConfigError(std::string(kShape));
+  size_t index = 0;
+  for (const boost::json::value& item : v->as_array()) {
+    const boost::json::object* entry = item.if_object();
+    const boost::json::value* role_name = entry ? entry->if_contains("role") : nullptr;
+    const std::optional<ApiRole> role =
+        role_name && role_name->is_string() ? parse_api_role(role_name->as_string()) : std::nullopt;
+    const boost::json::value* key = entry ? entry->if_contains("key") : nullptr;
+    const boost::json::value* hash = entry ? entry->if_contains("sha256") : nullptr;
+    if (!role || (key == nullptr) == (hash == nullptr)) {
+      throw ConfigError(fmt::format("{} (entry {})", kShape, index));
+    }
+    try {
+      if (key) {
+        if (!key->is_string() || key->as_string().empty()) throw std::invalid_argument("key must be a non-empty string");
+        keys->add_key(*role, key->as_string());
+      } else {
+        if (!hash->is_string()) throw std::invalid_argument("sha256 must be a string");
+        keys->add_key_hash(*role, hash->as_string());
+      }
+    } catch (const std::invalid_argument& error) {
+      throw ConfigError(fmt::format("config: server.api_keys entry {}: {}", index, error.what()));
+    }
+    ++index;
+  }
+}
+
 }  // namespace
 
 GenalyticsConfig load_config(const std::string& path) {
@@ -82,6 +116,14 @@ GenalyticsConfig load_config(const std::string& path) {
   int64_t idle = server.http.idle_timeout.count();
   read_int(root, "server", "idle_timeout_seconds", &idle, 1, 86'400);
   server.http.idle_timeout = std::chrono::seconds(idle);
+  using std::chrono::duration_cast, std::chrono::seconds;
+  int64_t header_timeout = duration_cast<seconds>(server.http.header_timeout).count();
+  read_int(root, "server", "header_timeout_s", &header_timeout, 1, 3'600);
+  server.http.header_timeout = seconds(header_timeout);
+  int64_t drain_timeout = duration_cast<seconds>(server.http.drain_timeout).count();
+  read_int(root, "server", "drain_timeout_s", &drain_timeout, 0, 3'600);
+  server.http.drain_timeout = seconds(drain_timeout);
+  read_api_keys(root, &server.api_keys);
   read_string(root, "storage", "data_dir", &server.data_dir);
   int64_t cache_mb = static_cast<int64_t>(server.rollup_cache_bytes >> 20);
   read_int(root, "storage", "rollup_cache_mb", &cache_mb, 0, int64_t{1} << 20);
@@ -94,6 +136,10 @@ GenalyticsConfig load_config(const std::string& path) {
            1 << 24);
   read_int(root, "ingest", "max_events_per_body", &server.limits.max_events_per_body, 1,
            int64_t{1} << 32);
+  read_int(root, "ingest", "max_rejected_listed", &server.limits.max_rejected_listed, 0, 1'000'000);
+  int64_t future_skew_s = server.limits.max_future_skew_us / 1'000'000;
+  read_int(root, "ingest", "max_future_skew_s", &future_skew_s, 0, int64_t{1} << 32);
+  server.limits.max_future_skew_us = future_skew_s * 1'000'000;
   read_string(root, "production", "redis_url", &config.production.redis_url);
   read_string(root, "production", "postgres_url", &config.production.postgres_url);
   read_string(root, "production", "namespace", &config.production.ns);

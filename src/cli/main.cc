@@ -1,9 +1,11 @@
-// genalytics: the one binary. Subcommands: serve, demo, ingest, worker,
-// migrate, retention.
+// genalytics: the one binary. Subcommands: serve, worker, cache-analysis,
+// proxy, migrate, retention, demo, ingest, hash-key.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <cstdlib>
 
 #include "cli/commands.h"
 
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
   std::string host;
   int port = -1;
   bool no_worker = false;
+  std::string api_keys_file;
+  bool insecure_no_auth = false;
   CLI::App* serve = app.add_subcommand(
       "serve", "Serve the REST API: on the embedded store, or with --redis and --postgres in production");
   add_common_flags(serve, &serve_flags);
@@ -72,6 +76,11 @@ int main(int argc, char** argv) {
   add_postgres_flag(serve, &serve_production);
   serve->add_flag("--no-worker", no_worker,
                   "production: do not run pipeline workers in this process");
+  serve->add_option("--api-keys-file", api_keys_file,
+                    "API keys, one role:sha256hex per line (see genalytics hash-key); adds to "
+                    "server.api_keys and GENALYTICS_API_KEYS");
+  serve->add_flag("--insecure-no-auth", insecure_no_auth,
+                  "allow listening on a non-loopback address without any API key");
 
   CommonFlags worker_flags;
   ProductionFlags worker_production;
@@ -114,7 +123,9 @@ int main(int argc, char** argv) {
   add_common_flags(proxy, &proxy_flags);
   add_postgres_flag(proxy, &proxy_production);
   proxy->add_option("--listen", listen, "address to listen on (default 127.0.0.1:8080)");
-  proxy->add_option("--upstream", upstream, "the app, http://host:port (default http://127.0.0.1:8000)");
+  proxy->add_option("--upstream", upstream,
+                    "the app, http://host:port (default http://127.0.0.1:8000); plain HTTP only, "
+                    "no path, no user info");
   proxy->add_option("--user-header", user_header, "request header holding the user id (default X-User-ID)");
 
   CommonFlags migrate_flags;
@@ -142,11 +153,35 @@ int main(int argc, char** argv) {
 
   CommonFlags ingest_flags;
   std::string file;
+  bool create = false;
   CLI::App* ingest = app.add_subcommand("ingest", "Load generation events from an NDJSON file");
   add_common_flags(ingest, &ingest_flags);
   ingest->add_option("file", file, "NDJSON file, one event per line")->required()->check(CLI::ExistingFile);
+  ingest->add_flag("--create", create, "create the store when --data-dir holds none");
 
-  CLI11_PARSE(app, argc, argv);
+  std::string role_name;
+  CLI::App* hash_key = app.add_subcommand(
+      "hash-key", "Print the line for an --api-keys-file: reads the key from stdin, prints role:sha256hex");
+  hash_key->add_option("--role", role_name, "ingest, read or admin")
+      ->required()
+      ->check(CLI::IsMember({"ingest", "read", "admin"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // CLI11 reports an unknown command as an unexpected argument; name it.
+    if (argc > 1 && argv[1][0] != '-' &&
+        app.get_subcommands([&](CLI::App* command) { return command->get_name() == argv[1]; }).empty()) {
+      std::string names;
+      for (const CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+        names += (names.empty() ? "" : ", ") + command->get_name();
+      }
+      fmt::print(stderr, "genalytics: unknown command '{}' (commands: {}; see genalytics --help)\n",
+                 argv[1], names);
+      return 2;
+    }
+    return app.exit(error);
+  }
 
   try {
     if (serve->parsed()) {
@@ -154,6 +189,11 @@ int main(int argc, char** argv) {
       if (!host.empty()) config.server.http.host = host;
       if (port >= 0) config.server.http.port = static_cast<uint16_t>(port);
       if (no_worker) config.production.run_worker = false;
+      if (const char* keys = std::getenv("GENALYTICS_API_KEYS")) {
+        config.server.api_keys.add_key_list(keys);
+      }
+      if (!api_keys_file.empty()) config.server.api_keys.add_key_file(api_keys_file);
+      config.server.insecure_no_auth = insecure_no_auth;
       const bool production =
           !config.production.redis_url.empty() || !config.production.postgres_url.empty();
       return genalytics::run_serve(config, production);
@@ -174,7 +214,8 @@ int main(int argc, char** argv) {
       if (days > 0) config.demo.days = days;
       return genalytics::run_demo(config, if_empty);
     }
-    if (ingest->parsed()) return genalytics::run_ingest(configure(ingest_flags), file);
+    if (ingest->parsed()) return genalytics::run_ingest(configure(ingest_flags), file, create);
+    if (hash_key->parsed()) return genalytics::run_hash_key(role_name);
   } catch (const std::exception& error) {
     fmt::print(stderr, "genalytics: {}\n", error.what());
     return 1;

@@ -1,5 +1,7 @@
 #include "server/app_server.h"
 
+#include <fmt/format.h>
+
 #include "pipeline/stream_ingest.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -7,6 +9,13 @@
 namespace genalytics {
 
 AppServer::AppServer(const AppServerOptions& options) {
+  if (options.api_keys.empty() && !options.insecure_no_auth && !is_loopback_host(options.http.host)) {
+    throw std::invalid_argument(fmt::format(
+        "refusing to listen on {} without API keys: anyone who can reach it could read and write "
+        "the data. Configure keys (GENALYTICS_API_KEYS, --api-keys-file or server.api_keys), listen "
+        "on 127.0.0.1, or pass --insecure-no-auth",
+        options.http.host));
+  }
   std::optional<RedisOptions> redis;
   std::string ns;
   if (const auto& production = options.production) {
@@ -46,9 +55,12 @@ AppServer::AppServer(const AppServerOptions& options) {
   analytics_ = std::make_unique<GenerationAnalytics>(*store_);
   api_ = std::make_unique<ApiService>(*store_, *analytics_, *sink_, monitor_.get(), options.limits,
                                       options.routes);
-  http_ = std::make_unique<HttpServer>(options.http, [this](HttpRequest& request, Responder respond) {
-    api_->handle(request, std::move(respond));
-  });
+  authorizer_ = std::make_unique<Authorizer>(options.api_keys);
+  // Keys are checked on the header, before a body is read or reserved.
+  http_ = std::make_unique<HttpServer>(
+      options.http,
+      [this](HttpRequest& request, Responder respond) { api_->handle(request, std::move(respond)); },
+      [this](const HttpRequest& request) { return authorizer_->refuse(request); });
   http_->start();
 }
 

@@ -18,6 +18,7 @@
 #include "pipeline/stream_publisher.h"
 #include "pipeline/stream_worker.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/http_server.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
@@ -43,12 +44,19 @@ struct AppServerOptions {
   BatchWriter::Options writer;
   DecodeLimits limits;
   RouteApiOptions routes;
+  // Keys the API asks for (server/auth.h); empty: every request is let through.
+  ApiKeys api_keys;
+  // Without keys, listening on an address other machines can reach is
+  // refused unless this is set.
+  bool insecure_no_auth = false;
 };
 
 class AppServer {
  public:
   // Opens the store (StoreError), binds the port (std::runtime_error) and
-  // serves from the return on. In production, Redis being down does not
+  // serves from the return on. Throws std::invalid_argument, before opening
+  // anything, when no API key is configured, http.host is not a loopback
+  // address and insecure_no_auth is not set. In production, Redis being down does not
   // prevent start-up: ingest answers 503 until it is back.
   explicit AppServer(const AppServerOptions& options);
   // Calls stop().
@@ -73,6 +81,7 @@ class AppServer {
   std::unique_ptr<PipelineMonitor> monitor_;
   std::unique_ptr<GenerationAnalytics> analytics_;
   std::unique_ptr<ApiService> api_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<HttpServer> http_;
   bool stopped_ = false;
 };
