@@ -4,8 +4,10 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./genalytics-data
 CMAKE_FLAGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-unit test-asan bench clean
+.PHONY: all deps build run test test-unit test-asan bench fuzz fuzz-build clean
 
 all: build
 
@@ -39,6 +41,18 @@ bench: build
 	$(BUILD)/bench/query_bench
 	$(BUILD)/bench/pipeline_bench
 	$(BUILD)/bench/proxy_bench
+	$(BUILD)/bench/error_answer_bench
+
+# libFuzzer (Debian's clang): builds fuzz/'s targets in $(FUZZ_BUILD), then runs
+# each for FUZZ_SECONDS from its seed corpus and prints the executions (fuzz/README.md).
+fuzz: fuzz-build
+	fuzz/run_fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-build:
+	@scripts/install-deps fuzz
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+		-DGENALYTICS_FUZZ=ON -DGENALYTICS_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) --target fuzz_targets -j $(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,56 @@
+// Fuzzes decode_route_body, the ingest edge of POST /api/v1/events/route:
+// one JSON object, an array, or NDJSON, normalised (ids templated, query
+// string split off).
+// Input: one flags byte (bit 0: the request said NDJSON; bit 1: ids are not
+// templated), then the body.
+// Invariants: the rejections are listed by increasing index, no more than the
+// limit, and counted at least as often as listed; every accepted event
+// re-encodes (to_json, as JSON text and back) to an identical event under the
+// same normalisation.
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "event/route_decoder.h"
+#include "fuzz_support.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using genalytics::fuzz::check;
+  if (size == 0) return 0;
+  const bool ndjson = (data[0] & 1) != 0;
+  genalytics::RouteNormalization normalization;
+  normalization.template_ids = (data[0] & 2) == 0;
+  const std::string_view body = genalytics::fuzz::as_text(data + 1, size - 1);
+  genalytics::DecodeLimits limits;
+  limits.max_events_per_body = 64;  // reachable by a small input
+  limits.max_rejected_listed = 8;
+
+  const genalytics::DecodedRouteBatch batch = genalytics::decode_route_body(
+      body, ndjson, genalytics::fuzz::kFuzzNowUs, limits, normalization);
+  const genalytics::Rejections& rejected = batch.rejected;
+  check(rejected.listed.size() <= rejected.count, "more rejections listed than counted");
+  check(rejected.listed.size() <= limits.max_rejected_listed, "more rejections listed than the limit");
+  for (size_t i = 1; i < rejected.listed.size(); ++i) {
+    check(rejected.listed[i - 1].index < rejected.listed[i].index, "rejections out of order");
+  }
+  check(batch.events.size() <= limits.max_events_per_body, "more events than the limit");
+
+  for (const genalytics::RouteEvent& event : batch.events) {
+    check(!event.route.empty() && event.route.front() == '/', "an accepted route is not a path");
+    check(event.route.find('?') == std::string::npos, "an accepted route keeps its query string");
+    const boost::json::object json = genalytics::to_json(event);
+    boost::json::error_code error;
+    const boost::json::value reparsed = boost::json::parse(boost::json::serialize(json), error);
+    check(!error, "an accepted event's JSON text does not parse");
+    genalytics::RouteEvent again;
+    std::vector<genalytics::FieldError> errors;
+    check(genalytics::decode_route_event(reparsed, genalytics::fuzz::kFuzzNowUs, limits,
+                                         normalization, &again, &errors),
+          "an accepted event does not decode again");
+    check(genalytics::to_json(again) == json, "an accepted event decodes again differently");
+  }
+  return 0;
+}
