@@ -249,8 +249,14 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisRep
     json::object object = routes ? route_fields_to_json(fields, &errors, storage)
                                  : fields_to_json(fields, &errors, storage);
     if (errors.empty()) {
+      // Without an event_id, an entry with a timestamp gets the id the
+      // decoder derives from its content, so a producer's retried XADD is a
+      // duplicate; without a timestamp the entry's time stands for it, and
+      // the entry id makes the event id (two appends are two events).
       const json::value* event_id = object.if_contains("event_id");
-      if (event_id == nullptr || event_id->is_null()) {
+      const json::value* timestamp = object.if_contains("timestamp");
+      if ((event_id == nullptr || event_id->is_null()) &&
+          (timestamp == nullptr || timestamp->is_null())) {
         object["event_id"] = entry_event_id(stream_key_, id);
       }
       const json::value value(std::move(object));

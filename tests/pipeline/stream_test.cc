@@ -338,6 +338,29 @@ TEST_F(StreamTest, SeedFlatEntriesAndJsonEntriesAddedBeforeTheGroupExistAreStore
   EXPECT_NE(stored[1].event_id, stored[2].event_id);
 }
 
+// Regression: an entry without event_id got its id from the stream entry id,
+// so a producer that retried an XADD (say after a timeout) counted the event
+// twice. With a timestamp, the id now comes from the content, as on HTTP.
+TEST_F(StreamTest, RetriedXaddOfAnEventWithATimestampIsStoredOnce) {
+  const Fields completion = {{"event_type", "completion"},
+                             {"generation_id", random_uuid()},
+                             {"user_id", std::string(kUserId)},
+                             {"timestamp", "2025-01-15T10:30:45.123Z"},
+                             {"success", "true"},
+                             {"duration_ms", "45230"}};
+  xadd(completion);
+  xadd(completion);  // the retry
+  Fields other = completion;
+  other[5].second = "45231";  // another duration: another event
+  xadd(other);
+  StreamWorker worker(&store_, redis_.options(), worker_options());
+  const StreamWorker::Cycle total = drain(worker);
+  EXPECT_EQ(total.inserted, 2u);
+  EXPECT_EQ(total.duplicates, 1u);
+  EXPECT_EQ(total.dead_lettered, 0u);
+  EXPECT_EQ(store_.count_generation_events(), 2);
+}
+
 TEST_F(StreamTest, InvalidEntriesAreDeadLetteredWithTheirReasonAndTheRestStored) {
   const std::vector<GenerationEvent> good = completions(3);
   StreamPublisher publisher = this->publisher();
