@@ -81,6 +81,9 @@ constexpr int kErrorLinesPerSecond = 10;
 constexpr size_t kFirstReadBytes = 4096;
 constexpr size_t kLoggedPathBytes = 200;
 constexpr size_t kLoggedMethodBytes = 32;
+// After an early answer: how many bytes of the rest of the request are read
+// and discarded at most before the connection is closed.
+constexpr size_t kMaxLingerBytes = size_t{1} << 20;
 
 class Session;
 
@@ -277,7 +280,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return reject(http::status::service_unavailable, "server_busy",
                     "the server holds too many request bodies; retry shortly");
     }
-    if (beast::iequals(header[http::field::expect], "100-continue")) {
+    // HTTP/1.0 clients do not know 100 Continue (RFC 9110 10.1.1).
+    if (header.version() >= 11 && beast::iequals(header[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       stream_.expires_after(shared_->options.idle_timeout);
       http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
@@ -402,13 +406,20 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    if (!lingering_) return close();
-    stream_.expires_after(std::chrono::seconds(5));
+    if (!lingering_ && !bytes_waiting()) return close();
+    // One deadline for the whole linger and a cap on what is discarded: a
+    // client trickling bytes cannot hold the connection.
+    stream_.expires_after(shared_->options.linger_timeout);
     drain_buffer_.resize(64 * 1024);
+    linger();
+  }
+
+  void linger() {
     stream_.async_read_some(net::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->close();
-                              self->finish();
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->lingered_bytes_ += n;
+                              if (ec || self->lingered_bytes_ > kMaxLingerBytes) return self->close();
+                              self->linger();
                             });
   }
 
@@ -457,6 +468,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRequest request_;
   std::shared_ptr<HttpResponse> response_;
   std::vector<char> drain_buffer_;
+  size_t lingered_bytes_ = 0;  // discarded after an early answer
   std::optional<uint64_t> idle_key_;  // registered in shared_->idle while waiting
   std::string method_;                // of the request being served, for the log
   std::string path_;                  // its target without the query, for the log
@@ -510,7 +522,14 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, HeaderChe
   shared_->header_check = std::move(check);
 }
 
-HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+HttpServer::~HttpServer() {
+  stop(std::chrono::milliseconds(0));
+  // Pending handlers own the sessions; destroying them closes the sockets.
+  accept_retry_.reset();
+  acceptor_.reset();
+  accept_strand_.reset();
+  io_.reset();
+}
 
 int64_t HttpServer::in_flight() const { return shared_->in_flight.load(); }
 
@@ -526,18 +545,37 @@ void HttpServer::start() {
   acceptor_ = open_listener(*io_, options.host, options.port);
   bound_port_ = acceptor_->local_endpoint().port();
   work_.emplace(io_->get_executor());
+  accept_strand_.emplace(net::make_strand(*io_));
+  accept_retry_ = std::make_unique<net::steady_timer>(*accept_strand_);
   accept();
   const int threads = std::max(1, options.threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_->run(); });
 }
 
 void HttpServer::accept() {
-  acceptor_->async_accept(net::make_strand(*io_), [this](beast::error_code ec, tcp::socket socket) {
-    // A connection accepted as the listener closes is still served.
-    if (!ec) admit(std::move(socket));
-    if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
-    accept();
-  });
+  acceptor_->async_accept(
+      net::make_strand(*io_),
+      net::bind_executor(*accept_strand_, [this](beast::error_code ec, tcp::socket socket) {
+        // A connection accepted as the listener closes is still served.
+        if (!ec) admit(std::move(socket));
+        if (ec == net::error::operation_aborted || !acceptor_->is_open()) {
+          // Only stop() closes the listener: this was its last accept, and
+          // what it admitted counts as in flight already.
+          --shared_->settling;
+          return;
+        }
+        if (!ec) return accept();
+        // Out of descriptors, say: retry in a moment rather than spin.
+        spdlog::warn("accept failed: {}", ec.message());
+        accept_retry_->expires_after(std::chrono::milliseconds(100));
+        accept_retry_->async_wait([this](beast::error_code wait_ec) {
+          if (wait_ec || !acceptor_->is_open()) {
+            --shared_->settling;
+            return;
+          }
+          accept();
+        });
+      }));
 }
 
 void HttpServer::admit(tcp::socket socket) {
@@ -559,8 +597,10 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
   if (stopped_ || !acceptor_) return;
   stopped_ = true;
   shared_->stop_and_close_idle();
+  // Until the accept handler's last run (or the retry timer's) sees the
+  // listener closed.
   ++shared_->settling;
-  net::post(acceptor_->get_executor(), [this] {
+  net::post(*accept_strand_, [this] {
     // Connections the kernel accepted already are taken: a request they
     // sent is served; the others are closed as idle.
     beast::error_code ec;
@@ -571,7 +611,7 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
       if (!ec) admit(std::move(socket));
     }
     acceptor_->close(ec);
-    --shared_->settling;
+    accept_retry_->cancel();
   });
   const auto deadline = std::chrono::steady_clock::now() + drain;
   // settling first: a request begun by a settling handler counts before it ends.
@@ -583,9 +623,6 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
   io_->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
-  // Pending handlers own the sessions; destroying them closes the sockets.
-  acceptor_.reset();
-  io_.reset();
 }
 
 }  // namespace genalytics

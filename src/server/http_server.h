@@ -19,6 +19,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
 #include <atomic>
 #include <chrono>
@@ -69,6 +71,10 @@ struct HttpServerOptions {
   std::chrono::seconds idle_timeout{60};
   // How long stop() without argument lets requests begun be answered.
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
+  // After an early answer (413, 401, ...) the rest of the request is read
+  // and discarded for at most this long (and at most 1 MiB), so that closing
+  // does not reset the answer away; then the connection is closed.
+  std::chrono::milliseconds linger_timeout{std::chrono::seconds(5)};
 };
 
 // The most bytes a request's header section (request line included) may take.
@@ -134,8 +140,11 @@ class HttpServer {
   // Stops accepting (connections already waiting in the listen backlog are
   // still taken), closes idle connections at once, lets every request begun
   // (a byte of it received) be read and answered for up to `drain` (answers
-  // then carry Connection: close), then closes every connection and joins
-  // the threads. Idempotent.
+  // then carry Connection: close; requests pipelined behind them are not
+  // read), then stops serving and joins the threads. Connections still open
+  // then are closed when the server is destroyed; a responder called after
+  // stop() is safe and sends nothing. Idempotent. REQUIRES: not called from
+  // a handler or responder (it joins the server's threads).
   void stop(std::chrono::milliseconds drain);
   // stop(options.drain_timeout).
   void stop();
@@ -156,11 +165,20 @@ class HttpServer {
   void accept();
   void admit(boost::asio::ip::tcp::socket socket);
 
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
   std::shared_ptr<Shared> shared_;
-  // Destroyed by stop(): that closes every connection still open.
+  // Stopped by stop(), destroyed with the server: a responder called after
+  // the drain (say by an ingest queue finishing late) posts to a stopped
+  // context, never to a destroyed one; destroying it closes every connection
+  // still open.
   std::unique_ptr<boost::asio::io_context> io_;
   // Keeps the threads running while the listener is closed and answers drain.
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  // The acceptor, its accept handler, its retry timer and stop()'s closing of
+  // it run on this strand only.
+  std::optional<Strand> accept_strand_;
+  std::unique_ptr<boost::asio::steady_timer> accept_retry_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;

@@ -22,9 +22,9 @@
 // (once: request_framing() in http_server.h; such a body has no length the
 // proxy and the upstream are sure to agree on, so a request hidden in it could
 // be smuggled), 414 for a request line and 431 for a header section over
-// kMaxHeaderBytes; these four close the connection. A body chunked after
-// other codings ("gzip, chunked") is forwarded: its end is known, its coding
-// is the upstream's to judge; unknown methods are forwarded too. A kept
+// kMaxHeaderBytes, 501 for a body chunked after other codings ("gzip,
+// chunked", as nginx answers); these close the connection. Unknown methods
+// are forwarded. A kept
 // upstream connection that turns out closed is replaced, and a request
 // without a body repeated on the new one when its method is idempotent.
 #pragma once

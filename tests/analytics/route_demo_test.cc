@@ -71,6 +71,10 @@ struct DemoCase {
   uint64_t seed;
 };
 
+void PrintTo(const DemoCase& c, std::ostream* out) {
+  *out << c.days << " days ending " << format_rfc3339_seconds(c.end_us) << ", seed " << c.seed;
+}
+
 class DemoLengthTest : public ::testing::TestWithParam<DemoCase> {};
 
 // `genalytics demo` then `genalytics cache-analysis` said "No routes found".
@@ -103,7 +107,12 @@ INSTANTIATE_TEST_SUITE_P(OneDayAndThirty, DemoLengthTest,
                                            DemoCase{1, kQuietSundayUs, 1},
                                            DemoCase{1, kQuietSundayUs, 2},
                                            DemoCase{1, kQuietSundayUs, 3},
-                                           DemoCase{30, kNowUs, 42}));
+                                           DemoCase{30, kNowUs, 42}),
+                         [](const ::testing::TestParamInfo<DemoCase>& info) {
+                           return std::to_string(info.param.days) + "days_" +
+                                  (info.param.end_us == kNowUs ? "weekday" : "sunday") + "_seed" +
+                                  std::to_string(info.param.seed);
+                         });
 
 // ---- One week of demo traffic for the rest ----
 

@@ -354,6 +354,33 @@ TEST(HttpServerTest, ConnectionsThatSendNoRequestAreClosedAfterTheHeaderTimeout)
   EXPECT_TRUE(counting.targets().empty());
 }
 
+// Regression: after an early answer the server read and discarded the rest
+// of the request, restarting its deadline at every read, so a client sending
+// a byte every few seconds held the connection (and a slot under the
+// connection cap) for as long as it liked.
+TEST(HttpServerTest, TricklingAfterAnEarlyAnswerDoesNotHoldTheConnection) {
+  HttpServerOptions options = CountingServer::test_options();
+  options.body_limit = 1000;
+  options.linger_timeout = 300ms;
+  CountingServer counting(options);
+  net::io_context io;
+  tcp::socket client = connect_to(io, counting.port());
+  net::write(client, net::buffer(std::string(
+                         "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")));
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(client, buffer, response);
+  EXPECT_EQ(response.result_int(), 413u);
+  const auto start = std::chrono::steady_clock::now();
+  boost::system::error_code ec;
+  while (!ec && std::chrono::steady_clock::now() - start < 5s) {
+    std::this_thread::sleep_for(50ms);
+    net::write(client, net::buffer("x", 1), ec);
+  }
+  EXPECT_TRUE(ec) << "the server still read the trickle after 5 s";
+  EXPECT_TRUE(counting.targets().empty());
+}
+
 TEST(HttpServerTest, StopAnswersARequestWhoseBodyIsStillArriving) {
   CountingServer counting;
   const uint16_t port = counting.port();
