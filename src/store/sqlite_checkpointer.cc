@@ -7,6 +7,10 @@ SqliteCheckpointer::SqliteCheckpointer(SqliteDatabase& writer, const std::string
     : writer_(writer),
       threshold_pages_(threshold_pages),
       connection_(std::make_unique<SqliteDatabase>(path, /*create=*/false)) {
+  // A connection learns that the file is in WAL mode, and opens the WAL,
+  // only when it first reads the database; until then a checkpoint returns
+  // SQLITE_OK having copied nothing.
+  connection_->exec("SELECT count(*) FROM sqlite_schema");
   thread_ = std::thread([this] { run(); });
   sqlite3_wal_hook(writer_.handle(), &SqliteCheckpointer::on_commit, this);
 }
