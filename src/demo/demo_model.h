@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <numbers>
 #include <span>
 #include <string>
@@ -153,5 +154,38 @@ struct DemoPopulation {
   std::vector<double> cumulative_weight;  // Zipf: a few users make most requests
 };
 DemoPopulation demo_population(const DemoOptions& options);
+
+// Hands events to a generator's sink in batches of `batch_size` (at least 1),
+// in the order added; flush() hands over the last, shorter one.
+template <typename Event>
+class DemoBatches {
+ public:
+  using Sink = std::function<void(std::vector<Event>&&)>;
+
+  // REQUIRES: `sink` outlives this object.
+  DemoBatches(size_t batch_size, const Sink& sink)
+      : batch_size_(std::max<size_t>(batch_size, 1)), sink_(sink) {
+    batch_.reserve(batch_size_);
+  }
+
+  void add(Event&& event) {
+    batch_.push_back(std::move(event));
+    if (batch_.size() == batch_size_) {
+      sink_(std::move(batch_));
+      batch_.clear();
+      batch_.reserve(batch_size_);
+    }
+  }
+
+  void flush() {
+    if (!batch_.empty()) sink_(std::move(batch_));
+    batch_.clear();
+  }
+
+ private:
+  const size_t batch_size_;
+  const Sink& sink_;
+  std::vector<Event> batch_;
+};
 
 }  // namespace genalytics::demo_model

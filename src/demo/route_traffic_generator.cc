@@ -111,14 +111,11 @@ class RouteTrafficSimulator {
 
   RouteTrafficSimulator(const DemoOptions& options, size_t batch_size, const Sink& sink)
       : options_(options),
-        batch_size_(std::max<size_t>(batch_size, 1)),
-        sink_(sink),
+        batches_(batch_size, sink),
         begin_us_(options.end_us - static_cast<int64_t>(options.days) * kMicrosPerDay),
         population_(demo_model::demo_population(options)),
         rng_(options.seed, RngStream::kRouteTraffic),
-        id_rng_(options.seed, RngStream::kRouteIds) {
-    batch_.reserve(batch_size_);
-  }
+        id_rng_(options.seed, RngStream::kRouteIds) {}
 
   void run() {
     if (options_.days <= 0 || options_.mean_generations_per_hour <= 0) return;
@@ -132,10 +129,10 @@ class RouteTrafficSimulator {
         const int64_t at_us = hour + static_cast<int64_t>(offset_s * kMicrosPerSecond);
         if (at_us < begin_us_) continue;
         if (at_us > options_.end_us) break;
-        emit(simulate_hit(at_us, load));
+        batches_.add(simulate_hit(at_us, load));
       }
     }
-    if (!batch_.empty()) sink_(std::move(batch_));
+    batches_.flush();
   }
 
  private:
@@ -346,18 +343,8 @@ class RouteTrafficSimulator {
     return target.substr(0, target.find('?'));
   }
 
-  void emit(RouteEvent&& event) {
-    batch_.push_back(std::move(event));
-    if (batch_.size() == batch_size_) {
-      sink_(std::move(batch_));
-      batch_.clear();
-      batch_.reserve(batch_size_);
-    }
-  }
-
   const DemoOptions options_;
-  const size_t batch_size_;
-  const Sink& sink_;
+  demo_model::DemoBatches<RouteEvent> batches_;
   const int64_t begin_us_;
   const DemoPopulation population_;
   DemoRng rng_;     // every decision about the traffic
@@ -367,7 +354,6 @@ class RouteTrafficSimulator {
   double day_noise_ = 1;
   double latency_factor_ = 1;  // set by target() for the hit being simulated
   std::deque<std::string> recent_jobs_;
-  std::vector<RouteEvent> batch_;
 };
 
 }  // namespace

@@ -271,15 +271,13 @@ class TrafficSimulator {
 
   TrafficSimulator(const DemoOptions& options, size_t batch_size, const Sink& sink)
       : options_(options),
-        batch_size_(std::max<size_t>(batch_size, 1)),
-        sink_(sink),
+        batches_(batch_size, sink),
         begin_us_(options.end_us - static_cast<int64_t>(options.days) * kMicrosPerDay),
         traffic_rng_(options.seed, RngStream::kTraffic),
         id_rng_(options.seed, RngStream::kIds) {
     users_ = make_demo_users(options_, begin_us_, &user_cumulative_weight_);
     make_incidents();
     for (int workers = worker_count(); workers > 0; --workers) worker_free_us_.push(begin_us_);
-    batch_.reserve(batch_size_);
   }
 
   void run() {
@@ -299,7 +297,7 @@ class TrafficSimulator {
       release_before(hour + kMicrosPerHour);
     }
     release_before(std::numeric_limits<int64_t>::max());
-    if (!batch_.empty()) sink_(std::move(batch_));
+    batches_.flush();
   }
 
  private:
@@ -623,19 +621,13 @@ class TrafficSimulator {
     while (!pending_.empty() && pending_.top().timestamp_us < limit_us) {
       const size_t slot = pending_.top().slot;
       pending_.pop();
-      batch_.push_back(std::move(slots_[slot]));
+      batches_.add(std::move(slots_[slot]));
       free_slots_.push_back(slot);
-      if (batch_.size() == batch_size_) {
-        sink_(std::move(batch_));
-        batch_.clear();
-        batch_.reserve(batch_size_);
-      }
     }
   }
 
   const DemoOptions options_;
-  const size_t batch_size_;
-  const Sink& sink_;
+  DemoBatches<GenerationEvent> batches_;
   const int64_t begin_us_;
   DemoRng traffic_rng_;  // every decision about the traffic
   DemoRng id_rng_;       // generation and event ids
@@ -655,7 +647,6 @@ class TrafficSimulator {
   std::vector<size_t> free_slots_;
   std::priority_queue<PendingEvent, std::vector<PendingEvent>, std::greater<>> pending_;
   uint64_t next_sequence_ = 0;
-  std::vector<GenerationEvent> batch_;
 };
 
 }  // namespace

@@ -46,9 +46,9 @@ RequestFraming request_framing(const http::request_header<>& header) {
   return codings == 1 ? RequestFraming::kChunked : RequestFraming::kChunkedWithOtherCodings;
 }
 
-HttpResponse oversized_header_response(std::string_view target, net::const_buffer unparsed) {
+HttpResponse oversized_header_response(net::const_buffer unparsed) {
   const std::string_view held(static_cast<const char*>(unparsed.data()), unparsed.size());
-  const bool request_line_ended = !target.empty() || held.find("\r\n") != std::string_view::npos;
+  const bool request_line_ended = held.find("\r\n") != std::string_view::npos;
   const std::string limit = std::to_string(kMaxHeaderBytes) + " bytes";
   return request_line_ended
              ? error_response(http::status::request_header_fields_too_large, "header_too_large",
@@ -326,7 +326,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == http::error::body_limit) return reject_too_large();
     if (ec == http::error::header_limit) {
-      return reject(oversized_header_response(parser_->get().target(), buffer_.data()));
+      return reject(oversized_header_response(buffer_.data()));
     }
     if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
       return reject(http::status::bad_request, "bad_request",

@@ -96,10 +96,10 @@ enum class RequestFraming : uint8_t {
 RequestFraming request_framing(const boost::beast::http::request_header<>& header);
 
 // The answer (HTTP/1.1, closing) to a request header that passed
-// kMaxHeaderBytes: 414 uri_too_long while the request line had not ended
-// (`target` empty and no CRLF among the bytes held), else 431
-// header_too_large.
-HttpResponse oversized_header_response(std::string_view target, boost::asio::const_buffer unparsed);
+// kMaxHeaderBytes, given the bytes held unparsed (Beast parses nothing of a
+// header before its end arrives): 414 uri_too_long while the request line
+// has not ended (no CRLF among them), else 431 header_too_large.
+HttpResponse oversized_header_response(boost::asio::const_buffer unparsed);
 
 // Admits at most `lines_per_second` log lines in each one-second window and
 // counts the ones refused. Thread-safe.

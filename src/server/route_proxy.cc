@@ -227,7 +227,7 @@ class ProxySession {
           // Malformed HTTP: answer once (no route to record), then hang up.
           auto response =
               ec == http::error::header_limit
-                  ? oversized_header_response(request_->get().target(), client_buffer_.data())
+                  ? oversized_header_response(client_buffer_.data())
                   : error_response(http::status::bad_request, "bad_request",
                                    "malformed HTTP request: " + ec.message(), 11, false);
           response.prepare_payload();

@@ -9,6 +9,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "event/json_fields.h"
 #include "event/time.h"
 #include "store/sample_messages.h"
 #include "event/uuid.h"
@@ -334,16 +335,7 @@ std::string compact_sorted_object(std::string_view text) {
   if (ec || !value.is_object()) {
     throw StoreError("corrupt query params (not a JSON object) in a route table");
   }
-  std::vector<const boost::json::key_value_pair*> members;
-  for (const boost::json::key_value_pair& member : value.as_object()) members.push_back(&member);
-  std::sort(members.begin(), members.end(),
-            [](const auto* a, const auto* b) { return a->key() < b->key(); });
-  boost::json::object sorted;
-  sorted.reserve(members.size());
-  for (const boost::json::key_value_pair* member : members) {
-    sorted.emplace(member->key(), member->value());
-  }
-  return boost::json::serialize(sorted);
+  return canonical_json(value);
 }
 
 // The staging tables of route writes, per connection and emptied by every
