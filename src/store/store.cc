@@ -5,6 +5,15 @@
 
 namespace genalytics {
 
+const char* to_string(StoreFailure failure) {
+  switch (failure) {
+    case StoreFailure::kUnavailable: return "unavailable";
+    case StoreFailure::kCorrupt: return "corrupt";
+    case StoreFailure::kInvalid: return "invalid";
+  }
+  return "unknown";
+}
+
 std::vector<Store::UrlCount> Store::most_requested_urls(
     const std::string& route, const std::string& method,
     const std::string& query_params_normalized_json, int64_t start_us, int64_t end_us,

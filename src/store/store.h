@@ -19,11 +19,35 @@
 
 namespace genalytics {
 
-// An I/O failure of the storage engine (disk full, corrupt file, lost
-// connection). Ends the request; the server maps it to 503.
+// Why a store operation failed, which decides what its caller does next.
+enum class StoreFailure : uint8_t {
+  // The engine cannot be used now (lost connection, disk full, busy, server
+  // shutting down): the same work may succeed later, so retry with backoff.
+  kUnavailable,
+  // Stored data cannot be read back (a sketch that does not decode, a
+  // malformed row): retrying the same work fails the same way.
+  kCorrupt,
+  // The work itself cannot be stored (a value the engine refuses): retrying
+  // it fails the same way.
+  kInvalid,
+};
+
+// "unavailable", "corrupt", "invalid".
+const char* to_string(StoreFailure failure);
+
+// A failure of the storage engine. Ends the request: the server maps
+// kUnavailable to 503 and the others to 500; a stream worker retries only
+// kUnavailable (pipeline/stream_worker.h).
 class StoreError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit StoreError(const std::string& message,
+                      StoreFailure failure = StoreFailure::kUnavailable)
+      : std::runtime_error(message), failure_(failure) {}
+  StoreFailure failure() const { return failure_; }
+  bool retryable() const { return failure_ == StoreFailure::kUnavailable; }
+
+ private:
+  StoreFailure failure_;
 };
 
 struct RollupRow {
