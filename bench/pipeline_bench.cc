@@ -353,7 +353,7 @@ PipelineRun pipeline_run(Servers& servers, const Flags& flags,
   }
 
   const StreamWorker::Stats sum = totals();
-  const std::string stream = generation_stream_key(name);
+  const std::string stream = stream_key(event_kind<GenerationKind>(), name);
   const int64_t stream_length = redis_integer(redis, {"XLEN", stream});
   const int64_t pending = redis_integer(redis, {"XPENDING", stream, StreamWorker::Options().group});
   PgConnection check(url);

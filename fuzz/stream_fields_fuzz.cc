@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "event/generation_decoder.h"
 #include "event/route_decoder.h"
 #include "event/route_stream_fields.h"
 #include "event/stream_fields.h"

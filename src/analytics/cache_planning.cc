@@ -1,7 +1,5 @@
 #include "analytics/cache_planning.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -9,6 +7,7 @@
 #include <unordered_map>
 
 #include "analytics/rates.h"
+#include "event/query_params_json.h"
 #include "event/time.h"
 
 namespace genalytics {
@@ -44,21 +43,14 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-std::optional<int64_t> integer_param(const boost::json::object& params, std::string_view name) {
-  const boost::json::value* v = params.if_contains(name);
-  if (v == nullptr || !v->is_string()) return std::nullopt;
-  const boost::json::string& text = v->get_string();
+std::optional<int64_t> integer_param(const QueryParams& params, std::string_view name) {
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  const std::string& text = it->second;
   int64_t n = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return n;
-}
-
-boost::json::object parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.as_object());
 }
 
 }  // namespace
@@ -69,14 +61,8 @@ bool is_templated_route(std::string_view route) { return route.find('{') != std:
 
 std::vector<std::string> cache_keys_for(const std::string& route,
                                         const std::string& query_params_normalized_json, int pages) {
-  const boost::json::object params = parse_object(query_params_normalized_json);
-  std::vector<std::pair<std::string, std::string>> sorted;
-  for (const auto& member : params) {
-    const auto& v = member.value();
-    sorted.emplace_back(std::string(member.key()),
-                        v.is_string() ? std::string(v.get_string()) : boost::json::serialize(v));
-  }
-  std::sort(sorted.begin(), sorted.end());
+  const QueryParams params = parse_query_params_json(query_params_normalized_json).value_or(QueryParams{});
+  const std::vector<std::pair<std::string, std::string>> sorted(params.begin(), params.end());
   std::vector<std::string> keys;
   for (int page = 1; page <= pages; ++page) {
     auto with_page = sorted;
@@ -95,7 +81,7 @@ std::vector<std::string> cache_keys_for(const std::string& route,
 }
 
 int64_t requested_page(const std::string& query_params_json) {
-  const boost::json::object params = parse_object(query_params_json);
+  const QueryParams params = parse_query_params_json(query_params_json).value_or(QueryParams{});
   if (auto page = integer_param(params, "page")) return std::max<int64_t>(1, *page);
   auto offset = integer_param(params, "offset");
   auto limit = integer_param(params, "limit");
@@ -188,115 +174,52 @@ void CachePlanner::add_most_requested_urls(const TimeWindow& window, int count,
   }
 }
 
-boost::json::object to_json(const RouteGroupStats& s, CachePlanMode mode) {
-  boost::system::error_code ec;
-  boost::json::value params = boost::json::parse(s.query_params_normalized_json, ec);
-  if (ec) params = boost::json::object();
-  boost::json::array keys;
-  for (const auto& k : s.cache_keys) keys.emplace_back(k);
-  boost::json::object o{{"route", s.route},
-                        {"method", s.method},
-                        {"query_params_normalized", std::move(params)},
-                        {"avg_hourly_requests", s.avg_hourly_requests},
-                        {"avg_p95_latency_ms", s.avg_p95_latency_ms},
-                        {"avg_unique_users", s.avg_unique_users}};
-  if (mode == CachePlanMode::kAbsolute) {
-    o["cache_priority_score"] = s.cache_priority_score;
-  } else {
-    o["priority_score"] = s.priority_score;
-    o["popularity_percentile"] = s.popularity_percentile;
-    o["latency_percentile"] = s.latency_percentile;
-    o["user_percentile"] = s.user_percentile;
-  }
-  o["success_rate"] = s.success_rate;
-  o["success_rate_pct"] = pct_json(s.success_rate);
-  o["total_requests"] = s.total_requests;
-  o["cacheable"] = s.cacheable;
-  o["cache_keys"] = std::move(keys);
-  return o;
+std::optional<double> CacheReplayTally::hit_rate() const {
+  return ratio(static_cast<double>(hits), static_cast<double>(requests));
 }
 
-boost::json::object CachePlanner::plan_json(const TimeWindow& window,
-                                             const CachePlanOptions& options) const {
-  boost::json::array routes;
-  for (const auto& s : plan(window, options)) routes.push_back(to_json(s, options.mode));
-  return {{"mode", options.mode == CachePlanMode::kAbsolute ? "absolute" : "relative"},
-          {"window", {{"start", format_rfc3339_seconds(window.start_us)},
-                      {"end", format_rfc3339_seconds(window.end_us)},
-                      {"hours", window.hours()}}},
-          {"routes", std::move(routes)}};
+std::optional<double> CacheSimulation::latency_saved_rate(const CacheReplayTally& tally) const {
+  return ratio(tally.latency_saved_ms, total.request_time_ms);
 }
 
-boost::json::object CachePlanner::simulate(const TimeWindow& window,
-                                           const std::vector<RouteGroupStats>& plan,
-                                           const CachePlanOptions& options, int ttl_seconds) const {
+CacheSimulation CachePlanner::simulate(const TimeWindow& window,
+                                       const std::vector<RouteGroupStats>& plan,
+                                       const CachePlanOptions& options, int ttl_seconds) const {
+  CacheSimulation result{window, ttl_seconds, {}, {}};
+  result.routes.reserve(plan.size());
   std::map<GroupKey, size_t> planned;
   for (size_t i = 0; i < plan.size(); ++i) {
+    const RouteGroupStats& group = plan[i];
+    const bool cacheable = is_cacheable_method(group.method);
+    result.routes.push_back(
+        {group.route, group.method, group.query_params_normalized_json, cacheable, {}});
     // An unsafe method (POST, ...) is never answered from a cache.
-    if (!is_cacheable_method(plan[i].method)) continue;
-    planned[{plan[i].route, plan[i].method, plan[i].query_params_normalized_json}] = i;
+    if (cacheable) planned[{group.route, group.method, group.query_params_normalized_json}] = i;
   }
-  struct Tally {
-    int64_t requests = 0, hits = 0;
-    double saved_ms = 0, time_ms = 0;
-  };
-  std::vector<Tally> per_group(plan.size());
-  Tally total;
+  CacheReplayTally& total = result.total;
   std::unordered_map<std::string, int64_t> filled_at;  // cache key -> fill time
   const int64_t ttl_us = int64_t{ttl_seconds} * kMicrosPerSecond;
   store_.scan_route_events(window.start_us, window.end_us, [&](const RouteEvent& e) {
     ++total.requests;
-    total.time_ms += static_cast<double>(e.duration_ms);
+    total.request_time_ms += static_cast<double>(e.duration_ms);
     auto it = planned.find({e.route, e.method, e.query_params_normalized_json});
     if (it == planned.end() || requested_page(e.query_params_json) > options.pages_to_cache_per_route) return;
-    Tally& group = per_group[it->second];
+    CacheReplayTally& group = result.routes[it->second].tally;
     ++group.requests;
-    group.time_ms += static_cast<double>(e.duration_ms);
+    group.request_time_ms += static_cast<double>(e.duration_ms);
     // The cache key is the concrete request: method and full URL.
     const std::string key = e.method + " " + e.route_full;
     auto [slot, inserted] = filled_at.try_emplace(key, e.timestamp_us);
     if (!inserted && e.timestamp_us - slot->second < ttl_us) {
       ++group.hits;
       ++total.hits;
-      group.saved_ms += static_cast<double>(e.duration_ms);
-      total.saved_ms += static_cast<double>(e.duration_ms);
+      group.latency_saved_ms += static_cast<double>(e.duration_ms);
+      total.latency_saved_ms += static_cast<double>(e.duration_ms);
     } else {
       slot->second = e.timestamp_us;  // a miss fills (or refreshes) the entry
     }
   });
-  auto hit_rate = [](const Tally& t) {
-    return ratio(static_cast<double>(t.hits), static_cast<double>(t.requests));
-  };
-  auto saved = [&](const Tally& t) { return ratio(t.saved_ms, total.time_ms); };
-  boost::json::array routes;
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const Tally& t = per_group[i];
-    boost::system::error_code ec;
-    boost::json::value params = boost::json::parse(plan[i].query_params_normalized_json, ec);
-    routes.push_back({{"route", plan[i].route},
-                      {"method", plan[i].method},
-                      {"query_params_normalized", ec ? boost::json::value(boost::json::object()) : params},
-                      {"cacheable_requests", t.requests},
-                      {"cacheable", is_cacheable_method(plan[i].method)},
-                      {"hits", t.hits},
-                      {"hit_rate", rate_json(hit_rate(t))},
-                      {"hit_rate_pct", pct_json(hit_rate(t))},
-                      {"latency_saved_ms", t.saved_ms},
-                      {"latency_saved_rate", rate_json(saved(t))},
-                      {"latency_saved_pct", pct_json(saved(t))}});
-  }
-  return {{"ttl_seconds", ttl_seconds},
-          {"window", {{"start", format_rfc3339_seconds(window.start_us)},
-                      {"end", format_rfc3339_seconds(window.end_us)}}},
-          {"total", {{"requests", total.requests},
-                     {"hits", total.hits},
-                     {"hit_rate", rate_json(hit_rate(total))},
-                     {"hit_rate_pct", pct_json(hit_rate(total))},
-                     {"latency_saved_ms", total.saved_ms},
-                     {"latency_saved_rate", rate_json(saved(total))},
-                     {"latency_saved_pct", pct_json(saved(total))},
-                     {"request_time_ms", total.time_ms}}},
-          {"routes", std::move(routes)}};
+  return result;
 }
 
 }  // namespace genalytics

@@ -1,10 +1,10 @@
 // Cache planning (seed 002, sections 6, 8 and 9): which (route, method,
 // normalised parameters) groups to cache, by absolute thresholds (System 1)
 // or by relative percentiles (System 2), and a replay of the recorded hits
-// against such a plan. The CLI and the API both call this.
+// against such a plan. The CLI and the API both call this; results are typed
+// figures (unrounded), made JSON by server/analytics_json.h.
 #pragma once
 
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -55,6 +55,35 @@ struct RouteGroupStats {
   std::vector<std::string> cache_keys;
 };
 
+// Requests replayed against a cache plan, and what the cache answered.
+struct CacheReplayTally {
+  int64_t requests = 0;
+  int64_t hits = 0;
+  double latency_saved_ms = 0;  // the hits' durations
+  double request_time_ms = 0;   // every request's duration
+
+  std::optional<double> hit_rate() const;  // hits / requests
+};
+
+// One planned group's replay.
+struct CacheGroupReplay {
+  std::string route;
+  std::string method;
+  std::string query_params_normalized_json;
+  bool cacheable = false;
+  CacheReplayTally tally;  // its requests within the planned pages
+};
+
+struct CacheSimulation {
+  TimeWindow window;
+  int ttl_seconds = 0;
+  CacheReplayTally total;  // every request of the window
+  std::vector<CacheGroupReplay> routes;  // in plan order
+
+  // A latency saving as a share of all request time in the window.
+  std::optional<double> latency_saved_rate(const CacheReplayTally& tally) const;
+};
+
 // Thread-safe (the store is). Throws StoreError.
 class CachePlanner {
  public:
@@ -64,16 +93,12 @@ class CachePlanner {
   // raw events when a ranked cacheable group has a templated route.
   std::vector<RouteGroupStats> plan(const TimeWindow& window, const CachePlanOptions& options) const;
 
-  // {"mode", "window", "routes": [...]}: the seed's JSON fields of the mode,
-  // plus success_rate_pct, cacheable and cache_keys.
-  boost::json::object plan_json(const TimeWindow& window, const CachePlanOptions& options) const;
-
   // Replays the window's hits in time order against `plan` with a cache of
-  // `ttl_seconds` and reports hit rates and latency saved, per route and in
-  // total. Only cacheable groups' requests (up to the planned pages) can hit;
-  // an unsafe method's group reports no cacheable requests.
-  boost::json::object simulate(const TimeWindow& window, const std::vector<RouteGroupStats>& plan,
-                               const CachePlanOptions& options, int ttl_seconds) const;
+  // `ttl_seconds` and reports hits and latency saved, per planned group and
+  // in total. Only cacheable groups' requests (up to the planned pages) can
+  // hit; an unsafe method's group reports no cacheable requests.
+  CacheSimulation simulate(const TimeWindow& window, const std::vector<RouteGroupStats>& plan,
+                           const CachePlanOptions& options, int ttl_seconds) const;
 
  private:
   using GroupKey = std::tuple<std::string, std::string, std::string>;  // route, method, params
@@ -101,8 +126,5 @@ std::vector<std::string> cache_keys_for(const std::string& route,
 // The page a request asks for: its `page` parameter, else offset / limit + 1,
 // else 2 when it carries a cursor, else 1.
 int64_t requested_page(const std::string& query_params_json);
-
-// JSON of one group in the mode's seed format.
-boost::json::object to_json(const RouteGroupStats& group, CachePlanMode mode);
 
 }  // namespace genalytics

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <map>
-#include <unordered_map>
 
 #include "analytics/rates.h"
 #include "event/time.h"
@@ -13,24 +11,21 @@
 namespace genalytics {
 namespace {
 
-constexpr std::array<const char*, 7> kDayNames = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                                  "Thursday", "Friday", "Saturday"};
-
-double round_to(double value, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(value * scale) / scale;
-}
-
-boost::json::value optional_ms(const std::optional<double>& value) {
-  if (!value) return nullptr;
-  return std::llround(*value);
-}
-
 RollupColumns without_sketches() { return RollupColumns{false, false, false}; }
 
 // Rows may carry more than the columns asked for (store.h): merge only those.
 BucketParts parts_of(const RollupColumns& columns) {
   return BucketParts{columns.durations, columns.users, columns.sample_messages};
+}
+
+// `counts` by count desc, ties in name order.
+std::vector<NamedCount> by_count_desc(const std::map<std::string, int64_t>& counts) {
+  std::vector<NamedCount> sorted;
+  sorted.reserve(counts.size());
+  for (const auto& [name, count] : counts) sorted.push_back({name, count});
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const NamedCount& a, const NamedCount& b) { return a.count > b.count; });
+  return sorted;
 }
 
 }  // namespace
@@ -41,29 +36,22 @@ TrendInterval parse_trend_interval(const std::string& text) {
   throw InvalidArgument("interval", "interval must be hourly or daily");
 }
 
-boost::json::object window_to_json(const TimeWindow& window) {
-  return {{"start", format_rfc3339_seconds(window.start_us)},
-          {"end", format_rfc3339_seconds(window.end_us)},
-          {"hours", window.hours()}};
-}
-
-boost::json::object bucket_to_json(const RollupBucket& b) {
-  return {
-      {"total_requests", b.requests},
-      {"successful_generations", b.successes},
-      {"failed_generations", b.failures},
-      {"cancelled_generations", b.cancellations},
-      {"success_rate_pct", pct_json(b.success_rate())},
-      {"success_rate", rate_json(b.success_rate())},
-      {"avg_duration_ms", optional_ms(b.avg_duration_ms())},
-      {"p50_duration_ms", optional_ms(b.duration_quantile(0.50))},
-      {"p95_duration_ms", optional_ms(b.duration_quantile(0.95))},
-      {"p99_duration_ms", optional_ms(b.duration_quantile(0.99))},
-      {"avg_queue_wait_ms", optional_ms(b.avg_queue_wait_ms())},
-      {"avg_generation_time_ms", optional_ms(b.avg_generation_time_ms())},
-      {"unique_users", b.users.estimate()},
-      {"total_images_generated", b.images},
-  };
+GenerationSummary summarize(const RollupBucket& b) {
+  GenerationSummary s;
+  s.total_requests = b.requests;
+  s.successful_generations = b.successes;
+  s.failed_generations = b.failures;
+  s.cancelled_generations = b.cancellations;
+  s.success_rate = b.success_rate();
+  s.avg_duration_ms = b.avg_duration_ms();
+  s.p50_duration_ms = b.duration_quantile(0.50);
+  s.p95_duration_ms = b.duration_quantile(0.95);
+  s.p99_duration_ms = b.duration_quantile(0.99);
+  s.avg_queue_wait_ms = b.avg_queue_wait_ms();
+  s.avg_generation_time_ms = b.avg_generation_time_ms();
+  s.unique_users = b.users.estimate();
+  s.total_images_generated = b.images;
+  return s;
 }
 
 RollupBucket GenerationAnalytics::merge_all(const TimeWindow& window,
@@ -74,25 +62,20 @@ RollupBucket GenerationAnalytics::merge_all(const TimeWindow& window,
   return total;
 }
 
-boost::json::object GenerationAnalytics::overview(const TimeWindow& window) const {
-  boost::json::object result = bucket_to_json(merge_all(window, RollupColumns{}));
-  result["window"] = window_to_json(window);
-  return result;
+GenerationOverview GenerationAnalytics::overview(const TimeWindow& window) const {
+  return {window, summarize(merge_all(window, RollupColumns{}))};
 }
 
-boost::json::object GenerationAnalytics::trends(const TimeWindow& window,
-                                                TrendInterval interval) const {
+GenerationTrends GenerationAnalytics::trends(const TimeWindow& window,
+                                             TrendInterval interval) const {
   const bool daily = interval == TrendInterval::kDaily;
   auto bucket_start = [&](int64_t us) { return daily ? floor_day(us) : floor_hour(us); };
   const int64_t step = daily ? kMicrosPerDay : kMicrosPerHour;
 
-  boost::json::array points;
+  GenerationTrends result{window, interval, {}};
+  std::vector<TrendPoint>& points = result.points;
   auto add_point = [&](int64_t start, const RollupBucket& bucket) {
-    boost::json::object point;
-    point.reserve(16);
-    point.emplace("timestamp", format_rfc3339_seconds(start));
-    for (auto& field : bucket_to_json(bucket)) point.emplace(field.key(), std::move(field.value()));
-    points.push_back(std::move(point));
+    points.push_back({start, summarize(bucket)});
   };
   if (daily) {
     std::map<int64_t, RollupBucket> days;
@@ -118,13 +101,11 @@ boost::json::object GenerationAnalytics::trends(const TimeWindow& window,
                          });
     for (; next < window.end_us; next += step) add_point(next, empty);
   }
-  return {{"interval", daily ? "daily" : "hourly"},
-          {"window", window_to_json(window)},
-          {"data_points", std::move(points)}};
+  return result;
 }
 
-boost::json::object GenerationAnalytics::user(const std::string& user_id,
-                                              const TimeWindow& window) const {
+UserGenerations GenerationAnalytics::user(const std::string& user_id,
+                                          const TimeWindow& window) const {
   auto canonical = canonical_uuid(user_id);
   if (!canonical) throw InvalidArgument("user_id", "user_id must be a UUID");
 
@@ -143,90 +124,46 @@ boost::json::object GenerationAnalytics::user(const std::string& user_id,
                               ++generations_by_model[*e.model_checkpoint];
                             }
                           });
-
-  auto by_count_desc = [](const std::map<std::string, int64_t>& counts) {
-    std::vector<std::pair<std::string, int64_t>> sorted(counts.begin(), counts.end());
-    std::stable_sort(sorted.begin(), sorted.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    return sorted;
-  };
-  boost::json::array breakdown;
-  for (const auto& [type, count] : by_count_desc(failures_by_type)) {
-    breakdown.push_back({{"error_type", type}, {"count", count}});
-  }
-  boost::json::array models;
-  for (const auto& [model, count] : by_count_desc(generations_by_model)) {
-    models.push_back({{"model_checkpoint", model}, {"total_generations", count}});
-  }
-
-  boost::json::object result = bucket_to_json(total);
-  result["user_id"] = *canonical;
-  result["failure_breakdown"] = std::move(breakdown);
-  result["models_used"] = std::move(models);
-  result["last_generation_at"] =
-      last_event_us ? boost::json::value(format_rfc3339_micros(*last_event_us)) : nullptr;
-  result["window"] = window_to_json(window);
-  return result;
+  return {window,
+          std::move(*canonical),
+          summarize(total),
+          by_count_desc(failures_by_type),
+          by_count_desc(generations_by_model),
+          last_event_us};
 }
 
-boost::json::object GenerationAnalytics::models(const TimeWindow& window) const {
+ModelReport GenerationAnalytics::models(const TimeWindow& window) const {
   std::map<std::string, RollupBucket> by_model;
   const RollupColumns columns{true, false, false};
   store_.visit_rollups(Dimension::kModelCheckpoint, window.start_us, window.end_us, std::nullopt,
                        columns, [&](const RollupRow& row) {
                          by_model[row.key.value].merge(row.bucket, parts_of(columns));
                        });
-  std::vector<std::pair<std::string, const RollupBucket*>> sorted;
-  for (const auto& [model, bucket] : by_model) sorted.emplace_back(model, &bucket);
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
-    return a.second->completions() > b.second->completions();
-  });
-
-  boost::json::array models;
-  for (const auto& [model, b] : sorted) {
-    models.push_back({
-        {"model_checkpoint", model},
-        {"total_generations", b->completions()},
-        {"successful_generations", b->successes},
-        {"failed_generations", b->failures},
-        {"cancelled_generations", b->cancellations},
-        {"total_requests", b->requests},
-        {"success_rate_pct", pct_json(b->success_rate())},
-        {"success_rate", rate_json(b->success_rate())},
-        {"avg_duration_ms", optional_ms(b->avg_duration_ms())},
-        {"p50_duration_ms", optional_ms(b->duration_quantile(0.50))},
-        {"p95_duration_ms", optional_ms(b->duration_quantile(0.95))},
-        {"p99_duration_ms", optional_ms(b->duration_quantile(0.99))},
-        {"avg_generation_time_ms", optional_ms(b->avg_generation_time_ms())},
-        {"avg_queue_wait_ms", optional_ms(b->avg_queue_wait_ms())},
-        {"total_images_generated", b->images},
-    });
-  }
-  return {{"window", window_to_json(window)}, {"models", std::move(models)}};
+  ModelReport result{window, {}};
+  result.models.reserve(by_model.size());
+  for (const auto& [model, bucket] : by_model) result.models.push_back({model, summarize(bucket)});
+  std::stable_sort(result.models.begin(), result.models.end(),
+                   [](const ModelStats& a, const ModelStats& b) {
+                     return a.summary.completions() > b.summary.completions();
+                   });
+  return result;
 }
 
-boost::json::object GenerationAnalytics::failures(const TimeWindow& window) const {
+FailureReport GenerationAnalytics::failures(const TimeWindow& window) const {
+  FailureReport result{window, 0, 0, std::nullopt, {}, {}};
   std::map<std::string, RollupBucket> by_type;
   const RollupColumns type_columns{false, true, true};
   store_.visit_rollups(Dimension::kErrorType, window.start_us, window.end_us, std::nullopt,
                        type_columns, [&](const RollupRow& row) {
                          by_type[row.key.value].merge(row.bucket, parts_of(type_columns));
                        });
-  std::vector<std::pair<std::string, const RollupBucket*>> sorted;
-  for (const auto& [type, bucket] : by_type) sorted.emplace_back(type, &bucket);
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
-    return a.second->failures > b.second->failures;
-  });
-  boost::json::array error_types;
-  for (const auto& [type, b] : sorted) {
-    boost::json::array messages;
-    for (const std::string& m : b->sample_messages) messages.emplace_back(m);
-    error_types.push_back({{"error_type", type},
-                           {"count", b->failures},
-                           {"avg_duration_ms", optional_ms(b->avg_duration_ms())},
-                           {"affected_users", b->users.estimate()},
-                           {"sample_messages", std::move(messages)}});
+  result.error_types.reserve(by_type.size());
+  for (auto& [type, b] : by_type) {
+    result.error_types.push_back({type, b.failures, b.avg_duration_ms(), b.users.estimate(),
+                                  std::move(b.sample_messages)});
   }
+  std::stable_sort(result.error_types.begin(), result.error_types.end(),
+                   [](const ErrorTypeStats& a, const ErrorTypeStats& b) { return a.count > b.count; });
 
   std::map<int64_t, RollupBucket> days;
   for (int64_t t = floor_day(window.start_us); t < window.end_us; t += kMicrosPerDay) days[t];
@@ -235,32 +172,20 @@ boost::json::object GenerationAnalytics::failures(const TimeWindow& window) cons
                          days[floor_day(row.key.hour_us)].merge(row.bucket,
                                                                 parts_of(without_sketches()));
                        });
-  RollupBucket total;
-  boost::json::array trends;
+  result.failure_trends.reserve(days.size());
   for (const auto& [day, b] : days) {
-    total.merge(b);
-    std::optional<double> rate;
-    if (b.completions() > 0) rate = static_cast<double>(b.failures) / static_cast<double>(b.completions());
-    trends.push_back({{"date", format_date(day)},
-                      {"failures", b.failures},
-                      {"completions", b.completions()},
-                      {"failure_rate", rate_json(rate)},
-                      {"failure_rate_pct", pct_json(rate)}});
+    result.total_failures += b.failures;
+    result.total_completions += b.completions();
+    result.failure_trends.push_back({day, b.failures, b.completions(),
+                                     ratio(static_cast<double>(b.failures),
+                                           static_cast<double>(b.completions()))});
   }
-  std::optional<double> overall;
-  if (total.completions() > 0) {
-    overall = static_cast<double>(total.failures) / static_cast<double>(total.completions());
-  }
-  return {{"window", window_to_json(window)},
-          {"total_failures", total.failures},
-          {"total_completions", total.completions()},
-          {"failure_rate", rate_json(overall)},
-          {"failure_rate_pct", pct_json(overall)},
-          {"error_types", std::move(error_types)},
-          {"failure_trends", std::move(trends)}};
+  result.failure_rate = ratio(static_cast<double>(result.total_failures),
+                              static_cast<double>(result.total_completions));
+  return result;
 }
 
-boost::json::object GenerationAnalytics::peak_hours(const TimeWindow& window) const {
+PeakHours GenerationAnalytics::peak_hours(const TimeWindow& window) const {
   // Every hour of the window counts, with or without traffic.
   std::array<int64_t, 24> slots{};
   std::array<std::array<int64_t, 24>, 7> weekly_slots{};
@@ -277,37 +202,28 @@ boost::json::object GenerationAnalytics::peak_hours(const TimeWindow& window) co
                          weekly_requests[day_of_week(row.key.hour_us)][hour] += row.bucket.requests;
                          by_hour[hour].merge(row.bucket, parts_of(hour_columns));
                        });
-  auto average = [](int64_t total, int64_t count) -> boost::json::value {
-    if (count == 0) return nullptr;
-    return round_to(static_cast<double>(total) / static_cast<double>(count), 4);
-  };
-  boost::json::array hours;
-  std::optional<int> peak_hour;
+  PeakHours result;
+  result.window = window;
   double peak_average = -1;
   for (int h = 0; h < 24; ++h) {
     const RollupBucket& b = by_hour[h];
-    if (slots[h] > 0 && static_cast<double>(b.requests) / static_cast<double>(slots[h]) > peak_average) {
-      peak_hour = h;
-      peak_average = static_cast<double>(b.requests) / static_cast<double>(slots[h]);
+    HourOfDayStats& hour = result.hours[h];
+    hour.avg_requests = ratio(static_cast<double>(b.requests), static_cast<double>(slots[h]));
+    hour.total_requests = b.requests;
+    hour.p95_duration_ms = b.duration_quantile(0.95);
+    hour.success_rate = b.success_rate();
+    if (hour.avg_requests && *hour.avg_requests > peak_average) {
+      result.peak_hour = h;
+      peak_average = *hour.avg_requests;
     }
-    hours.push_back({{"hour_of_day", h},
-                     {"avg_requests", average(b.requests, slots[h])},
-                     {"total_requests", b.requests},
-                     {"p95_duration_ms", optional_ms(b.duration_quantile(0.95))},
-                     {"success_rate_pct", pct_json(b.success_rate())},
-                     {"success_rate", rate_json(b.success_rate())}});
   }
-  boost::json::array weekly;
   for (int d = 0; d < 7; ++d) {
-    boost::json::array row;
-    for (int h = 0; h < 24; ++h) row.push_back(average(weekly_requests[d][h], weekly_slots[d][h]));
-    weekly.push_back({{"day_of_week", d}, {"day_name", kDayNames[d]}, {"avg_requests", std::move(row)}});
+    for (int h = 0; h < 24; ++h) {
+      result.weekly_avg_requests[d][h] = ratio(static_cast<double>(weekly_requests[d][h]),
+                                               static_cast<double>(weekly_slots[d][h]));
+    }
   }
-  return {{"window", window_to_json(window)},
-          {"days", static_cast<double>(window.hours()) / 24.0},
-          {"peak_hour", peak_hour ? boost::json::value(*peak_hour) : nullptr},
-          {"peak_hours", std::move(hours)},
-          {"day_of_week_matrix", std::move(weekly)}};
+  return result;
 }
 
 }  // namespace genalytics

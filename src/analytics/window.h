@@ -1,29 +1,14 @@
-// The time window of an analytics query: whole UTC hours [start, end).
+// The time window of an analytics query: whole UTC hours [start, end), and
+// the parsing of the query parameters every analytics endpoint shares.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
+#include "analytics/errors.h"
+
 namespace genalytics {
-
-// A query parameter that cannot be honoured. Ends the request (400).
-class InvalidArgument : public std::runtime_error {
- public:
-  InvalidArgument(std::string parameter, const std::string& message)
-      : std::runtime_error(message), parameter_(std::move(parameter)) {}
-  const std::string& parameter() const { return parameter_; }
-
- private:
-  std::string parameter_;
-};
-
-// What a request asked for does not exist. Ends the request (404).
-class NotFound : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 inline constexpr int kDefaultWindowDays = 7;
 inline constexpr int kMaxWindowDays = 3660;

@@ -14,12 +14,8 @@
 #include <iostream>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
-#include "analytics/cache_planning.h"
-#include "cli/grid_table.h"
-#include "event/json_writer.h"
 #include "event/route_normalizer.h"
 #include "event/time.h"
 #include "pipeline/ndjson_loader.h"
@@ -49,19 +45,6 @@ void wait_for_stop_signal(const sigset_t& signals) {
   spdlog::info("received {}, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-// Read-only commands must not leave an empty store behind a typo, so they
-// look for the file before SqliteStore (which creates it) opens it.
-// `how_to_create` ends the message.
-std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
-                                                 std::string_view how_to_create) {
-  // SqliteStore's file name in its data dir (store/sqlite_store.h).
-  const std::filesystem::path path = std::filesystem::path(data_dir) / "genalytics.db";
-  if (!std::filesystem::is_regular_file(path)) {
-    throw std::invalid_argument(fmt::format("no store at {} ({})", path.string(), how_to_create));
-  }
-  return std::make_unique<SqliteStore>(data_dir);
-}
-
 // Submits route events and waits for their commit; a full queue waits for
 // room (BatchWriter::write's counterpart for route events).
 WriteResult write_routes(BatchWriter& writer, std::vector<RouteEvent> events) {
@@ -69,7 +52,7 @@ WriteResult write_routes(BatchWriter& writer, std::vector<RouteEvent> events) {
     std::promise<WriteResult> done;
     std::future<WriteResult> result = done.get_future();
     const SubmitStatus status =
-        writer.submit_routes(events, [&done](WriteResult r) { done.set_value(std::move(r)); });
+        writer.submit(events, [&done](WriteResult r) { done.set_value(std::move(r)); });
     if (status == SubmitStatus::kQueued) return result.get();
     if (status == SubmitStatus::kShuttingDown) throw StoreError("the writer is shutting down");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -83,6 +66,16 @@ void require_production_urls(const ProductionOptions& production) {
 }
 
 }  // namespace
+
+std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
+                                                 std::string_view how_to_create) {
+  // SqliteStore's file name in its data dir (store/sqlite_store.h).
+  const std::filesystem::path path = std::filesystem::path(data_dir) / "genalytics.db";
+  if (!std::filesystem::is_regular_file(path)) {
+    throw std::invalid_argument(fmt::format("no store at {} ({})", path.string(), how_to_create));
+  }
+  return std::make_unique<SqliteStore>(data_dir);
+}
 
 int run_serve(const GenalyticsConfig& config, bool production) {
   const sigset_t signals = block_stop_signals();
@@ -211,7 +204,9 @@ int run_ingest(const GenalyticsConfig& config, const std::string& file, bool cre
                  e.field.empty() ? "" : ": ", e.message);
     }
   };
-  LoadStats stats = load_ndjson_file(file, writer, config.server.limits, progress, rejected);
+  LoadStats stats = load_ndjson_file(file, writer, event_kind<GenerationKind>(),
+                                     {config.server.limits, config.server.routes.normalization},
+                                     progress, rejected);
   writer.shutdown();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -227,130 +222,6 @@ int run_hash_key(const std::string& role) {
   if (!key.empty() && key.back() == '\r') key.pop_back();
   if (key.empty()) throw std::invalid_argument("hash-key reads the key from stdin; it was empty");
   fmt::print("{}:{}\n", role, sha256_hex(key));
-  return 0;
-}
-
-namespace {
-
-// 24559.4 -> "24,559.4"
-std::string with_thousands(double value, int decimals) {
-  const std::string text = fmt::format("{:.{}f}", std::abs(value), decimals);
-  const size_t digits = std::min(text.find('.'), text.size());
-  std::string out = value < 0 ? "-" : "";
-  for (size_t i = 0; i < digits; ++i) {
-    if (i > 0 && (digits - i) % 3 == 0) out += ',';
-    out += text[i];
-  }
-  out.append(text, digits, std::string::npos);
-  return out;
-}
-
-std::string shorten(const std::string& text, size_t max) {
-  if (text.size() <= max) return text;
-  return text.substr(0, max - 3) + "...";
-}
-
-std::string params_cell(const std::string& json) { return shorten(json == "{}" ? "{}" : json, 26); }
-
-}  // namespace
-
-int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags) {
-  std::unique_ptr<Store> store;
-  if (!config.production.postgres_url.empty()) {
-    store = std::make_unique<PostgresStore>(config.production.postgres_url);
-  } else {
-    store = open_existing_store(config.server.data_dir,
-                                "check --data-dir; genalytics serve, proxy and demo create one");
-  }
-  CachePlanOptions options = config.server.routes.planning;
-  if (flags.count > 0) options.top_n = flags.count;
-  options.mode = flags.relative ? CachePlanMode::kRelative : CachePlanMode::kAbsolute;
-  options.min_requests = flags.min_requests;
-  options.min_latency_ms = flags.min_latency_ms;
-  const TimeWindow window =
-      resolve_window(WindowParams{std::to_string(flags.days), std::nullopt, std::nullopt}, now_us());
-  const bool json = flags.format == "json";
-
-  fmt::print(stderr, "Analyzing routes with {} (last {} days)...\n",
-             flags.relative ? "RELATIVE ranking" : "absolute thresholds", flags.days);
-  CachePlanner planner(*store);
-  const std::vector<RouteGroupStats> plan = planner.plan(window, options);
-
-  if (flags.simulate) {
-    boost::json::object result = planner.simulate(window, plan, options, flags.ttl_seconds);
-    if (json) {
-      fmt::print("{}\n", serialize_json(result));
-      return 0;
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& r : result["routes"].as_array()) {
-      const auto& o = r.as_object();
-      rows.push_back({std::string(o.at("method").as_string()), std::string(o.at("route").as_string()),
-                      params_cell(serialize_json(o.at("query_params_normalized"))),
-                      with_thousands(o.at("cacheable_requests").to_number<double>(), 0),
-                      with_thousands(o.at("hits").to_number<double>(), 0),
-                      o.at("hit_rate").is_null() ? "-" : fmt::format("{:.1f}%", 100 * o.at("hit_rate").to_number<double>()),
-                      with_thousands(o.at("latency_saved_ms").to_number<double>(), 0) + "ms",
-                      o.at("latency_saved_pct").is_null() ? "-" : fmt::format("{:.1f}%", o.at("latency_saved_pct").to_number<double>())});
-    }
-    fmt::print(stderr, "Replaying the window against the top {} routes (TTL {} s):\n\n", plan.size(),
-               flags.ttl_seconds);
-    fmt::print("{}", render_grid({{"Method"}, {"Route"}, {"Params"}, {"Cacheable", true}, {"Hits", true},
-                                  {"Hit Rate", true}, {"Latency Saved", true}, {"Saved %", true}},
-                                 rows));
-    const auto& total = result["total"].as_object();
-    fmt::print("\nTotal: {} requests, {} hits ({}), {}ms saved ({} of all request time)\n",
-               with_thousands(total.at("requests").to_number<double>(), 0),
-               with_thousands(total.at("hits").to_number<double>(), 0),
-               total.at("hit_rate").is_null() ? "-" : fmt::format("{:.1f}%", 100 * total.at("hit_rate").to_number<double>()),
-               with_thousands(total.at("latency_saved_ms").to_number<double>(), 0),
-               total.at("latency_saved_pct").is_null() ? "-" : fmt::format("{:.1f}%", total.at("latency_saved_pct").to_number<double>()));
-    return 0;
-  }
-
-  if (json) {
-    // Seed 002 prints the bare list of rows; the API's {mode, window, routes}
-    // wraps the same rows.
-    boost::json::object doc = planner.plan_json(window, options);
-    fmt::print("{}\n", serialize_json(doc["routes"]));
-    return 0;
-  }
-  if (plan.empty()) {
-    fmt::print(stderr, "No routes found{}.\n", flags.relative ? " with traffic" : " above the thresholds");
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows;
-  int rank = 0;
-  for (const RouteGroupStats& s : plan) {
-    ++rank;
-    if (flags.relative) {
-      rows.push_back({std::to_string(rank), s.method, shorten(s.route, 40), params_cell(s.query_params_normalized_json),
-                      fmt::format("{:.1f}", s.avg_hourly_requests), fmt::format("{:.0f}ms", s.avg_p95_latency_ms),
-                      fmt::format("{:.1f}", s.priority_score), fmt::format("P{:.0f}", s.popularity_percentile),
-                      fmt::format("L{:.0f}", s.latency_percentile), fmt::format("U{:.0f}", s.user_percentile)});
-    } else {
-      rows.push_back({std::to_string(rank), s.method, shorten(s.route, 40), params_cell(s.query_params_normalized_json),
-                      with_thousands(s.avg_hourly_requests, 1), fmt::format("{:.0f}ms", s.avg_p95_latency_ms),
-                      with_thousands(s.avg_unique_users, 1), with_thousands(s.cache_priority_score, 1),
-                      fmt::format("{:.1f}%", 100 * s.success_rate)});
-    }
-  }
-  if (flags.relative) {
-    fmt::print(stderr, "Top {} routes by relative importance:\n\n", plan.size());
-    fmt::print("{}", render_grid({{"Rank", true}, {"Method"}, {"Route"}, {"Params"}, {"Req/Hr", true},
-                                  {"P95", true}, {"Score", true}, {"Pop%"}, {"Lat%"}, {"User%"}},
-                                 rows));
-    fmt::print(stderr, "\nColumns: Pop% (popularity), Lat% (latency), User% (user diversity)\n"
-                       "Higher percentile = more important relative to other routes\n");
-  } else {
-    fmt::print(stderr, "Top {} routes recommended for caching:\n\n", plan.size());
-    fmt::print("{}", render_grid({{"Rank", true}, {"Method"}, {"Route"}, {"Normalized Params"},
-                                  {"Avg Req/Hr", true}, {"P95 Latency", true}, {"Unique Users", true},
-                                  {"Priority Score", true}, {"Success Rate", true}},
-                                 rows));
-  }
-  fmt::print(stderr, "Cache keys (first {} page(s) of each pattern): use --format json\n",
-             options.pages_to_cache_per_route);
   return 0;
 }
 
@@ -440,7 +311,7 @@ int run_proxy(const GenalyticsConfig& config, const std::string& listen, const s
   RouteProxy proxy(options, [&writer, &dropped](RouteEvent&& event) {
     std::vector<RouteEvent> one;
     one.push_back(std::move(event));
-    if (writer.submit_routes(std::move(one), [](WriteResult) {}) != SubmitStatus::kQueued) ++dropped;
+    if (writer.submit(std::move(one), [](WriteResult) {}) != SubmitStatus::kQueued) ++dropped;
   });
   proxy.start();
   spdlog::info("proxy on {}:{} -> {}:{}, recording route hits", options.listen_host, proxy.port(),

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "cli/config.h"
+#include "store/sqlite_store.h"
 
 namespace genalytics {
 
@@ -36,7 +39,7 @@ struct CacheAnalysisFlags {
 // is the seed's bare array of rows (the API wraps it in {mode, window,
 // routes}), or the simulation's object. Fails with "no store at ..." when
 // the embedded store does not exist: it never creates one.
-int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags);
+int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags);  // cache_analysis.cc
 
 // Runs the recording reverse proxy in front of `upstream` ("http://host:port",
 // optionally with a trailing slash; see parse_upstream_url) until SIGTERM or
@@ -61,6 +64,13 @@ int run_demo(const GenalyticsConfig& config, bool if_empty);
 // Returns 1 when any line was rejected. Fails with "no store at ..." when
 // the embedded store does not exist, unless `create`.
 int run_ingest(const GenalyticsConfig& config, const std::string& file, bool create);
+
+// The embedded store in `data_dir`, for commands that must not create one
+// (a typo in --data-dir would leave an empty store behind). Throws
+// std::invalid_argument "no store at DIR/genalytics.db (how_to_create)" when
+// it does not exist.
+std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
+                                                 std::string_view how_to_create);
 
 // Reads one key from stdin (up to the first newline) and prints
 // "role:sha256hex", a line for --api-keys-file.

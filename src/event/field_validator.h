@@ -15,7 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/decode_limits.h"
+#include "event/rejected_event.h"
 #include "event/json_fields.h"
 #include "event/uuid.h"
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/rejected_event.h"
 #include "event/stream_fields.h"
 
 namespace genalytics {

@@ -4,60 +4,18 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-#include <cstddef>
 #include <cstdint>
-#include <string>
 #include <string_view>
 #include <vector>
 
+#include "event/decode_limits.h"
 #include "event/generation_event.h"
+#include "event/rejected_event.h"
 
 namespace genalytics {
 
-// Integer fields (durations, counts, tokens) must fit the seeds' INTEGER
-// columns; this also keeps hourly sums of them far from int64 overflow.
-inline constexpr int64_t kMaxEventInteger = 2'147'483'647;
-
 // The largest accepted cost component, in USD, so that cost sums stay finite.
 inline constexpr double kMaxCostUsd = 1e9;
-
-// The earliest accepted event time, 2000-01-01T00:00:00Z: earlier ones are
-// clock errors (1970, 0001-01-01), not history.
-inline constexpr int64_t kMinEventTimestampUs = 946'684'800'000'000;
-
-struct DecodeLimits {
-  size_t max_string_length = 256;          // characters; longer strings are rejected
-  size_t max_error_message_length = 2048;  // bytes; longer error messages are truncated
-  size_t max_object_bytes = 16 * 1024;     // nested objects, as compact JSON text
-  size_t max_events_per_body = 1'000'000;
-  // Rejected events listed with their errors; the rest are only counted, so
-  // an answer (and the memory behind it) stays small whatever the body.
-  size_t max_rejected_listed = 100;
-  // How far after the decoder's `now` a timestamp may be, in microseconds.
-  int64_t max_future_skew_us = 3600LL * 1'000'000;
-};
-
-// One problem with one field. `field` is a JSON pointer ("/duration_ms",
-// "/tokens/input"), or "" when the problem is the event as a whole.
-struct FieldError {
-  std::string field;
-  std::string message;
-  bool operator==(const FieldError&) const = default;
-};
-
-struct RejectedEvent {
-  size_t index;  // position in the body (array element, or NDJSON line not counting blank ones)
-  std::vector<FieldError> errors;
-};
-
-// The rejections of one body: the first `limits.max_rejected_listed` by
-// index, with their errors, and how many there were in all.
-struct Rejections {
-  std::vector<RejectedEvent> listed;  // by increasing index
-  size_t count = 0;                   // listed ones included
-
-  bool empty() const { return count == 0; }
-};
 
 struct DecodedBatch {
   std::vector<GenerationEvent> events;  // the valid ones, in body order

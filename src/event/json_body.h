@@ -8,7 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/decode_limits.h"
+#include "event/rejected_event.h"
 
 namespace genalytics {
 

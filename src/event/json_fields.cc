@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/decode_limits.h"
 #include "event/time.h"
 #include "event/uuid.h"
 

@@ -10,7 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/decode_limits.h"
+#include "event/rejected_event.h"
 #include "event/route_event.h"
 #include "event/route_normalizer.h"
 

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/rejected_event.h"
 #include "event/route_event.h"
 #include "event/stream_fields.h"
 

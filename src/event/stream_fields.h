@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/rejected_event.h"
 #include "event/generation_event.h"
 
 namespace genalytics {

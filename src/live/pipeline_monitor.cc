@@ -25,7 +25,7 @@ boost::json::value seconds_since(const std::optional<int64_t>& us, int64_t now_u
 
 boost::json::object stream_json(const StreamStatus& stream) {
   return {
-      {"name", stream_name(stream.kind)},
+      {"name", event_kind_name(stream.kind)},
       {"key", stream.stream_key},
       {"length", stream.length},
       {"pending", stream.pending},
@@ -46,10 +46,13 @@ boost::json::object worker_json(const StreamWorker& worker) {
           {"inserted", w.inserted},
           {"duplicates", w.duplicates},
           {"dead_lettered", w.dead_lettered},
+          {"store_rejected", w.store_rejected},
           {"store_failures", w.store_failures},
           {"redis_failures", w.redis_failures},
           {"last_transfer_at", w.last_transfer_us ? optional_time(w.last_transfer_us) : nullptr},
-          {"last_error", w.last_error}};
+          {"last_error", w.last_error},
+          {"last_store_rejection", w.last_store_rejection},
+          {"status", w.store_rejected > 0 ? "degraded" : "ok"}};
 }
 
 }  // namespace
@@ -75,14 +78,14 @@ boost::json::object PipelineMonitor::status(int64_t now_us) const {
   if (redis_options_) {
     std::vector<StreamStatus> streams;
     {
-      std::lock_guard lock(redis_mutex_);
+      MutexLock lock(redis_mutex_);
       // A cached connection may have been cut (Redis restarted): one retry
       // on a fresh one before reporting Redis as unavailable.
       for (int attempt = 0;; ++attempt) {
         try {
           if (!redis_ || !redis_->connected()) redis_ = std::make_unique<RedisClient>(*redis_options_);
           streams.clear();
-          for (const StreamKind kind : kStreamKinds) {
+          for (const EventKind kind : kEventKinds) {
             streams.push_back(read_stream_status(*redis_, kind, ns_, group_, now_us));
           }
           break;
@@ -117,9 +120,16 @@ boost::json::object PipelineMonitor::status(int64_t now_us) const {
   };
   result["lag_seconds"] = lag_seconds;
 
+  bool degraded = false;
   for (const StreamWorker* worker : workers_) {
-    result[worker->kind() == StreamKind::kRoute ? "route_worker" : "worker"] = worker_json(*worker);
+    boost::json::object row = worker_json(*worker);
+    degraded = degraded || row.at("status") != "ok";
+    result[EventKinds::kWorkerStatusKeys[static_cast<size_t>(worker->kind())]] = std::move(row);
   }
+  // Degraded: a worker dead-lettered events the store refused as corrupt or
+  // invalid since it started (their entries and reasons are in the dead-letter
+  // streams).
+  result["status"] = degraded ? "degraded" : "ok";
   return result;
 }
 

@@ -1,5 +1,7 @@
 #include "pipeline/batch_writer.h"
 
+#include <array>
+#include <string>
 #include <utility>
 
 namespace genalytics {
@@ -12,18 +14,14 @@ BatchWriter::BatchWriter(Store* store, Options options)
 
 BatchWriter::~BatchWriter() { shutdown(); }
 
-SubmitStatus BatchWriter::submit(std::vector<GenerationEvent> events, Callback done) {
-  return queue_.push(Submission{std::move(events), {}, std::move(done)});
+SubmitStatus BatchWriter::submit(EventBatch events, Callback done) {
+  return queue_.push(Submission{std::move(events), std::move(done)});
 }
 
-SubmitStatus BatchWriter::submit_routes(std::vector<RouteEvent> events, Callback done) {
-  return queue_.push(Submission{{}, std::move(events), std::move(done)});
-}
-
-WriteResult BatchWriter::write(std::vector<GenerationEvent> events) {
+WriteResult BatchWriter::write(EventBatch events) {
   std::promise<WriteResult> promise;
   std::future<WriteResult> future = promise.get_future();
-  if (!queue_.push_waiting(Submission{std::move(events), {}, [&promise](WriteResult result) {
+  if (!queue_.push_waiting(Submission{std::move(events), [&promise](WriteResult result) {
                                         promise.set_value(std::move(result));
                                       }})) {
     return WriteResult{false, 0, 0, "the writer is shutting down"};
@@ -51,42 +49,26 @@ void BatchWriter::run() {
   }
 }
 
-namespace {
-
-// Writes every submission's events of one kind in one transaction and
-// returns the failure message ("" on success).
-template <typename Event, typename Write>
-std::string write_all(std::vector<Event>* scratch, std::vector<uint8_t>* inserted, Write&& write) {
-  if (scratch->empty()) return "";
-  try {
-    write(*scratch, inserted);
-  } catch (const StoreError& error) {
-    return error.what();
-  }
-  return "";
-}
-
-}  // namespace
-
 void BatchWriter::commit(std::vector<Submission>& batch) {
-  SubmissionQueue::gather(batch, &scratch_, &route_scratch_);
-  const std::string generation_error =
-      write_all(&scratch_, &inserted_, [&](auto& events, auto* inserted) {
-        store_->write_generation_events(events, inserted);
-      });
-  const std::string route_error =
-      write_all(&route_scratch_, &route_inserted_, [&](auto& events, auto* inserted) {
-        store_->write_route_events(events, inserted);
-      });
-  size_t generation_offset = 0, route_offset = 0;
+  SubmissionQueue::gather(batch, &scratch_);
+  // Each kind in a transaction of its own: a failure fails only its requests.
+  std::array<std::string, EventKinds::kCount> errors;
+  for (size_t kind = 0; kind < EventKinds::kCount; ++kind) {
+    if (event_count(scratch_[kind]) == 0) continue;
+    try {
+      store_->write(scratch_[kind], &inserted_[kind]);
+    } catch (const StoreError& error) {
+      errors[kind] = error.what();
+    }
+  }
+  std::array<size_t, EventKinds::kCount> offsets{};
   for (Submission& s : batch) {
-    const bool routes = !s.routes.empty();
-    const std::string& error = routes ? route_error : generation_error;
-    const std::vector<uint8_t>& inserted = routes ? route_inserted_ : inserted_;
-    size_t& offset = routes ? route_offset : generation_offset;
+    const size_t kind = s.events.index();
+    const std::vector<uint8_t>& inserted = inserted_[kind];
+    size_t& offset = offsets[kind];
     WriteResult result;
-    result.error = error;
-    if (error.empty()) {
+    result.error = errors[kind];
+    if (result.error.empty()) {
       result.ok = true;
       for (size_t i = 0; i < s.size(); ++i) {
         if (inserted[offset + i]) {

@@ -4,6 +4,7 @@
 // runs only after its events are durable (or the write failed).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -12,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "event/generation_event.h"
+#include "event/event_batch.h"
 #include "pipeline/event_sink.h"
 #include "pipeline/submission_queue.h"
 #include "store/store.h"
@@ -21,7 +22,6 @@ namespace genalytics {
 
 class BatchWriter final : public EventSink {
  public:
-
   struct Options {
     size_t max_queued_events = 500'000;  // beyond this, submit() answers kQueueFull
     size_t max_events_per_commit = 50'000;
@@ -38,13 +38,13 @@ class BatchWriter final : public EventSink {
   // exactly once, on the writer thread, after the commit. On any other status
   // nothing was queued and `done` is never called. A submission larger than
   // max_queued_events is accepted when the queue is empty, so that every
-  // single body can make progress. Thread-safe.
-  SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) override;
-  SubmitStatus submit_routes(std::vector<RouteEvent> events, Callback done) override;
+  // single body can make progress. Each kind's events queued together are
+  // committed in one transaction of their own. Thread-safe.
+  SubmitStatus submit(EventBatch events, Callback done) override;
 
   // Submits and waits for the result; kQueueFull waits for room instead of
   // failing. Thread-safe. For batch loaders (CLI ingest, demo).
-  WriteResult write(std::vector<GenerationEvent> events);
+  WriteResult write(EventBatch events);
 
   // Stops taking submissions, commits everything already queued, completes
   // its callbacks and joins the writer thread. Idempotent.
@@ -62,10 +62,10 @@ class BatchWriter final : public EventSink {
   Options options_;
   SubmissionQueue queue_;
   std::thread thread_;
-  std::vector<GenerationEvent> scratch_;     // writer thread only
-  std::vector<RouteEvent> route_scratch_;    // writer thread only
-  std::vector<uint8_t> inserted_;            // writer thread only
-  std::vector<uint8_t> route_inserted_;      // writer thread only
+  // Writer thread only: the events being committed and their inserted
+  // flags, per kind.
+  BatchesByKind scratch_ = SubmissionQueue::empty_batches();
+  std::array<std::vector<uint8_t>, EventKinds::kCount> inserted_;
 };
 
 }  // namespace genalytics

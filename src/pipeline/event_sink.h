@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "event/generation_event.h"
-#include "event/route_event.h"
+#include "event/event_batch.h"
 
 namespace genalytics {
 
@@ -28,13 +27,11 @@ class EventSink {
   using Callback = std::function<void(WriteResult)>;
   virtual ~EventSink() = default;
 
-  // Queues `events`. On kQueued, `done` is called exactly once, from another
-  // thread, when they are durable or have failed. Otherwise nothing was
-  // queued and `done` is never called. Thread-safe.
-  virtual SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) = 0;
-
-  // The same for route events (seed 002).
-  virtual SubmitStatus submit_routes(std::vector<RouteEvent> events, Callback done) = 0;
+  // Queues `events` (of any kind; a vector of a kind's events converts).
+  // On kQueued, `done` is called exactly once, from another thread, when
+  // they are durable or have failed. Otherwise nothing was queued and `done`
+  // is never called. Thread-safe.
+  virtual SubmitStatus submit(EventBatch events, Callback done) = 0;
 
   // Events queued and not yet durable.
   virtual size_t queued_events() const = 0;

@@ -1,5 +1,5 @@
-// Bulk loading of an NDJSON file of generation events through the same
-// decoding and group-commit path as HTTP ingest.
+// Bulk loading of an NDJSON file of events of one kind through the same
+// decoding (the kind's decode_body) and group-commit path as HTTP ingest.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "event/generation_decoder.h"
+#include "event/decode_limits.h"
+#include "event/rejected_event.h"
 #include "pipeline/batch_writer.h"
 
 namespace genalytics {
@@ -25,13 +26,16 @@ struct RejectedLine {
   std::vector<FieldError> errors;
 };
 
-// Reads `path` in chunks of whole lines, decodes them and writes the valid
-// events. Calls `progress` after each chunk and `on_rejected` for the first
-// `limits.max_rejected_listed` bad lines of the file (LoadStats::rejected
-// counts them all), so a file of bad lines costs no memory per line. Throws std::runtime_error when the file cannot be read and StoreError
-// when a commit fails (chunks committed before it stay committed; re-running
-// is safe because events are idempotent on event_id).
-LoadStats load_ndjson_file(const std::string& path, BatchWriter& writer, const DecodeLimits& limits,
+// Reads `path` in chunks of whole lines, decodes them as events of `kind`
+// under `options` and writes the valid events. Calls `progress` after each
+// chunk and `on_rejected` for the first `options.limits.max_rejected_listed`
+// bad lines of the file (LoadStats::rejected counts them all), so a file of
+// bad lines costs no memory per line. Throws std::runtime_error when the
+// file cannot be read and StoreError when a commit fails (chunks committed
+// before it stay committed; re-running is safe because events are
+// idempotent on event_id).
+LoadStats load_ndjson_file(const std::string& path, BatchWriter& writer, EventKind kind,
+                           const EventDecodeOptions& options,
                            const std::function<void(const LoadStats&)>& progress,
                            const std::function<void(const RejectedLine&)>& on_rejected);
 

@@ -1,6 +1,6 @@
 #include "pipeline/stream_ingest.h"
 
-#include <span>
+#include <array>
 #include <string>
 
 namespace genalytics {
@@ -12,12 +12,8 @@ StreamIngest::StreamIngest(StreamPublisher* publisher, Options options)
 
 StreamIngest::~StreamIngest() { shutdown(); }
 
-SubmitStatus StreamIngest::submit(std::vector<GenerationEvent> events, Callback done) {
-  return queue_.push(Submission{std::move(events), {}, std::move(done)});
-}
-
-SubmitStatus StreamIngest::submit_routes(std::vector<RouteEvent> events, Callback done) {
-  return queue_.push(Submission{{}, std::move(events), std::move(done)});
+SubmitStatus StreamIngest::submit(EventBatch events, Callback done) {
+  return queue_.push(Submission{std::move(events), std::move(done)});
 }
 
 bool StreamIngest::full() const { return queue_.full(); }
@@ -32,26 +28,24 @@ void StreamIngest::shutdown() {
 
 void StreamIngest::run() {
   std::vector<Submission> batch;
-  std::vector<GenerationEvent> events;
-  std::vector<RouteEvent> routes;
+  BatchesByKind by_kind = SubmissionQueue::empty_batches();
+  std::array<std::string, EventKinds::kCount> errors;
   while (queue_.take(options_.max_events_per_publish, &batch)) {
-    SubmissionQueue::gather(batch, &events, &routes);
+    SubmissionQueue::gather(batch, &by_kind);
     // Each stream on its own: Redis refusing one kind fails only its requests.
-    const auto publish = [this](const auto& to_publish) {
-      if (to_publish.empty()) return std::string();
+    for (size_t kind = 0; kind < EventKinds::kCount; ++kind) {
+      errors[kind].clear();
+      if (event_count(by_kind[kind]) == 0) continue;
       try {
-        publisher_->publish(std::span(to_publish));
+        publisher_->publish(as_span(by_kind[kind]));
       } catch (const std::exception& error) {
-        return std::string(error.what());
+        errors[kind] = error.what();
       }
-      return std::string();
-    };
-    const std::string generation_error = publish(events);
-    const std::string route_error = publish(routes);
+    }
     size_t done = 0;
     for (Submission& s : batch) {
       WriteResult result;
-      result.error = s.routes.empty() ? generation_error : route_error;
+      result.error = errors[s.events.index()];
       if (result.error.empty()) {
         result.ok = true;
         result.accepted = s.size();

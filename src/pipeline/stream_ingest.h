@@ -1,7 +1,7 @@
 // Production ingest: validated events are appended to the Redis streams
-// (generation events to the generation stream, route events to the route
-// stream) by a few publisher threads, each taking every submission queued at
-// that moment and XADDing them in one pipeline per stream (group commit, as
+// (each kind's events to its kind's stream) by a few publisher threads, each
+// taking every submission queued at that moment and XADDing them in one
+// pipeline per stream (group commit, as
 // BatchWriter does for SQLite). A request is completed only after Redis
 // acknowledged all of its events; a Redis failure completes it with an error
 // (HTTP 503), never with a false acknowledgement. Whether an event is a
@@ -32,8 +32,7 @@ class StreamIngest final : public EventSink {
   StreamIngest(const StreamIngest&) = delete;
   StreamIngest& operator=(const StreamIngest&) = delete;
 
-  SubmitStatus submit(std::vector<GenerationEvent> events, Callback done) override;
-  SubmitStatus submit_routes(std::vector<RouteEvent> events, Callback done) override;
+  SubmitStatus submit(EventBatch events, Callback done) override;
   size_t queued_events() const override;
   bool full() const override;
   void shutdown() override;

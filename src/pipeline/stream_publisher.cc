@@ -2,24 +2,28 @@
 
 #include <algorithm>
 #include <utility>
+#include <variant>
 
-#include "event/route_stream_fields.h"
-#include "event/stream_fields.h"
 
 namespace genalytics {
+namespace {
+
+std::array<std::string, EventKinds::kCount> stream_keys(std::string_view ns) {
+  std::array<std::string, EventKinds::kCount> keys;
+  for (const EventKind kind : kEventKinds) keys[static_cast<size_t>(kind)] = stream_key(kind, ns);
+  return keys;
+}
+
+}  // namespace
 
 StreamPublisher::StreamPublisher(RedisOptions redis, Options options)
     : redis_(std::move(redis)),
       options_(std::move(options)),
-      stream_key_(generation_stream_key(options_.ns)),
-      route_stream_key_(genalytics::route_stream_key(options_.ns)) {}
+      stream_keys_(stream_keys(options_.ns)) {}
 
-void StreamPublisher::publish(std::span<const GenerationEvent> events) {
-  publish_to(stream_key_, events);
-}
-
-void StreamPublisher::publish(std::span<const RouteEvent> events) {
-  publish_to(route_stream_key_, events);
+void StreamPublisher::publish(EventSpan events) {
+  const std::string& key = stream_key(event_kind(events));
+  std::visit([&](auto span) { publish_to(key, span); }, events);
 }
 
 template <typename Event>
@@ -43,7 +47,7 @@ void StreamPublisher::publish_to(const std::string& key, std::span<const Event> 
 
 std::unique_ptr<RedisClient> StreamPublisher::take_connection(bool* reused) {
   {
-    std::lock_guard lock(idle_mutex_);
+    MutexLock lock(idle_mutex_);
     if (!idle_.empty()) {
       std::unique_ptr<RedisClient> client = std::move(idle_.back());
       idle_.pop_back();
@@ -56,7 +60,7 @@ std::unique_ptr<RedisClient> StreamPublisher::take_connection(bool* reused) {
 }
 
 void StreamPublisher::return_connection(std::unique_ptr<RedisClient> client) {
-  std::lock_guard lock(idle_mutex_);
+  MutexLock lock(idle_mutex_);
   if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(client));
 }
 
@@ -69,7 +73,8 @@ void StreamPublisher::send(RedisClient& client, const std::string& key,
     const std::span<const Event> chunk =
         events.subspan(start, std::min(window, events.size() - start));
     for (const Event& event : chunk) {
-      const std::vector<std::pair<std::string, std::string>> fields = to_stream_fields(event);
+      const std::vector<std::pair<std::string, std::string>> fields =
+          KindOfEvents<std::vector<Event>>::to_stream_fields(event);
       args.assign({"XADD", key, "*"});
       for (const auto& [name, value] : fields) {
         args.push_back(name);

@@ -36,7 +36,7 @@ std::string_view field_of(const redisReply& map, std::string_view name, const re
 
 }  // namespace
 
-StreamStatus read_stream_status(RedisClient& redis, StreamKind kind, const std::string& ns,
+StreamStatus read_stream_status(RedisClient& redis, EventKind kind, const std::string& ns,
                                 const std::string& group, int64_t now_us) {
   StreamStatus status;
   status.kind = kind;

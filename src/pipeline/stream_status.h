@@ -1,4 +1,4 @@
-// The state of a stream (generation or route) and its consumer group, for
+// The state of an event kind's stream and its consumer group, for
 // GET /api/v1/analytics/pipeline.
 #pragma once
 
@@ -12,7 +12,7 @@
 namespace genalytics {
 
 struct StreamStatus {
-  StreamKind kind = StreamKind::kGeneration;
+  EventKind kind{};
   std::string stream_key;
   int64_t length = 0;                 // entries in the stream (pending ones included)
   int64_t pending = 0;                // delivered to a consumer, not yet acknowledged
@@ -27,7 +27,7 @@ struct StreamStatus {
 // Reads the status of the `kind` stream of namespace `ns` with XLEN, XINFO
 // GROUPS, XPENDING, XRANGE and XREVRANGE. A stream or group that does not
 // exist yet reads as empty. Throws RedisError.
-StreamStatus read_stream_status(RedisClient& redis, StreamKind kind, const std::string& ns,
+StreamStatus read_stream_status(RedisClient& redis, EventKind kind, const std::string& ns,
                                 const std::string& group, int64_t now_us);
 
 }  // namespace genalytics

@@ -1,3 +1,6 @@
+// A little over 400 lines: one protocol (read, decode, store with failure
+// isolation, acknowledge) whose steps share the batch's private state; see
+// the header for the contract.
 #include "pipeline/stream_worker.h"
 
 #include <unistd.h>
@@ -10,10 +13,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <limits>
+#include <mutex>
 
-#include "event/route_decoder.h"
-#include "event/route_stream_fields.h"
-#include "event/stream_fields.h"
 #include "event/time.h"
 
 namespace genalytics {
@@ -25,6 +26,9 @@ namespace json = boost::json;
 // carry no event_id.
 constexpr boost::uuids::uuid kEntryIdNamespace = {{0x4f, 0x1c, 0x2b, 0x7e, 0x93, 0x55, 0x4a, 0x61,
                                                    0x8d, 0x0e, 0x6b, 0x3a, 0x52, 0xc9, 0x17, 0xf4}};
+
+// inserted_'s mark for an event the store refused (it stores 0 or 1).
+constexpr uint8_t kRejected = 2;
 
 // Enough for a blocked read to come back before the socket times out.
 constexpr int kBlockTimeoutMarginMs = 5000;
@@ -92,16 +96,18 @@ struct StreamWorker::DeadEntry {
 
 // Entries taken from the stream and not yet acknowledged.
 struct StreamWorker::Batch {
-  std::vector<std::string> ids;         // every entry's
-  std::vector<GenerationEvent> events;  // of the valid entries, on the generation stream
-  std::vector<RouteEvent> routes;       // of the valid entries, on the route stream
-  std::vector<DeadEntry> dead;
+  std::vector<std::string> ids;  // every entry's
+  EventBatch events;             // of the valid entries, of the worker's kind
+  std::vector<size_t> entries;   // events[i] is the entry ids[entries[i]]
+  std::vector<DeadEntry> dead;   // invalid entries
+  std::vector<DeadEntry> store_rejected;  // of the last write: events the store refused
 };
 
 StreamWorker::StreamWorker(Store* store, RedisOptions redis, Options options)
     : store_(store),
       redis_options_(std::move(redis)),
       options_(std::move(options)),
+      decode_options_{options_.limits, options_.normalization},
       stream_key_(genalytics::stream_key(options_.kind, options_.ns)),
       dead_letter_key_(dead_letter_key(options_.kind, options_.ns)),
       backoff_ms_(options_.backoff_initial_ms) {
@@ -129,17 +135,23 @@ StreamWorker::Cycle StreamWorker::run_once(const std::stop_token& stop) {
     cycle.entries = batch_->ids.size();
     write(*batch_, &cycle);
     acknowledge(*batch_);
-    cycle.dead_lettered = batch_->dead.size();
+    cycle.store_rejected = batch_->store_rejected.size();
+    cycle.dead_lettered = batch_->dead.size() + cycle.store_rejected;
+    std::string last_store_rejection;
+    if (!batch_->store_rejected.empty()) last_store_rejection = batch_->store_rejected.back().error;
     batch_.reset();
     backoff_ms_ = options_.backoff_initial_ms;
-    std::lock_guard lock(stats_mutex_);
+    MutexLock lock(stats_mutex_);
     stats_.entries_acknowledged += cycle.entries;
     stats_.inserted += cycle.inserted;
     stats_.duplicates += cycle.duplicates;
     stats_.dead_lettered += cycle.dead_lettered;
+    stats_.store_rejected += cycle.store_rejected;
+    if (!last_store_rejection.empty()) stats_.last_store_rejection = std::move(last_store_rejection);
     stats_.last_transfer_us = now_us();
   } catch (const StoreError& error) {
-    // The batch is kept and written again next cycle; the stream keeps it meanwhile.
+    // Unavailable (write() isolates the others): the batch is kept and
+    // written again next cycle; the stream keeps it meanwhile.
     record_failure(/*store=*/true, error);
     cycle.failed = true;
     back_off(stop);
@@ -160,7 +172,7 @@ void StreamWorker::run(const std::stop_token& stop) {
 }
 
 StreamWorker::Stats StreamWorker::stats() const {
-  std::lock_guard lock(stats_mutex_);
+  MutexLock lock(stats_mutex_);
   return stats_;
 }
 
@@ -216,14 +228,18 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::read_batch() {
 }
 
 std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisReply& entries) {
-  const bool routes = options_.kind == StreamKind::kRoute;
   auto batch = std::make_unique<Batch>();
+  batch->events = EventKinds::empty_batch(options_.kind);
   batch->ids.reserve(entries.elements);
-  if (routes) {
-    batch->routes.reserve(entries.elements);
-  } else {
-    batch->events.reserve(entries.elements);
-  }
+  batch->entries.reserve(entries.elements);
+  std::visit([&](auto& events) { decode_into(entries, *batch, events); }, batch->events);
+  return batch;
+}
+
+template <typename Events>
+void StreamWorker::decode_into(const redisReply& entries, Batch& batch, Events& events) {
+  using Kind = KindOfEvents<Events>;
+  events.reserve(entries.elements);
   // A typical entry's object fits here, so decoding it does not touch the heap.
   unsigned char buffer[16 * 1024];
   std::vector<StreamField> fields;
@@ -235,7 +251,7 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisRep
       throw unexpected_reply("a stream read");
     }
     const std::string_view id = reply_text(*entry.element[0]);
-    batch->ids.emplace_back(id);
+    batch.ids.emplace_back(id);
     const redisReply& values = *entry.element[1];
     if (values.type != REDIS_REPLY_ARRAY) continue;  // deleted while pending: acknowledge only
     fields.clear();
@@ -246,8 +262,7 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisRep
     errors.clear();
     json::monotonic_resource resource(buffer, sizeof(buffer));
     const json::storage_ptr storage(&resource);
-    json::object object = routes ? route_fields_to_json(fields, &errors, storage)
-                                 : fields_to_json(fields, &errors, storage);
+    json::object object = Kind::from_stream_fields(fields, &errors, storage);
     if (errors.empty()) {
       // Without an event_id, an entry with a timestamp gets the id the
       // decoder derives from its content, so a producer's retried XADD is a
@@ -260,46 +275,67 @@ std::unique_ptr<StreamWorker::Batch> StreamWorker::decode_entries(const redisRep
         object["event_id"] = entry_event_id(stream_key_, id);
       }
       const json::value value(std::move(object));
-      const int64_t entry_us = entry_time_us(id);
-      if (routes) {
-        RouteEvent& event = batch->routes.emplace_back();
-        if (!decode_route_event(value, entry_us, options_.limits, options_.normalization, &event,
-                                &errors)) {
-          batch->routes.pop_back();
-        }
+      if (Kind::decode(value, entry_time_us(id), decode_options_, &events.emplace_back(),
+                       &errors)) {
+        batch.entries.push_back(batch.ids.size() - 1);
       } else {
-        GenerationEvent& event = batch->events.emplace_back();
-        if (!decode_generation_event(value, entry_us, options_.limits, &event, &errors)) {
-          batch->events.pop_back();
-        }
+        events.pop_back();
       }
     }
     if (!errors.empty()) {
-      DeadEntry& dead = batch->dead.emplace_back();
+      DeadEntry& dead = batch.dead.emplace_back();
       dead.source_id = id;
       dead.fields.assign(fields.begin(), fields.end());
       dead.error = describe(errors);
     }
   }
-  return batch;
 }
 
 void StreamWorker::write(Batch& batch, Cycle* cycle) {
-  // A batch holds events of its worker's kind only.
-  const size_t count = batch.events.size() + batch.routes.size();
+  batch.store_rejected.clear();  // a retry isolates them again
+  const size_t count = event_count(batch.events);
   if (count == 0) return;
-  if (options_.kind == StreamKind::kRoute) {
-    store_->write_route_events(batch.routes, &inserted_);
-  } else {
-    store_->write_generation_events(batch.events, &inserted_);
+  try {
+    store_->write(batch.events, &inserted_);
+  } catch (const StoreError& error) {
+    if (error.retryable()) throw;
+    inserted_.assign(count, kRejected);
+    write_isolating(batch, 0, count, error);
   }
   for (size_t i = 0; i < count; ++i) {
-    if (inserted_[i]) {
+    if (inserted_[i] == 1) {
       ++cycle->inserted;
-    } else {
+    } else if (inserted_[i] == 0) {
       ++cycle->duplicates;
     }
   }
+}
+
+void StreamWorker::write_isolating(Batch& batch, size_t begin, size_t end,
+                                   const StoreError& failure) {
+  if (end - begin == 1) return reject(batch, begin, failure);
+  const size_t middle = begin + (end - begin) / 2;
+  for (const auto& [from, to] : {std::pair{begin, middle}, std::pair{middle, end}}) {
+    try {
+      store_->write(subspan(as_span(batch.events), from, to - from), &part_inserted_);
+      std::copy(part_inserted_.begin(), part_inserted_.begin() + static_cast<std::ptrdiff_t>(to - from),
+                inserted_.begin() + static_cast<std::ptrdiff_t>(from));
+    } catch (const StoreError& error) {
+      if (error.retryable()) throw;
+      write_isolating(batch, from, to, error);
+    }
+  }
+}
+
+void StreamWorker::reject(Batch& batch, size_t event, const StoreError& failure) {
+  DeadEntry& dead = batch.store_rejected.emplace_back();
+  dead.source_id = batch.ids[batch.entries[event]];
+  std::visit(
+      [&](const auto& events) {
+        dead.fields = KindOfEvents<decltype(events)>::to_stream_fields(events[event]);
+      },
+      batch.events);
+  dead.error = std::string("store_") + to_string(failure.failure()) + ": " + failure.what();
 }
 
 void StreamWorker::acknowledge(const Batch& batch) {
@@ -307,14 +343,16 @@ void StreamWorker::acknowledge(const Batch& batch) {
   // is acknowledged, so a replay never copies it twice.
   std::vector<std::string_view> args;
   redis_->append({"MULTI"});
-  for (const DeadEntry& dead : batch.dead) {
-    args.assign({"XADD", dead_letter_key_, "*"});
-    for (const auto& [name, value] : dead.fields) {
-      args.push_back(name);
-      args.push_back(value);
+  for (const std::vector<DeadEntry>* dead_entries : {&batch.dead, &batch.store_rejected}) {
+    for (const DeadEntry& dead : *dead_entries) {
+      args.assign({"XADD", dead_letter_key_, "*"});
+      for (const auto& [name, value] : dead.fields) {
+        args.push_back(name);
+        args.push_back(value);
+      }
+      args.insert(args.end(), {"error", dead.error, "source_id", dead.source_id});
+      redis_->append(args);
     }
-    args.insert(args.end(), {"error", dead.error, "source_id", dead.source_id});
-    redis_->append(args);
   }
   args.assign({"XACK", stream_key_, options_.group});
   args.insert(args.end(), batch.ids.begin(), batch.ids.end());
@@ -340,7 +378,7 @@ void StreamWorker::acknowledge(const Batch& batch) {
 }
 
 void StreamWorker::record_failure(bool store, const std::exception& error) {
-  std::lock_guard lock(stats_mutex_);
+  MutexLock lock(stats_mutex_);
   ++(store ? stats_.store_failures : stats_.redis_failures);
   stats_.last_error = error.what();
 }
@@ -355,7 +393,7 @@ void StreamWorker::back_off(const std::stop_token& stop) {
 
 StreamWorkerThreads::StreamWorkerThreads(Store* store, const RedisOptions& redis,
                                          const StreamWorker::Options& options) {
-  for (const StreamKind kind : kStreamKinds) {
+  for (const EventKind kind : kEventKinds) {
     StreamWorker::Options worker_options = options;
     worker_options.kind = kind;
     workers_.push_back(std::make_unique<StreamWorker>(store, redis, std::move(worker_options)));

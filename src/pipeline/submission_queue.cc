@@ -1,12 +1,14 @@
 #include "pipeline/submission_queue.h"
 
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 namespace genalytics {
 
 SubmitStatus SubmissionQueue::push(Submission submission) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) return SubmitStatus::kShuttingDown;
     if (!has_room(submission.size())) return SubmitStatus::kQueueFull;
     queued_events_ += submission.size();
@@ -18,8 +20,11 @@ SubmitStatus SubmissionQueue::push(Submission submission) {
 
 bool SubmissionQueue::push_waiting(Submission submission) {
   {
-    std::unique_lock lock(mutex_);
-    room_ready_.wait(lock, [&] { return stopping_ || has_room(submission.size()); });
+    MutexLock lock(mutex_);
+    room_ready_.wait(lock.native(), [&] {
+      mutex_.assert_held();
+      return stopping_ || has_room(submission.size());
+    });
     if (stopping_) return false;
     queued_events_ += submission.size();
     queue_.push_back(std::move(submission));
@@ -29,8 +34,11 @@ bool SubmissionQueue::push_waiting(Submission submission) {
 }
 
 bool SubmissionQueue::take(size_t max_events, std::vector<Submission>* batch) {
-  std::unique_lock lock(mutex_);
-  work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+  MutexLock lock(mutex_);
+  work_ready_.wait(lock.native(), [&] {
+    mutex_.assert_held();
+    return stopping_ || !queue_.empty();
+  });
   if (queue_.empty()) return false;  // stopping and drained
   size_t events = 0;
   while (!queue_.empty() &&
@@ -44,7 +52,7 @@ bool SubmissionQueue::take(size_t max_events, std::vector<Submission>* batch) {
 
 void SubmissionQueue::finish(size_t events) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     queued_events_ -= events;
   }
   room_ready_.notify_all();
@@ -52,7 +60,7 @@ void SubmissionQueue::finish(size_t events) {
 
 void SubmissionQueue::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   work_ready_.notify_all();
@@ -60,22 +68,34 @@ void SubmissionQueue::stop() {
 }
 
 size_t SubmissionQueue::queued_events() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return queued_events_;
 }
 
 bool SubmissionQueue::full() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return queued_events_ >= max_queued_events_;
 }
 
-void SubmissionQueue::gather(std::vector<Submission>& batch, std::vector<GenerationEvent>* events,
-                             std::vector<RouteEvent>* routes) {
-  events->clear();
-  routes->clear();
+BatchesByKind SubmissionQueue::empty_batches() {
+  BatchesByKind batches;
+  for (const EventKind kind : kEventKinds) {
+    batches[static_cast<size_t>(kind)] = EventKinds::empty_batch(kind);
+  }
+  return batches;
+}
+
+void SubmissionQueue::gather(std::vector<Submission>& batch, BatchesByKind* by_kind) {
+  for (EventBatch& events : *by_kind) {
+    std::visit([](auto& e) { e.clear(); }, events);
+  }
   for (Submission& s : batch) {
-    for (GenerationEvent& e : s.events) events->push_back(std::move(e));
-    for (RouteEvent& e : s.routes) routes->push_back(std::move(e));
+    std::visit(
+        [by_kind, index = s.events.index()](auto& events) {
+          auto& into = std::get<std::remove_cvref_t<decltype(events)>>((*by_kind)[index]);
+          for (auto& event : events) into.push_back(std::move(event));
+        },
+        s.events);
   }
 }
 

@@ -6,25 +6,29 @@
 // written.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <vector>
 
-#include "event/generation_event.h"
-#include "event/route_event.h"
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
+#include "event/event_batch.h"
 #include "pipeline/event_sink.h"
 
 namespace genalytics {
 
-// One request's events: generation or route events.
+// One request's events, of one kind.
 struct Submission {
-  std::vector<GenerationEvent> events;
-  std::vector<RouteEvent> routes;
+  EventBatch events;
   EventSink::Callback done;
-  size_t size() const { return events.size() + routes.size(); }
+  size_t size() const { return event_count(events); }
 };
+
+// Events of every kind, one batch per kind in kEventKinds order, each
+// holding its kind's alternative.
+using BatchesByKind = std::array<EventBatch, EventKinds::kCount>;
 
 class SubmissionQueue {
  public:
@@ -49,23 +53,25 @@ class SubmissionQueue {
   size_t queued_events() const;
   bool full() const;
 
-  // Moves the events of `batch`, in order, into `*events` and `*routes`
-  // (cleared first).
-  static void gather(std::vector<Submission>& batch, std::vector<GenerationEvent>* events,
-                     std::vector<RouteEvent>* routes);
+  // Empty batches, one of each kind.
+  static BatchesByKind empty_batches();
+  // Moves the events of `batch`, in order, into the batch of their kind in
+  // `*by_kind` (each cleared first; their capacity is kept).
+  // REQUIRES: `*by_kind` as empty_batches() makes it.
+  static void gather(std::vector<Submission>& batch, BatchesByKind* by_kind);
 
  private:
-  bool has_room(size_t events) const {  // REQUIRES: mutex_ held
+  bool has_room(size_t events) const REQUIRES(mutex_) {
     return queued_events_ == 0 || queued_events_ + events <= max_queued_events_;
   }
 
   const size_t max_queued_events_;
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::condition_variable work_ready_;  // signalled on push and stop
   std::condition_variable room_ready_;  // signalled on finish and stop
-  std::deque<Submission> queue_;        // GUARDED_BY(mutex_)
-  size_t queued_events_ = 0;            // GUARDED_BY(mutex_): queued or taken, not finished
-  bool stopping_ = false;               // GUARDED_BY(mutex_)
+  std::deque<Submission> queue_ GUARDED_BY(mutex_);
+  size_t queued_events_ GUARDED_BY(mutex_) = 0;  // queued or taken, not finished
+  bool stopping_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace genalytics

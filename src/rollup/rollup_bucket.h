@@ -77,6 +77,8 @@ struct RollupBucket {
   // After merge, this describes the union of both event sets, as far as
   // `parts` go: the parts left out stay as they were.
   void merge(const RollupBucket& other, const BucketParts& parts = BucketParts{});
+  // Exact: every count, sum and sketch, and the sample messages in order.
+  bool operator==(const RollupBucket&) const = default;
 
   int64_t completions() const { return successes + failures; }
   // Derived figures; nullopt when their denominator is zero.

@@ -45,6 +45,8 @@ struct RouteBucket {
   void add(const RouteEvent& event);
   // After merge, this describes the union of both event sets.
   void merge(const RouteBucket& other);
+  // Exact: every count, sum and sketch.
+  bool operator==(const RouteBucket&) const = default;
 
   // Derived figures; nullopt when their denominator is zero.
   std::optional<double> avg_duration_ms() const;

@@ -1,13 +1,17 @@
 #include "server/api.h"
 
 #include <boost/url/parse.hpp>
+
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <memory>
 #include <string>
 
-#include "analytics/route_analytics.h"
+#include "event/event_batch.h"
+#include "event/rejected_event.h"
 #include "event/time.h"
+#include "server/analytics_json.h"
 #include "server/responses.h"
 
 namespace genalytics {
@@ -15,8 +19,6 @@ namespace http = boost::beast::http;
 
 namespace {
 
-constexpr std::string_view kGenerationAnalyticsPrefix = "/api/v1/analytics/generation/";
-constexpr std::string_view kRouteAnalyticsPrefix = "/api/v1/analytics/routes/";
 constexpr std::string_view kAcceptedMediaTypes = "application/json, application/x-ndjson";
 
 std::optional<std::string> get(const QueryParams& params, std::string_view name) {
@@ -25,20 +27,80 @@ std::optional<std::string> get(const QueryParams& params, std::string_view name)
   return it->second;
 }
 
-WindowParams window_params(const QueryParams& params) {
-  return WindowParams{get(params, "days"), get(params, "start"), get(params, "end")};
+TimeWindow window_of(const ApiService::Call& call) {
+  return resolve_window(WindowParams{get(call.params, "days"), get(call.params, "start"),
+                                     get(call.params, "end")},
+                        call.now_us);
+}
+
+// `limit` of the route analytics endpoints (default 20).
+int route_limit(const QueryParams& params) {
+  return parse_int_parameter("limit", get(params, "limit").value_or("20"), 1, 10'000);
+}
+
+// Whether `path` matches a route pattern (ApiService::Route::pattern); sets
+// `argument` to what "{name}" or "*" matched.
+bool matches(std::string_view pattern, std::string_view path, std::string_view* argument) {
+  if (pattern.ends_with("/*")) {
+    const std::string_view prefix = pattern.substr(0, pattern.size() - 1);
+    if (!path.starts_with(prefix)) return false;
+    *argument = path.substr(prefix.size());
+    return true;
+  }
+  if (pattern.ends_with('}')) {
+    const std::string_view prefix = pattern.substr(0, pattern.rfind('{'));
+    if (!path.starts_with(prefix)) return false;
+    const std::string_view segment = path.substr(prefix.size());
+    if (segment.empty() || segment.find('/') != std::string_view::npos) return false;
+    *argument = segment;
+    return true;
+  }
+  *argument = {};
+  return path == pattern;
 }
 
 }  // namespace
 
-ApiService::ApiService(const Store& store, const GenerationAnalytics& analytics, EventSink& sink,
-                       const PipelineMonitor* monitor, DecodeLimits limits, RouteApiOptions routes)
-    : store_(store),
-      analytics_(analytics),
-      sink_(sink),
+ApiService::ApiService(const Store& store, EventSink& sink, const PipelineMonitor* monitor,
+                       DecodeLimits limits, RouteApiOptions routes)
+    : sink_(sink),
       monitor_(monitor),
-      limits_(limits),
-      routes_(std::move(routes)) {}
+      routes_(std::move(routes)),
+      decode_options_{limits, routes_.normalization},
+      generation_(store),
+      route_analytics_(store, routes_.normalization),
+      planner_(store) {
+  using enum Route::Method;
+  constexpr std::optional<ApiRole> kOpen = std::nullopt;
+  table_ = {
+      {kGet, "/health", kOpen, &ApiService::health},
+      {kGet, "/api/v1/health", kOpen, &ApiService::health},
+  };
+  // One ingest route per event kind, in the order of EventKinds.
+  for (EventKind kind : kEventKinds) {
+    EventKinds::visit(kind, [this](auto tag) {
+      using Kind = typename decltype(tag)::type;
+      table_.push_back({kPost, Kind::kIngestPath, ApiRole::kIngest, &ApiService::ingest<Kind>});
+    });
+  }
+  table_.insert(table_.end(), {
+      {kGet, "/api/v1/analytics/generation/overview", ApiRole::kRead, &ApiService::generation_overview},
+      {kGet, "/api/v1/analytics/generation/trends", ApiRole::kRead, &ApiService::generation_trends},
+      {kGet, "/api/v1/analytics/generation/models", ApiRole::kRead, &ApiService::generation_models},
+      {kGet, "/api/v1/analytics/generation/failures", ApiRole::kRead, &ApiService::generation_failures},
+      {kGet, "/api/v1/analytics/generation/peak-hours", ApiRole::kRead, &ApiService::generation_peak_hours},
+      {kGet, "/api/v1/analytics/generation/users/{user_id}", ApiRole::kRead, &ApiService::generation_user},
+      {kGet, "/api/v1/analytics/generation/*", ApiRole::kRead, &ApiService::unknown_generation_analytics},
+      {kGet, "/api/v1/analytics/routes/cache-priorities", ApiRole::kRead, &ApiService::cache_priorities},
+      {kGet, "/api/v1/analytics/routes/overview", ApiRole::kRead, &ApiService::route_overview},
+      {kGet, "/api/v1/analytics/routes/peak-hours", ApiRole::kRead, &ApiService::route_peak_hours},
+      {kGet, "/api/v1/analytics/routes/patterns", ApiRole::kRead, &ApiService::route_patterns},
+      {kGet, "/api/v1/analytics/routes/*", ApiRole::kRead, &ApiService::unknown_route_analytics},
+  });
+  if (monitor_ != nullptr) {
+    table_.push_back({kGet, "/api/v1/analytics/pipeline", ApiRole::kRead, &ApiService::pipeline});
+  }
+}
 
 void ApiService::handle(HttpRequest& request, Responder respond) const {
   const unsigned version = request.version();
@@ -50,92 +112,116 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
                                     "malformed request target", version, keep_alive));
     }
     const std::string path = url->path();
+    std::string_view argument;
+    auto route = std::find_if(table_.begin(), table_.end(),
+                              [&](const Route& r) { return matches(r.pattern, path, &argument); });
+    if (route == table_.end()) {
+      return respond(error_response(http::status::not_found, "not_found", "no such endpoint: " + path,
+                                    version, keep_alive));
+    }
+    const bool get = route->method == Route::Method::kGet;
+    if (get ? request.method() != http::verb::get && request.method() != http::verb::head
+            : request.method() != http::verb::post) {
+      HttpResponse response = error_response(http::status::method_not_allowed, "method_not_allowed",
+                                             get ? "use GET" : "use POST", version, keep_alive);
+      response.set(http::field::allow, get ? "GET" : "POST");
+      return respond(std::move(response));
+    }
+    if (const auto* ingest = std::get_if<IngestHandler>(&route->handler)) {
+      return (this->**ingest)(request, std::move(respond));
+    }
     QueryParams params;
     for (auto param : url->params()) params[param.key] = param.value;
-
-    if (path == "/api/v1/events/generation") {
-      if (request.method() != http::verb::post) {
-        HttpResponse response = error_response(http::status::method_not_allowed,
-                                               "method_not_allowed", "use POST", version, keep_alive);
-        response.set(http::field::allow, "POST");
-        return respond(std::move(response));
-      }
-      return ingest_generation(request, std::move(respond));
-    }
-
-    const bool is_get = request.method() == http::verb::get || request.method() == http::verb::head;
-    if (path == "/health" || path == "/api/v1/health") {
-      if (!is_get) {
-        return respond(error_response(http::status::method_not_allowed, "method_not_allowed",
-                                      "use GET", version, keep_alive));
-      }
-      boost::json::object body{{"status", "ok"},
-                               {"queued_events", sink_.queued_events()},
-                               {"time", format_rfc3339_seconds(now_us())}};
-      return respond(json_response(http::status::ok, body, version, keep_alive));
-    }
-
-    if (path == "/api/v1/analytics/pipeline" && monitor_ != nullptr) {
-      if (!is_get) {
-        return respond(error_response(http::status::method_not_allowed, "method_not_allowed",
-                                      "use GET", version, keep_alive));
-      }
-      return respond(json_response(http::status::ok, monitor_->status(now_us()), version, keep_alive));
-    }
-
-    if (path == "/api/v1/events/route") {
-      if (request.method() != http::verb::post) {
-        HttpResponse response = error_response(http::status::method_not_allowed,
-                                               "method_not_allowed", "use POST", version, keep_alive);
-        response.set(http::field::allow, "POST");
-        return respond(std::move(response));
-      }
-      return ingest_routes(request, std::move(respond));
-    }
-
-    if (path.starts_with(kRouteAnalyticsPrefix)) {
-      if (!is_get) {
-        return respond(error_response(http::status::method_not_allowed, "method_not_allowed",
-                                      "use GET", version, keep_alive));
-      }
-      const std::string_view name = std::string_view(path).substr(kRouteAnalyticsPrefix.size());
-      return respond(json_response(http::status::ok, route_analytics(name, params), version, keep_alive));
-    }
-
-    if (path.starts_with(kGenerationAnalyticsPrefix)) {
-      if (!is_get) {
-        HttpResponse response = error_response(http::status::method_not_allowed,
-                                               "method_not_allowed", "use GET", version, keep_alive);
-        response.set(http::field::allow, "GET");
-        return respond(std::move(response));
-      }
-      const std::string_view name = std::string_view(path).substr(kGenerationAnalyticsPrefix.size());
-      const TimeWindow window = resolve_window(window_params(params), now_us());
-      boost::json::object body;
-      if (name == "overview") {
-        body = analytics_.overview(window);
-      } else if (name == "trends") {
-        body = analytics_.trends(window, parse_trend_interval(get(params, "interval").value_or("hourly")));
-      } else if (name == "models") {
-        body = analytics_.models(window);
-      } else if (name == "failures") {
-        body = analytics_.failures(window);
-      } else if (name == "peak-hours") {
-        body = analytics_.peak_hours(window);
-      } else if (name.starts_with("users/") && name.size() > 6 &&
-                 name.find('/', 6) == std::string_view::npos) {
-        body = analytics_.user(std::string(name.substr(6)), window);
-      } else {
-        return respond(error_response(http::status::not_found, "not_found",
-                                      "no such analytics endpoint: " + path, version, keep_alive));
-      }
-      return respond(json_response(http::status::ok, body, version, keep_alive));
-    }
-    return respond(error_response(http::status::not_found, "not_found", "no such endpoint: " + path,
-                                  version, keep_alive));
+    const Call call{path, params, argument, now_us()};
+    const boost::json::value body = (this->*std::get<JsonHandler>(route->handler))(call);
+    return respond(json_response(http::status::ok, body, version, keep_alive));
   } catch (...) {
     respond(current_exception_response(version, keep_alive));
   }
+}
+
+boost::json::value ApiService::health(const Call& call) const {
+  return boost::json::object{{"status", "ok"},
+                             {"queued_events", sink_.queued_events()},
+                             {"time", format_rfc3339_seconds(call.now_us)}};
+}
+
+boost::json::value ApiService::pipeline(const Call& call) const { return monitor_->status(call.now_us); }
+
+boost::json::value ApiService::generation_overview(const Call& call) const {
+  return to_json(generation_.overview(window_of(call)));
+}
+
+boost::json::value ApiService::generation_trends(const Call& call) const {
+  const TimeWindow window = window_of(call);
+  return to_json(generation_.trends(window, parse_trend_interval(get(call.params, "interval").value_or("hourly"))));
+}
+
+boost::json::value ApiService::generation_models(const Call& call) const {
+  return to_json(generation_.models(window_of(call)));
+}
+
+boost::json::value ApiService::generation_failures(const Call& call) const {
+  return to_json(generation_.failures(window_of(call)));
+}
+
+boost::json::value ApiService::generation_peak_hours(const Call& call) const {
+  return to_json(generation_.peak_hours(window_of(call)));
+}
+
+boost::json::value ApiService::generation_user(const Call& call) const {
+  const TimeWindow window = window_of(call);
+  return to_json(generation_.user(std::string(call.argument), window));
+}
+
+boost::json::value ApiService::unknown_generation_analytics(const Call& call) const {
+  window_of(call);  // a bad window is reported first, as on every analytics endpoint
+  throw NotFound("no such analytics endpoint: " + call.path);
+}
+
+boost::json::value ApiService::cache_priorities(const Call& call) const {
+  const TimeWindow window = window_of(call);
+  CachePlanOptions options = routes_.planning;
+  if (auto n = get(call.params, "n")) options.top_n = parse_int_parameter("n", *n, 1, 10'000);
+  if (auto mode = get(call.params, "mode")) {
+    if (*mode == "absolute") {
+      options.mode = CachePlanMode::kAbsolute;
+    } else if (*mode == "relative") {
+      options.mode = CachePlanMode::kRelative;
+    } else {
+      throw InvalidArgument("mode", "mode must be absolute or relative");
+    }
+  }
+  if (auto v = get(call.params, "min_requests")) options.min_requests = parse_number_parameter("min_requests", *v);
+  if (auto v = get(call.params, "min_latency")) options.min_latency_ms = parse_number_parameter("min_latency", *v);
+  return cache_plan_json(window, planner_.plan(window, options), options.mode);
+}
+
+boost::json::value ApiService::route_overview(const Call& call) const {
+  const TimeWindow window = window_of(call);
+  const int limit = route_limit(call.params);
+  const RouteOrder order = parse_route_order(get(call.params, "order").value_or("requests"));
+  return to_json(route_analytics_.overview(window, order, limit));
+}
+
+boost::json::value ApiService::route_peak_hours(const Call& call) const {
+  const TimeWindow window = window_of(call);
+  route_limit(call.params);  // validated as on every route analytics endpoint, though unused
+  return to_json(route_analytics_.peak_hours(window, get(call.params, "route")));
+}
+
+boost::json::value ApiService::route_patterns(const Call& call) const {
+  const TimeWindow window = window_of(call);
+  const int limit = route_limit(call.params);
+  auto route = get(call.params, "route");
+  if (!route) throw InvalidArgument("route", "route is required");
+  return to_json(route_analytics_.patterns(window, *route, limit));
+}
+
+boost::json::value ApiService::unknown_route_analytics(const Call& call) const {
+  window_of(call);  // parameters are reported before the path, as on the known endpoints
+  route_limit(call.params);
+  throw NotFound("no such route analytics endpoint: " + std::string(call.argument));
 }
 
 namespace {
@@ -146,9 +232,8 @@ namespace {
 // and "rejected_count" counts them all; 200 when anything was accepted or the
 // whole body was already stored, 400 when nothing could be accepted, 503 when
 // the sink is full or failing.
-template <typename Event, typename Submit>
-void submit_and_answer(std::vector<Event> events, Rejections rejected_events, unsigned version,
-                       bool keep_alive, Responder respond, Submit&& submit) {
+void submit_and_answer(EventSink& sink, EventBatch events, Rejections rejected_events,
+                       unsigned version, bool keep_alive, Responder respond) {
   auto answer = [version, keep_alive](size_t accepted, size_t duplicates,
                                       const Rejections& rejected) {
     boost::json::array rejected_json;
@@ -166,7 +251,7 @@ void submit_and_answer(std::vector<Event> events, Rejections rejected_events, un
                                              {"rejected_count", rejected.count}},
                          version, keep_alive);
   };
-  if (events.empty()) {
+  if (event_count(events) == 0) {
     if (rejected_events.empty()) {
       return respond(error_response(http::status::bad_request, "no_events",
                                     "the body holds no events", version, keep_alive));
@@ -175,7 +260,7 @@ void submit_and_answer(std::vector<Event> events, Rejections rejected_events, un
   }
   auto rejected = std::make_shared<Rejections>(std::move(rejected_events));
   const SubmitStatus status =
-      submit(std::move(events), [respond, rejected, answer, version, keep_alive](WriteResult result) {
+      sink.submit(std::move(events), [respond, rejected, answer, version, keep_alive](WriteResult result) {
         if (!result.ok) {
           return respond(error_response(http::status::service_unavailable, "ingest_unavailable",
                                         "events were not stored: " + result.error, version,
@@ -253,55 +338,13 @@ std::optional<HttpResponse> refuse_media_type(const HttpRequest& request) {
 
 }  // namespace
 
-void ApiService::ingest_generation(HttpRequest& request, Responder respond) const {
+template <typename Kind>
+void ApiService::ingest(HttpRequest& request, Responder respond) const {
   if (auto refused = refuse_media_type(request)) return respond(std::move(*refused));
   if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
-  DecodedBatch batch = decode_generation_body(request.body(), is_ndjson(request), now_us(), limits_);
-  submit_and_answer(std::move(batch.events), std::move(batch.rejected), request.version(),
-                    request.keep_alive(), std::move(respond), [this](auto events, auto done) {
-                      return sink_.submit(std::move(events), std::move(done));
-                    });
-}
-
-void ApiService::ingest_routes(HttpRequest& request, Responder respond) const {
-  if (auto refused = refuse_media_type(request)) return respond(std::move(*refused));
-  if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
-  DecodedRouteBatch batch =
-      decode_route_body(request.body(), is_ndjson(request), now_us(), limits_, routes_.normalization);
-  submit_and_answer(std::move(batch.events), std::move(batch.rejected), request.version(),
-                    request.keep_alive(), std::move(respond), [this](auto events, auto done) {
-                      return sink_.submit_routes(std::move(events), std::move(done));
-                    });
-}
-
-boost::json::object ApiService::route_analytics(std::string_view name, const QueryParams& params) const {
-  const TimeWindow window = resolve_window(window_params(params), now_us());
-  if (name == "cache-priorities") {
-    CachePlanOptions options = routes_.planning;
-    if (auto n = get(params, "n")) options.top_n = parse_int_parameter("n", *n, 1, 10'000);
-    if (auto mode = get(params, "mode")) {
-      if (*mode == "absolute") {
-        options.mode = CachePlanMode::kAbsolute;
-      } else if (*mode == "relative") {
-        options.mode = CachePlanMode::kRelative;
-      } else {
-        throw InvalidArgument("mode", "mode must be absolute or relative");
-      }
-    }
-    if (auto v = get(params, "min_requests")) options.min_requests = parse_number_parameter("min_requests", *v);
-    if (auto v = get(params, "min_latency")) options.min_latency_ms = parse_number_parameter("min_latency", *v);
-    return CachePlanner(store_).plan_json(window, options);
-  }
-  const int limit = parse_int_parameter("limit", get(params, "limit").value_or("20"), 1, 10'000);
-  RouteAnalytics analytics(store_, routes_.normalization);
-  if (name == "overview") return analytics.overview(window, get(params, "order").value_or("requests"), limit);
-  if (name == "peak-hours") return analytics.peak_hours(window, get(params, "route"));
-  if (name == "patterns") {
-    auto route = get(params, "route");
-    if (!route) throw InvalidArgument("route", "route is required");
-    return analytics.patterns(window, *route, limit);
-  }
-  throw NotFound("no such route analytics endpoint: " + std::string(name));
+  auto decoded = Kind::decode_body(request.body(), is_ndjson(request), now_us(), decode_options_);
+  submit_and_answer(sink_, std::move(decoded.events), std::move(decoded.rejected), request.version(),
+                    request.keep_alive(), std::move(respond));
 }
 
 }  // namespace genalytics

@@ -8,8 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "analytics/generation_analytics.h"
-#include "event/generation_decoder.h"
+#include "event/decode_limits.h"
 #include "live/live_metrics.h"
 #include "live/pipeline_monitor.h"
 #include "pipeline/batch_writer.h"
@@ -79,7 +78,6 @@ class AppServer {
   std::unique_ptr<LiveMetricsPublisher> live_;
   std::unique_ptr<RetentionScheduler> retention_;
   std::unique_ptr<PipelineMonitor> monitor_;
-  std::unique_ptr<GenerationAnalytics> analytics_;
   std::unique_ptr<ApiService> api_;
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<HttpServer> http_;

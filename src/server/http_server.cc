@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: most of it is one connection's state machine
+// (HttpServer::Session: header, body budget, early answers, linger, drain),
+// which reads best in one place.
 #include "server/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -58,7 +61,7 @@ HttpResponse oversized_header_response(net::const_buffer unparsed) {
 }
 
 LogRateLimit::Admission LogRateLimit::admit(std::chrono::steady_clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Admission admission;
   if (now - window_start_ >= std::chrono::seconds(1) || now < window_start_) {
     window_start_ = now;
@@ -84,8 +87,6 @@ constexpr size_t kLoggedMethodBytes = 32;
 // After an early answer: how many bytes of the rest of the request are read
 // and discarded at most before the connection is closed.
 constexpr size_t kMaxLingerBytes = size_t{1} << 20;
-
-class Session;
 
 // The error code of an answer made by error_response ({"error": {"code": ...}}),
 // else its reason phrase.
@@ -116,16 +117,16 @@ struct HttpServer::Shared {
   std::atomic<int64_t> settling{0};
   LogRateLimit error_log{kErrorLinesPerSecond};
 
-  std::mutex idle_mutex;
+  Mutex idle_mutex;
   // Set by stop(): answers close their connection, idle ones are closed.
-  bool stopping = false;  // guarded by idle_mutex
+  bool stopping GUARDED_BY(idle_mutex) = false;
   // Connections waiting for the first byte of a request, oldest first.
-  std::map<uint64_t, std::weak_ptr<Session>> idle;  // guarded by idle_mutex
-  uint64_t next_idle_key = 0;                       // guarded by idle_mutex
+  std::map<uint64_t, std::weak_ptr<Session>> idle GUARDED_BY(idle_mutex);
+  uint64_t next_idle_key GUARDED_BY(idle_mutex) = 0;
 
   // Registers `session` as idle; nullopt (and no registration) once stopping.
   std::optional<uint64_t> enter_idle(const std::shared_ptr<Session>& session) {
-    std::lock_guard lock(idle_mutex);
+    MutexLock lock(idle_mutex);
     if (stopping) return std::nullopt;
     const uint64_t key = next_idle_key++;
     idle.emplace(key, session);
@@ -133,12 +134,12 @@ struct HttpServer::Shared {
   }
 
   void leave_idle(uint64_t key) {
-    std::lock_guard lock(idle_mutex);
+    MutexLock lock(idle_mutex);
     idle.erase(key);
   }
 
   bool is_stopping() {
-    std::lock_guard lock(idle_mutex);
+    MutexLock lock(idle_mutex);
     return stopping;
   }
 
@@ -148,9 +149,8 @@ struct HttpServer::Shared {
   void stop_and_close_idle();
 };
 
-namespace {
-
-class Session : public std::enable_shared_from_this<Session> {
+// One connection. A nested class, so that it may use the private Shared.
+class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<HttpServer::Shared> shared)
       : stream_(std::move(socket)), shared_(std::move(shared)) {}
@@ -479,14 +479,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool lingering_ = false;
 };
 
-}  // namespace
-
 bool HttpServer::Shared::close_oldest_idle() {
   for (;;) {
     std::shared_ptr<Session> session;
     uint64_t key = 0;
     {
-      std::lock_guard lock(idle_mutex);
+      MutexLock lock(idle_mutex);
       if (idle.empty()) return false;
       key = idle.begin()->first;
       session = idle.begin()->second.lock();
@@ -503,7 +501,7 @@ bool HttpServer::Shared::close_oldest_idle() {
 void HttpServer::Shared::stop_and_close_idle() {
   std::map<uint64_t, std::weak_ptr<Session>> closing;
   {
-    std::lock_guard lock(idle_mutex);
+    MutexLock lock(idle_mutex);
     stopping = true;
     closing.swap(idle);
   }
@@ -536,7 +534,7 @@ int64_t HttpServer::in_flight() const { return shared_->in_flight.load(); }
 size_t HttpServer::body_bytes_in_flight() const { return shared_->body_bytes.load(); }
 
 size_t HttpServer::idle_connections() const {
-  std::lock_guard lock(shared_->idle_mutex);
+  MutexLock lock(shared_->idle_mutex);
   return shared_->idle.size();
 }
 

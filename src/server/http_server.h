@@ -27,12 +27,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "base/mutex.h"
 
 namespace genalytics {
 
@@ -113,14 +114,14 @@ class LogRateLimit {
     // of a new window (write a line saying so before this one).
     int64_t suppressed = 0;
   };
-  Admission admit(std::chrono::steady_clock::time_point now);
+  Admission admit(std::chrono::steady_clock::time_point now) EXCLUDES(mutex_);
 
  private:
   const int lines_per_second_;
-  std::mutex mutex_;
-  std::chrono::steady_clock::time_point window_start_;  // guarded by mutex_
-  int written_ = 0;                                     // in this window; guarded by mutex_
-  int64_t suppressed_ = 0;                              // not yet reported; guarded by mutex_
+  Mutex mutex_;
+  std::chrono::steady_clock::time_point window_start_ GUARDED_BY(mutex_);
+  int written_ GUARDED_BY(mutex_) = 0;      // in this window
+  int64_t suppressed_ GUARDED_BY(mutex_) = 0;  // not yet reported
 };
 
 class HttpServer {
@@ -159,9 +160,12 @@ class HttpServer {
   // Connections waiting for the first byte of a request.
   size_t idle_connections() const;
 
-  struct Shared;
-
  private:
+  // What the server's connections share (options, counters, the idle
+  // connections), kept alive by each connection; and one connection.
+  struct Shared;
+  class Session;
+
   void accept();
   void admit(boost::asio::ip::tcp::socket socket);
 

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "analytics/window.h"
+#include "analytics/errors.h"
 #include "event/json_writer.h"
 #include "pipeline/redis_client.h"
 #include "store/store.h"
@@ -41,8 +41,20 @@ HttpResponse current_exception_response(unsigned version, bool keep_alive) {
     return error_response(http::status::service_unavailable, "redis_unavailable", error.what(),
                           version, keep_alive);
   } catch (const StoreError& error) {
-    spdlog::error("store error: {}", error.what());
-    return error_response(http::status::service_unavailable, "store_unavailable", error.what(),
+    spdlog::error("store error ({}): {}", to_string(error.failure()), error.what());
+    switch (error.failure()) {
+      case StoreFailure::kUnavailable:
+        return error_response(http::status::service_unavailable, "store_unavailable",
+                              error.what(), version, keep_alive);
+      // Retrying cannot help, so not 503; the store's message stays in the log.
+      case StoreFailure::kCorrupt:
+        return error_response(http::status::internal_server_error, "store_corrupt",
+                              "stored data cannot be read", version, keep_alive);
+      case StoreFailure::kInvalid:
+        return error_response(http::status::internal_server_error, "store_invalid",
+                              "the store refused the data", version, keep_alive);
+    }
+    return error_response(http::status::internal_server_error, "internal", "internal error",
                           version, keep_alive);
   } catch (const std::exception& error) {
     spdlog::error("internal error: {}", error.what());

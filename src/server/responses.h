@@ -19,7 +19,9 @@ HttpResponse error_response(boost::beast::http::status status, std::string_view 
 
 // Maps the exception being handled to its response: InvalidArgument -> 400,
 // NotFound -> 404,
-// StoreError and RedisError -> 503, anything else -> 500. Call only inside a catch block.
+// RedisError and an unavailable StoreError -> 503; a corrupt or invalid
+// StoreError -> 500 "store_corrupt" / "store_invalid" (its message only in the
+// log); anything else -> 500. Call only inside a catch block.
 HttpResponse current_exception_response(unsigned version, bool keep_alive);
 
 }  // namespace genalytics

@@ -54,6 +54,14 @@ int64_t read_big_endian(const char* bytes, int length) {
 
 }  // namespace
 
+StoreFailure postgres_failure(std::string_view sqlstate) {
+  if (sqlstate == "XX001" || sqlstate == "XX002") return StoreFailure::kCorrupt;
+  const std::string_view sqlclass = sqlstate.substr(0, 2);
+  if (sqlclass == "22" || sqlclass == "23" || sqlclass == "42") return StoreFailure::kInvalid;
+  // 08, 40, 53, 57, "" and anything unknown: the same work may succeed later.
+  return StoreFailure::kUnavailable;
+}
+
 PgParams& PgParams::text(std::string_view value) {
   values_.emplace_back(std::string(value));
   formats_.push_back(0);
@@ -87,14 +95,14 @@ std::string PgResult::bytes(int row, int column) const {
   std::string_view value = text(row, column);
   if (PQfformat(result_.get(), column) == 1) return std::string(value);
   if (!value.starts_with("\\x") || value.size() % 2 != 0) {
-    throw PostgresError("postgres: bytea value not in hex format", "");
+    throw PostgresError("postgres: bytea value not in hex format", StoreFailure::kCorrupt);
   }
   std::string bytes;
   bytes.reserve(value.size() / 2 - 1);
   for (size_t i = 2; i < value.size(); i += 2) {
     const int high = hex_value(value[i]);
     const int low = hex_value(value[i + 1]);
-    if (high < 0 || low < 0) throw PostgresError("postgres: bad hex digit in bytea value", "");
+    if (high < 0 || low < 0) throw PostgresError("postgres: bad hex digit in bytea value", StoreFailure::kCorrupt);
     bytes.push_back(static_cast<char>(high * 16 + low));
   }
   return bytes;
@@ -104,7 +112,8 @@ int64_t PgResult::int64(int row, int column) const {
   std::string_view value = text(row, column);
   if (PQfformat(result_.get(), column) == 1) {
     if (value.size() != 2 && value.size() != 4 && value.size() != 8) {
-      throw PostgresError(fmt::format("postgres: column {} is not an integer", column), "");
+      throw PostgresError(fmt::format("postgres: column {} is not an integer", column),
+                          StoreFailure::kCorrupt);
     }
     return read_big_endian(value.data(), static_cast<int>(value.size()));
   }
@@ -112,7 +121,7 @@ int64_t PgResult::int64(int row, int column) const {
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
   if (ec != std::errc() || end != value.data() + value.size()) {
     throw PostgresError(fmt::format("postgres: column {} is not an integer: {}", column, value),
-                        "");
+                        StoreFailure::kCorrupt);
   }
   return number;
 }
@@ -344,8 +353,11 @@ PgPool::Lease::~Lease() {
 
 PgPool::Lease PgPool::acquire() {
   {
-    std::unique_lock lock(mutex_);
-    released_.wait(lock, [&] { return !idle_.empty() || open_ < max_size_; });
+    MutexLock lock(mutex_);
+    released_.wait(lock.native(), [&] {
+      mutex_.assert_held();
+      return !idle_.empty() || open_ < max_size_;
+    });
     if (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
@@ -358,7 +370,7 @@ PgPool::Lease PgPool::acquire() {
     if (set_up_) set_up_(*connection);
     return Lease(this, std::move(connection), /*reused=*/false);
   } catch (...) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     --open_;
     released_.notify_one();
     throw;
@@ -368,7 +380,7 @@ PgPool::Lease PgPool::acquire() {
 void PgPool::discard_idle() {
   std::vector<std::unique_ptr<PgConnection>> discarded;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     discarded.swap(idle_);
     open_ -= discarded.size();
   }
@@ -378,7 +390,7 @@ void PgPool::discard_idle() {
 void PgPool::release(std::unique_ptr<PgConnection> connection) {
   const bool reusable = !connection->broken() && connection->idle();
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (reusable) {
       idle_.push_back(std::move(connection));
     } else {

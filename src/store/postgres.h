@@ -1,6 +1,7 @@
 // Minimal RAII wrappers over libpq. Every failure throws PostgresError (a
-// StoreError) carrying the server's message and SQLSTATE; handles are
-// move-only or not copyable at all.
+// StoreError classified by its SQLSTATE) carrying the server's message and
+// SQLSTATE. PgResult and PgPool::Lease are move-only; the other handles are
+// neither copyable nor movable.
 #pragma once
 
 #include <libpq-fe.h>
@@ -10,25 +11,40 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/store.h"
 
 namespace genalytics {
 
+// What a SQLSTATE means for the caller. kUnavailable: classes 08 (connection),
+// 40 (transaction rollback: serialization failure, deadlock), 53
+// (insufficient resources), 57 (operator intervention: shutdown, cancel),
+// and "" (no SQLSTATE: the connection was lost or libpq failed); kCorrupt:
+// XX001 and XX002 (data and index corrupted); kInvalid: classes 22 (data
+// exception), 23 (integrity constraint) and 42 (syntax or access rule).
+// Anything else is kUnavailable, StoreError's default.
+StoreFailure postgres_failure(std::string_view sqlstate);
+
 // A failure reported by PostgreSQL or by libpq.
 class PostgresError : public StoreError {
  public:
+  // Classified by postgres_failure(sqlstate).
   PostgresError(const std::string& message, std::string sqlstate)
-      : StoreError(message), sqlstate_(std::move(sqlstate)) {}
+      : StoreError(message, postgres_failure(sqlstate)), sqlstate_(std::move(sqlstate)) {}
+  // A failure found on our side, without a SQLSTATE (e.g. a value that does
+  // not decode: kCorrupt).
+  PostgresError(const std::string& message, StoreFailure failure)
+      : StoreError(message, failure) {}
 
   // The server's five-character SQLSTATE ("23505"); "08001" when no
-  // connection could be made, "08006" when it was lost mid-request.
+  // connection could be made, "08006" when it was lost mid-request; empty
+  // for a failure found on our side.
   const std::string& sqlstate() const { return sqlstate_; }
 
  private:
@@ -209,24 +225,24 @@ class PgPool {
 
   // Waits while `max_size` connections are leased. Throws PostgresError when
   // a new connection fails.
-  Lease acquire();
+  Lease acquire() EXCLUDES(mutex_);
 
   // Closes the idle connections, e.g. after one turned out to have been cut
   // by a server restart (which cut the others too).
-  void discard_idle();
+  void discard_idle() EXCLUDES(mutex_);
 
   const std::string& url() const { return url_; }
 
  private:
-  void release(std::unique_ptr<PgConnection> connection);
+  void release(std::unique_ptr<PgConnection> connection) EXCLUDES(mutex_);
 
   const std::string url_;
   const size_t max_size_;
   const SetUp set_up_;
-  std::mutex mutex_;
+  Mutex mutex_;
   std::condition_variable released_;
-  std::vector<std::unique_ptr<PgConnection>> idle_;  // GUARDED_BY(mutex_)
-  size_t open_ = 0;                                  // GUARDED_BY(mutex_): leased + idle
+  std::vector<std::unique_ptr<PgConnection>> idle_ GUARDED_BY(mutex_);
+  size_t open_ GUARDED_BY(mutex_) = 0;  // leased + idle
 };
 
 }  // namespace genalytics

@@ -1,7 +1,18 @@
 #include "store/postgres_migrations.h"
 
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <iterator>
+
+#include "store/postgres.h"
+
 namespace genalytics {
 namespace {
+
+// The advisory lock that serializes schema changes (migrations, partition
+// creation and drops) across every process using the database.
+constexpr int64_t kSchemaLockKey = 0x67656e616c797478;  // "genalytx"
 
 // Version 1: seed 000's tables and indexes, so the seeds' SQL runs verbatim,
 // with these deliberate differences:
@@ -246,5 +257,46 @@ constexpr PostgresMigration kMigrations[] = {
 }  // namespace
 
 std::span<const PostgresMigration> postgres_migrations() { return kMigrations; }
+
+int postgres_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+void apply_postgres_migrations(PgConnection& c) {
+  c.exec(fmt::format("SELECT pg_advisory_lock({})", kSchemaLockKey));
+  struct Unlock {
+    PgConnection& c;
+    ~Unlock() {
+      if (c.broken()) return;  // the server released the lock with the session
+      try {
+        c.exec(fmt::format("SELECT pg_advisory_unlock({})", kSchemaLockKey));
+      } catch (const PostgresError&) {
+        // As above: the lock ends with the session at the latest.
+      }
+    }
+  } unlock{c};
+  c.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+      "applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())");
+  const int64_t current =
+      c.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").int64(0, 0);
+  if (current > postgres_schema_version()) {
+    // kInvalid, not kUnavailable: waiting does not help, only a newer build
+    // (or another database) does. Nor kCorrupt: the data is fine.
+    throw StoreError(fmt::format("the database has schema version {}, newer than this build's {}",
+                                 current, postgres_schema_version()),
+                     StoreFailure::kInvalid);
+  }
+  for (const PostgresMigration& migration : kMigrations) {
+    if (migration.version <= current) continue;
+    PgTransaction transaction(c);
+    c.exec(migration.sql);
+    c.exec("INSERT INTO schema_migrations (version) VALUES ($1::int4)",
+           PgParams().int64(migration.version));
+    transaction.commit();
+  }
+}
+
+void lock_postgres_schema(PgConnection& c) {
+  c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kSchemaLockKey));
+}
 
 }  // namespace genalytics

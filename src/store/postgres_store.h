@@ -5,34 +5,35 @@
 // concurrently: each write is one transaction, idempotent on
 // (event_id, timestamp), that locks rollup rows in one global order.
 //
-// Partitions: one per UTC month and raw-event table, named
-// generation_events_pYYYY_MM and route_analytics_pYYYY_MM. There is no
-// DEFAULT partition: start-up creates the current month and
-// kDefaultMonthsAhead months ahead, and a write first creates the partition
-// of any month its events fall into (old and backfilled events included).
-// A DEFAULT partition would make every later partition creation scan it, and
-// fail once it held rows of that month.
+// This class is the shell that implements Store; each concept has its file:
+//   postgres_migrations     the schema, versioned, and the schema lock
+//   postgres_connection_pool  pooled connections, one retry after a cut
+//   postgres_partitions     the monthly partitions: upkeep and retention
+//   postgres_copy_batch     a batch of any kind: COPY, insert, merge
+//   postgres_rollup_changes the change log behind every process's rollup cache
+//   postgres_generation_rollups, postgres_route_rollups  one per event kind:
+//                           its raw COPY row, its rollup merge, its reads
+// Adding an event kind: its postgres_<kind>_rollups files (a kind struct as
+// postgres_copy_batch.h describes, and its reads), its entry in
+// PostgresKinds (postgres_store.cc), and the Store methods of the kind, each
+// a one-line call. kGenerationEventCopyColumns and
+// append_generation_event_copy_row, which tools load the same rows with,
+// come with postgres_generation_rollups.h.
 #pragma once
 
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
-#include <string_view>
 
 #include "event/time.h"
 #include "store/postgres.h"
+#include "store/postgres_connection_pool.h"
+#include "store/postgres_generation_rollups.h"
+#include "store/postgres_partitions.h"
 #include "store/rollup_cache.h"
 #include "store/store.h"
 
 namespace genalytics {
-
-// The generation_events columns the store COPYs an event into, and the COPY
-// text row of an event in that order: what a write sends, for tools (such as
-// bench/pipeline_bench) that must load the same rows.
-extern const char* const kGenerationEventCopyColumns;
-void append_generation_event_copy_row(PgCopyBuffer& out, const GenerationEvent& event);
 
 class PostgresStore final : public Store {
  public:
@@ -47,7 +48,8 @@ class PostgresStore final : public Store {
   // applies pending migrations (see migrate()) and creates the partitions of
   // this month and kDefaultMonthsAhead months ahead. At most `pool_size`
   // connections are open at once; decoded rollup rows take up to
-  // `rollup_cache_bytes` (0: none). Throws StoreError. REQUIRES: pool_size >= 1.
+  // `rollup_cache_bytes` (0: none). Throws StoreError (kInvalid for a newer
+  // schema, as migrate()). REQUIRES: pool_size >= 1.
   explicit PostgresStore(const std::string& url, size_t pool_size = kDefaultPoolSize,
                          size_t rollup_cache_bytes = kDefaultRollupCacheBytes,
                          Clock clock = now_us);
@@ -55,8 +57,8 @@ class PostgresStore final : public Store {
 
   // Applies the migrations the database at `url` lacks, each in its own
   // transaction, under an advisory lock: any number of processes may run it
-  // at once. Throws StoreError, also when the database has a newer schema
-  // than this build knows.
+  // at once. Throws StoreError; kInvalid when the database has a newer
+  // schema than this build knows.
   static void migrate(const std::string& url);
 
   // Thread-safe, and safe against concurrent writers in other processes.
@@ -98,10 +100,11 @@ class PostgresStore final : public Store {
   // month to `months_ahead` calendar months ahead. Thread-safe.
   void ensure_partitions(int months_ahead);
 
-  // Retention: drops the raw-event partitions (of both tables) whose whole
+  // Retention: drops the raw-event partitions (of every kind) whose whole
   // month ended more than `days` days before the clock's time (so raw events live `days` to
   // `days` + 31 days). Rollups are kept. Returns the number of partitions
-  // dropped. Each drop briefly locks its table exclusively.
+  // dropped. Each drop briefly locks its table exclusively. Then prunes the
+  // rollup change log of entries over a day old.
   // REQUIRES: days >= 0.
   int64_t drop_partitions_older_than(int days);
 
@@ -109,42 +112,15 @@ class PostgresStore final : public Store {
   static int schema_version();
 
  private:
-  // Runs `work` on a pooled connection; once more on a fresh connection when
-  // a pooled one turns out to have been cut (e.g. by a server restart).
-  template <typename Work>
-  auto with_connection(Work&& work) const;
-
-  static std::vector<RollupRow> read_rollups_on(PgConnection& c, Dimension dimension,
-                                                int64_t start_us, int64_t end_us,
-                                                const std::optional<std::string>& value,
-                                                const RollupColumns& columns);
-  // A reader further behind than this many writes resets the cache instead
-  // of reading the change log.
-  static constexpr uint64_t kMaxChangesReplayed = 10'000;
-
-  // Runs `sql` (the columns of kScanColumns; $2 and $3 the window) and
-  // visits each row as an event.
-  void scan(const std::string& sql, const PgParams& params,
-            const std::function<void(const GenerationEvent&)>& visit) const;
-  // Creates the partitions of `table` for `months` ("YYYY-MM") that are not
-  // known to exist.
-  void ensure_months(std::string_view table, const std::set<std::string>& months);
-  // Forgets which partitions exist, after another process may have dropped some.
-  void forget_partitions();
-  // Runs `write` once the partitions of `table` for `months` exist; once
-  // more, after learning the partitions again, when a row found none
-  // because another process's retention dropped its month meanwhile. On
-  // failure sets every (*inserted)[i] to 0 and rethrows.
-  template <typename Write>
-  void write_partitioned(std::string_view table, const std::set<std::string>& months,
-                         std::vector<uint8_t>* inserted, Write&& write);
+  // Writes `events` of `Kind` (store/postgres_copy_batch.h) as the Store
+  // write methods promise.
+  template <typename Kind>
+  void write_events(std::span<const typename Kind::Event> events, std::vector<uint8_t>* inserted);
 
   const Clock clock_;
-  mutable PgPool pool_;
+  mutable PostgresConnectionPool pool_;
+  PostgresPartitions partitions_;  // uses pool_
   std::unique_ptr<RollupCache> rollup_cache_;
-  std::mutex partitions_mutex_;
-  std::set<std::string> partitions_;  // GUARDED_BY(partitions_mutex_): names known to exist
-  bool partitions_loaded_ = false;    // GUARDED_BY(partitions_mutex_)
 };
 
 }  // namespace genalytics

@@ -34,6 +34,26 @@ void RollupCache::visit(const std::vector<Entry>& entries, const std::optional<s
   }
 }
 
+void RollupCache::visit_window(Dimension dimension, int64_t start_us, int64_t end_us,
+                               const std::optional<std::string>& value,
+                               const InSnapshot& in_snapshot,
+                               const std::function<std::vector<RollupRow>()>& read_uncached,
+                               const std::function<void(const RollupRow&)>& visit) {
+  const auto [first, last] = hours_of(start_us, end_us);
+  if (first >= last) return;
+  if (capacity_bytes_ == 0 || (last - first) / kMicrosPerHour > kMaxHoursPerLookup) {
+    for (const RollupRow& row : read_uncached()) visit(row);
+    return;
+  }
+  std::vector<Entry> entries;
+  in_snapshot([&, first = first, last = last](uint64_t seq, const ReadHours& read) {
+    lookup(dimension, first, last, seq, &entries);
+    // The missing hours, in the same snapshot as the sequence number.
+    fill(dimension, first, seq, &entries, read);
+  });
+  RollupCache::visit(entries, value, visit);
+}
+
 void RollupCache::observe(uint64_t seq) {
   if (seq <= known_seq_) return;
   // Every write in (known_seq_, seq] must be one of ours, already invalidated.

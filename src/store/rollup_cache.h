@@ -96,6 +96,34 @@ class RollupCache {
   static void visit(const std::vector<Entry>& entries, const std::optional<std::string>& value,
                     const std::function<void(const RollupRow&)>& visit);
 
+  // Every row, all columns, of the hours in [start_us, end_us), ordered by
+  // hour then value, as read in one store snapshot.
+  using ReadHours = std::function<std::vector<RollupRow>(int64_t start_us, int64_t end_us)>;
+  // Opens one read snapshot and, inside it, calls `body(seq, read)`: `seq`
+  // the rollup write sequence number the snapshot sees (after the store has
+  // reported to invalidate() the writes of other processes it can learn of,
+  // as PostgresStore's change log replay does), `read` reading that
+  // snapshot. Throws StoreError as the store does.
+  using InSnapshot =
+      std::function<void(const std::function<void(uint64_t seq, const ReadHours& read)>& body)>;
+
+  // The read side of the protocol above, one for every store's
+  // Store::visit_rollups: calls `visit` for each row of `dimension` in hours
+  // [start_us, end_us) (only those of `value` when given), in
+  // Store::read_rollups order, each valid during the call only. Hours in the
+  // cache are answered from memory; the others are read in one snapshot
+  // (`in_snapshot`, at most once) and offered to the cache. When the cache
+  // is disabled or the window spans more than kMaxHoursPerLookup hours,
+  // visits the rows `read_uncached()` returns instead (the store's own read
+  // of the window, `value` and the columns the caller wants). A window
+  // without a whole or partial hour visits nothing and reads nothing.
+  // Throws what the callbacks throw; when `in_snapshot` or `read_uncached`
+  // throws, nothing has been visited.
+  void visit_window(Dimension dimension, int64_t start_us, int64_t end_us,
+                    const std::optional<std::string>& value, const InSnapshot& in_snapshot,
+                    const std::function<std::vector<RollupRow>()>& read_uncached,
+                    const std::function<void(const RollupRow&)>& visit);
+
   // Offers rows read in a transaction that saw writes up to `seq`. Dropped
   // when a write after `seq` may have changed them, or when they alone
   // exceed the capacity.

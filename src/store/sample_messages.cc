@@ -17,7 +17,9 @@ std::vector<std::string> decode_sample_messages(std::string_view text) {
   if (text.empty()) return messages;
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) throw StoreError("corrupt sample_messages in rollup row");
+  if (ec || !value.is_array()) {
+    throw StoreError("corrupt sample_messages in rollup row", StoreFailure::kCorrupt);
+  }
   for (const auto& m : value.as_array()) {
     if (m.is_string()) messages.emplace_back(m.as_string());
   }

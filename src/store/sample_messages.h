@@ -10,7 +10,8 @@ namespace genalytics {
 
 std::string encode_sample_messages(const std::vector<std::string>& messages);
 
-// Empty text is no messages. Throws StoreError when `text` is not a JSON array.
+// Empty text is no messages. Throws StoreError(kCorrupt) when `text` is not
+// a JSON array.
 std::vector<std::string> decode_sample_messages(std::string_view text);
 
 }  // namespace genalytics

@@ -4,11 +4,27 @@
 
 namespace genalytics {
 
+StoreFailure sqlite_failure(int result_code) {
+  switch (result_code & 0xff) {  // the primary code of an extended one
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return StoreFailure::kCorrupt;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+    case SQLITE_MISMATCH:
+      return StoreFailure::kInvalid;
+    default:
+      return StoreFailure::kUnavailable;
+  }
+}
+
 SqliteStatement::SqliteStatement(sqlite3* db, std::string_view sql) : db_(db) {
   int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
   if (rc != SQLITE_OK) {
-    throw StoreError(fmt::format("sqlite prepare failed: {} in: {}", sqlite3_errmsg(db), sql));
+    throw StoreError(fmt::format("sqlite prepare failed: {} in: {}", sqlite3_errmsg(db), sql),
+                     sqlite_failure(rc));
   }
 }
 
@@ -16,7 +32,9 @@ SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
 
 void SqliteStatement::check(int rc, int index) const {
   if (rc != SQLITE_OK) {
-    throw StoreError(fmt::format("sqlite bind of parameter {} failed: {}", index, sqlite3_errmsg(db_)));
+    throw StoreError(
+        fmt::format("sqlite bind of parameter {} failed: {}", index, sqlite3_errmsg(db_)),
+        sqlite_failure(rc));
   }
 }
 
@@ -45,7 +63,7 @@ bool SqliteStatement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  throw StoreError(fmt::format("sqlite step failed: {}", sqlite3_errmsg(db_)));
+  throw StoreError(fmt::format("sqlite step failed: {}", sqlite3_errmsg(db_)), sqlite_failure(rc));
 }
 
 void SqliteStatement::reset() {
@@ -84,7 +102,7 @@ SqliteDatabase::SqliteDatabase(const std::string& path, bool create) {
     std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close_v2(db_);
     db_ = nullptr;
-    throw StoreError(fmt::format("cannot open {}: {}", path, message));
+    throw StoreError(fmt::format("cannot open {}: {}", path, message), sqlite_failure(rc));
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, 10'000);
@@ -98,10 +116,10 @@ SqliteDatabase::~SqliteDatabase() {
 void SqliteDatabase::exec(std::string_view sql) {
   char* error = nullptr;
   std::string text(sql);
-  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+  if (int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error); rc != SQLITE_OK) {
     std::string message = error ? error : sqlite3_errmsg(db_);
     sqlite3_free(error);
-    throw StoreError(fmt::format("sqlite exec failed: {}", message));
+    throw StoreError(fmt::format("sqlite exec failed: {}", message), sqlite_failure(rc));
   }
 }
 

@@ -1,5 +1,7 @@
 // Minimal RAII wrappers over the SQLite C API. Every failure throws
-// StoreError with SQLite's message; handles are move-only.
+// StoreError with SQLite's message, classified by sqlite_failure(). Handles
+// are neither copyable nor movable: a statement is owned by its connection's
+// cache, a connection by its store, a transaction by its scope.
 #pragma once
 
 #include <sqlite3.h>
@@ -14,6 +16,12 @@
 #include "store/store.h"
 
 namespace genalytics {
+
+// What a SQLite result code (primary or extended) means for the caller:
+// CORRUPT and NOTADB are kCorrupt; CONSTRAINT, TOOBIG, RANGE and MISMATCH
+// are kInvalid; everything else (BUSY, LOCKED, IOERR, FULL, CANTOPEN, NOMEM,
+// ...) is kUnavailable.
+StoreFailure sqlite_failure(int result_code);
 
 class SqliteStatement {
  public:

@@ -3,19 +3,29 @@
 // route_analytics, route_analytics_hourly) plus the dimension rollups
 // (generation_dimension_hourly). Timestamps are RFC 3339 text with
 // microseconds (fixed width, so text order is time order).
+//
+// This class is the shell: it opens the file, applies the schema
+// (store/sqlite_migrations.h) and hands each event kind's calls to that
+// kind's tables (sqlite_generation_tables.h, sqlite_route_tables.h), which
+// share its connections (sqlite_connections.h). A new kind is a migration
+// (one line in the list), a tables class in files of its own, and here its
+// member and the Store methods that hand over to it.
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "store/rollup_cache.h"
-#include "store/sqlite_checkpointer.h"
 #include "store/sqlite.h"
+#include "store/sqlite_checkpointer.h"
 #include "store/store.h"
 
 namespace genalytics {
+
+class SqliteConnections;
+class SqliteGenerationTables;
+class SqliteRouteTables;
 
 struct SqliteStoreOptions {
   // Memory for decoded rollup rows (store/rollup_cache.h); 0 disables it.
@@ -58,7 +68,7 @@ class SqliteStore final : public Store {
   int64_t count_generation_events() const override;
   StoreStatus status() const override;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const;
   RollupCache::Stats rollup_cache_stats() const;
   uint64_t wal_checkpoints() const { return checkpointer_->checkpoints(); }
 
@@ -67,29 +77,13 @@ class SqliteStore final : public Store {
   static constexpr int kSchemaVersion = 3;
 
  private:
-  class ReaderLease;
-
   void migrate();
-  static std::vector<RollupRow> read_rollups_on(SqliteDatabase& db, Dimension dimension,
-                                                int64_t start_us, int64_t end_us,
-                                                const std::optional<std::string>& value,
-                                                const RollupColumns& columns);
-  void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
-  void merge_route_rollup(const RouteKey& key, const RouteBucket& delta,
-                          const std::string& now_text);
-  std::unique_ptr<SqliteDatabase> acquire_reader() const;
-  // Runs `sql` (the columns of kScanColumns, then `bind` binds the
-  // parameters) and visits each row as an event.
-  void scan(const std::string& sql, const std::function<void(SqliteStatement&)>& bind,
-            const std::function<void(const GenerationEvent&)>& visit) const;
-  void release_reader(std::unique_ptr<SqliteDatabase> reader) const;
 
-  std::string path_;
   std::unique_ptr<RollupCache> rollup_cache_;
-  std::unique_ptr<SqliteDatabase> writer_;  // used by one writer at a time (see Store)
-  std::unique_ptr<SqliteCheckpointer> checkpointer_;  // destroyed before writer_
-  mutable std::mutex readers_mutex_;
-  mutable std::vector<std::unique_ptr<SqliteDatabase>> idle_readers_;  // GUARDED_BY(readers_mutex_)
+  std::unique_ptr<SqliteConnections> connections_;
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;  // destroyed before connections_
+  std::unique_ptr<SqliteGenerationTables> generation_;
+  std::unique_ptr<SqliteRouteTables> routes_;
 };
 
 }  // namespace genalytics

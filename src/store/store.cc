@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <variant>
 
 namespace genalytics {
 
@@ -12,6 +13,24 @@ const char* to_string(StoreFailure failure) {
     case StoreFailure::kInvalid: return "invalid";
   }
   return "unknown";
+}
+
+namespace {
+template <typename... Handlers>
+struct Overloaded : Handlers... {
+  using Handlers::operator()...;
+};
+template <typename... Handlers>
+Overloaded(Handlers...) -> Overloaded<Handlers...>;  // clang 14 does not deduce it
+}  // namespace
+
+void Store::write(EventSpan events, std::vector<uint8_t>* inserted) {
+  // One line per event kind (event/event_batch.h).
+  std::visit(Overloaded{
+                 [&](std::span<const GenerationEvent> e) { write_generation_events(e, inserted); },
+                 [&](std::span<const RouteEvent> e) { write_route_events(e, inserted); },
+             },
+             events);
 }
 
 std::vector<Store::UrlCount> Store::most_requested_urls(

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "event/event_batch.h"
 #include "event/generation_event.h"
 #include "event/route_event.h"
 #include "rollup/rollup_bucket.h"
@@ -81,6 +82,16 @@ struct StoreStatus {
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Stores a batch of events of any kind: the per-kind write below of the
+  // batch's kind, with its contract (one transaction; (*inserted)[i] is 1
+  // when event i was inserted, 0 when a duplicate; StoreError: nothing
+  // committed). The pipeline writes through this only. `events` may view
+  // part of a batch.
+  void write(const EventBatch& events, std::vector<uint8_t>* inserted) {
+    write(as_span(events), inserted);
+  }
+  void write(EventSpan events, std::vector<uint8_t>* inserted);
 
   // Stores `events` and applies the rollup deltas of the ones actually
   // inserted, in one durable transaction: on return everything is committed,

@@ -18,7 +18,9 @@
 namespace genalytics {
 namespace {
 
-namespace json = boost::json;
+// 2025-01-31T12:34:56Z: the traffic ends here and windows end with its hour;
+// no test reads the clock.
+constexpr int64_t kNowUs = 1'738'326'896'000'000;
 
 // Exact statistics of a set of events, computed the slow, obvious way.
 struct Exact {
@@ -59,46 +61,44 @@ struct Exact {
   }
 };
 
-double number(const json::value& v) { return v.to_number<double>(); }
-
-void expect_quantile(const json::value& reported, double exact) {
-  ASSERT_FALSE(reported.is_null());
-  EXPECT_LE(std::abs(number(reported) - exact), exact * 0.01 + 0.5)
-      << "reported " << number(reported) << ", exact " << exact;
+void expect_quantile(const std::optional<double>& reported, double exact) {
+  ASSERT_TRUE(reported.has_value());
+  EXPECT_LE(std::abs(*reported - exact), exact * 0.01 + 0.5) << "reported " << *reported << ", exact " << exact;
 }
 
-void expect_matches(const json::object& got, Exact exact, const std::string& where) {
+double mean(int64_t sum, int64_t count) { return static_cast<double>(sum) / static_cast<double>(count); }
+
+// Counts, sums and distinct users exactly; ratios and averages to the last
+// bit (results are unrounded); percentiles within the sketch's 1%.
+void expect_matches(const GenerationSummary& got, Exact exact, const std::string& where) {
   SCOPED_TRACE(where);
-  EXPECT_EQ(got.at("total_requests").as_int64(), exact.requests);
-  EXPECT_EQ(got.at("successful_generations").as_int64(), exact.successes);
-  EXPECT_EQ(got.at("failed_generations").as_int64(), exact.failures);
-  EXPECT_EQ(got.at("cancelled_generations").as_int64(), exact.cancellations);
-  EXPECT_EQ(got.at("total_images_generated").as_int64(), exact.images);
-  EXPECT_EQ(static_cast<size_t>(number(got.at("unique_users"))), exact.users.size());
+  EXPECT_EQ(got.total_requests, exact.requests);
+  EXPECT_EQ(got.successful_generations, exact.successes);
+  EXPECT_EQ(got.failed_generations, exact.failures);
+  EXPECT_EQ(got.cancelled_generations, exact.cancellations);
+  EXPECT_EQ(got.completions(), exact.completions());
+  EXPECT_EQ(got.total_images_generated, exact.images);
+  EXPECT_EQ(got.unique_users, exact.users.size());
   if (exact.completions() == 0) {
-    EXPECT_TRUE(got.at("success_rate_pct").is_null());
-    EXPECT_TRUE(got.at("success_rate").is_null());
+    EXPECT_FALSE(got.success_rate.has_value());
   } else {
-    const double rate = static_cast<double>(exact.successes) / static_cast<double>(exact.completions());
-    EXPECT_NEAR(number(got.at("success_rate_pct")), 100.0 * rate, 0.005);
-    EXPECT_NEAR(number(got.at("success_rate")), rate, 0.00005);
+    ASSERT_TRUE(got.success_rate.has_value());
+    EXPECT_DOUBLE_EQ(*got.success_rate, mean(exact.successes, exact.completions()));
   }
   if (exact.durations.empty()) {
-    EXPECT_TRUE(got.at("p95_duration_ms").is_null());
-    EXPECT_TRUE(got.at("avg_duration_ms").is_null());
+    EXPECT_FALSE(got.p95_duration_ms.has_value());
+    EXPECT_FALSE(got.avg_duration_ms.has_value());
     return;
   }
-  double sum = 0;
-  for (int64_t d : exact.durations) sum += static_cast<double>(d);
-  EXPECT_NEAR(number(got.at("avg_duration_ms")), sum / static_cast<double>(exact.durations.size()), 0.5);
-  EXPECT_NEAR(number(got.at("avg_queue_wait_ms")),
-              static_cast<double>(exact.queue_wait_sum) / static_cast<double>(exact.queue_wait_count), 0.5);
-  EXPECT_NEAR(number(got.at("avg_generation_time_ms")),
-              static_cast<double>(exact.generation_time_sum) / static_cast<double>(exact.generation_time_count),
-              0.5);
-  expect_quantile(got.at("p50_duration_ms"), exact.quantile(0.50));
-  expect_quantile(got.at("p95_duration_ms"), exact.quantile(0.95));
-  expect_quantile(got.at("p99_duration_ms"), exact.quantile(0.99));
+  int64_t sum = 0;
+  for (int64_t d : exact.durations) sum += d;
+  ASSERT_TRUE(got.avg_duration_ms && got.avg_queue_wait_ms && got.avg_generation_time_ms);
+  EXPECT_DOUBLE_EQ(*got.avg_duration_ms, mean(sum, static_cast<int64_t>(exact.durations.size())));
+  EXPECT_DOUBLE_EQ(*got.avg_queue_wait_ms, mean(exact.queue_wait_sum, exact.queue_wait_count));
+  EXPECT_DOUBLE_EQ(*got.avg_generation_time_ms, mean(exact.generation_time_sum, exact.generation_time_count));
+  expect_quantile(got.p50_duration_ms, exact.quantile(0.50));
+  expect_quantile(got.p95_duration_ms, exact.quantile(0.95));
+  expect_quantile(got.p99_duration_ms, exact.quantile(0.99));
 }
 
 class GenerationAnalyticsTest : public ::testing::Test {
@@ -108,7 +108,7 @@ class GenerationAnalyticsTest : public ::testing::Test {
     store_ = new SqliteStore(dir_->path());
     DemoOptions options;
     options.days = 4;
-    options.end_us = now_us();
+    options.end_us = kNowUs;
     options.mean_generations_per_hour = 40;
     options.users = 150;
     BatchWriter writer(store_, {});
@@ -138,7 +138,7 @@ class GenerationAnalyticsTest : public ::testing::Test {
 
   // Starts at 05:00 two days ago, ends at 17:00 yesterday: mid-day at both ends.
   static TimeWindow mid_day_window() {
-    const int64_t today = floor_day(now_us());
+    const int64_t today = floor_day(kNowUs);
     return TimeWindow{today - 2 * kMicrosPerDay + 5 * kMicrosPerHour,
                       today - kMicrosPerDay + 17 * kMicrosPerHour};
   }
@@ -154,66 +154,68 @@ std::vector<GenerationEvent>* GenerationAnalyticsTest::events_ = nullptr;
 
 TEST_F(GenerationAnalyticsTest, OverviewOfLastDaysMatchesExact) {
   GenerationAnalytics analytics(*store_);
-  const TimeWindow w = resolve_window(WindowParams{"2", {}, {}}, now_us());
-  json::object got = analytics.overview(w);
-  expect_matches(got, exact(w), "days=2");
-  EXPECT_EQ(got.at("window").as_object().at("hours").as_int64(), 48);
-  EXPECT_GT(got.at("total_requests").as_int64(), 1000);
+  const TimeWindow w = resolve_window(WindowParams{"2", {}, {}}, kNowUs);
+  GenerationOverview got = analytics.overview(w);
+  expect_matches(got.summary, exact(w), "days=2");
+  EXPECT_EQ(got.window.start_us, w.start_us);
+  EXPECT_EQ(got.window.hours(), 48);
+  EXPECT_GT(got.summary.total_requests, 1000);
 }
 
 TEST_F(GenerationAnalyticsTest, OverviewOfMidDayWindowMatchesExact) {
   GenerationAnalytics analytics(*store_);
   const TimeWindow w = mid_day_window();
-  expect_matches(analytics.overview(w), exact(w), "mid-day window");
+  expect_matches(analytics.overview(w).summary, exact(w), "mid-day window");
 }
 
 TEST_F(GenerationAnalyticsTest, HourlyTrendsMatchExactPerHourWithEmptyHoursAsZeros) {
   GenerationAnalytics analytics(*store_);
   const TimeWindow w = mid_day_window();
-  json::object got = analytics.trends(w, TrendInterval::kHourly);
-  const json::array& points = got.at("data_points").as_array();
-  ASSERT_EQ(static_cast<int64_t>(points.size()), w.hours());
+  GenerationTrends got = analytics.trends(w, TrendInterval::kHourly);
+  EXPECT_EQ(got.interval, TrendInterval::kHourly);
+  ASSERT_EQ(static_cast<int64_t>(got.points.size()), w.hours());
   for (int64_t i = 0; i < w.hours(); ++i) {
     const TimeWindow hour{w.start_us + i * kMicrosPerHour, w.start_us + (i + 1) * kMicrosPerHour};
-    const json::object& point = points[i].as_object();
-    EXPECT_EQ(point.at("timestamp").as_string(), format_rfc3339_seconds(hour.start_us));
-    expect_matches(point, exact(hour), "hour " + std::to_string(i));
+    EXPECT_EQ(got.points[i].start_us, hour.start_us);
+    expect_matches(got.points[i].summary, exact(hour), "hour " + std::to_string(i));
   }
 }
 
 TEST_F(GenerationAnalyticsTest, DailyTrendsClipPartialDaysToTheWindow) {
   GenerationAnalytics analytics(*store_);
   const TimeWindow w = mid_day_window();
-  json::object got = analytics.trends(w, TrendInterval::kDaily);
-  const json::array& points = got.at("data_points").as_array();
-  ASSERT_EQ(points.size(), 2u);
+  GenerationTrends got = analytics.trends(w, TrendInterval::kDaily);
+  ASSERT_EQ(got.points.size(), 2u);
   const int64_t first_day = floor_day(w.start_us);
-  expect_matches(points[0].as_object(), exact(TimeWindow{w.start_us, first_day + kMicrosPerDay}), "day 1");
-  expect_matches(points[1].as_object(), exact(TimeWindow{first_day + kMicrosPerDay, w.end_us}), "day 2");
-  EXPECT_EQ(points[0].as_object().at("timestamp").as_string(), format_rfc3339_seconds(first_day));
+  expect_matches(got.points[0].summary, exact(TimeWindow{w.start_us, first_day + kMicrosPerDay}), "day 1");
+  expect_matches(got.points[1].summary, exact(TimeWindow{first_day + kMicrosPerDay, w.end_us}), "day 2");
+  EXPECT_EQ(got.points[0].start_us, first_day);
+  EXPECT_EQ(got.points[1].start_us, first_day + kMicrosPerDay);
 }
 
 TEST_F(GenerationAnalyticsTest, TrendsOfAnEmptyWindowAreZeros) {
   GenerationAnalytics analytics(*store_);
-  const int64_t past = floor_day(now_us()) - 400 * kMicrosPerDay;
-  json::object got = analytics.trends(TimeWindow{past, past + 3 * kMicrosPerHour}, TrendInterval::kHourly);
-  const json::array& points = got.at("data_points").as_array();
-  ASSERT_EQ(points.size(), 3u);
-  for (const auto& p : points) {
-    EXPECT_EQ(p.as_object().at("total_requests").as_int64(), 0);
-    EXPECT_TRUE(p.as_object().at("success_rate").is_null());
+  const int64_t past = floor_day(kNowUs) - 400 * kMicrosPerDay;
+  GenerationTrends got = analytics.trends(TimeWindow{past, past + 3 * kMicrosPerHour}, TrendInterval::kHourly);
+  ASSERT_EQ(got.points.size(), 3u);
+  for (const TrendPoint& p : got.points) {
+    EXPECT_EQ(p.summary.total_requests, 0);
+    EXPECT_EQ(p.summary.unique_users, 0u);
+    EXPECT_FALSE(p.summary.success_rate.has_value());
+    EXPECT_FALSE(p.summary.p50_duration_ms.has_value());
   }
 }
 
 TEST_F(GenerationAnalyticsTest, UserMatchesExactWithBreakdownModelsAndLastEvent) {
   GenerationAnalytics analytics(*store_);
-  const TimeWindow w = resolve_window(WindowParams{"4", {}, {}}, now_us());
+  const TimeWindow w = resolve_window(WindowParams{"4", {}, {}}, kNowUs);
   const std::string user(kDemoUserId);
   auto mine = [&](const GenerationEvent& e) { return e.user_id == user; };
-  json::object got = analytics.user(std::string("550E8400-E29B-41D4-A716-446655440000"), w);
+  UserGenerations got = analytics.user(std::string("550E8400-E29B-41D4-A716-446655440000"), w);
+  EXPECT_EQ(got.user_id, user);
   Exact want = exact(w, mine);
   ASSERT_GT(want.completions(), 5);
-  expect_matches(got, want, "demo user");
+  expect_matches(got.summary, want, "demo user");
 
   std::map<std::string, int64_t> failures, models;
   int64_t last = 0;
@@ -223,66 +225,59 @@ TEST_F(GenerationAnalyticsTest, UserMatchesExactWithBreakdownModelsAndLastEvent)
     if (e.is_failed_completion()) ++failures[e.error_type.value_or("unknown")];
     if (e.is_completion() && e.model_checkpoint) ++models[*e.model_checkpoint];
   }
-  std::map<std::string, int64_t> got_failures, got_models;
-  for (const auto& f : got.at("failure_breakdown").as_array()) {
-    got_failures[std::string(f.as_object().at("error_type").as_string())] = f.as_object().at("count").as_int64();
-  }
-  for (const auto& m : got.at("models_used").as_array()) {
-    got_models[std::string(m.as_object().at("model_checkpoint").as_string())] =
-        m.as_object().at("total_generations").as_int64();
-  }
-  EXPECT_EQ(got_failures, failures);
-  EXPECT_EQ(got_models, models);
-  EXPECT_EQ(got.at("last_generation_at").as_string(), format_rfc3339_micros(last));
+  // By count desc, ties by name.
+  auto sorted = [](const std::map<std::string, int64_t>& counts) {
+    std::vector<std::pair<std::string, int64_t>> out(counts.begin(), counts.end());
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    return out;
+  };
+  auto listed = [](const std::vector<NamedCount>& counts) {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const NamedCount& c : counts) out.emplace_back(c.name, c.count);
+    return out;
+  };
+  EXPECT_EQ(listed(got.failures_by_error_type), sorted(failures));
+  EXPECT_EQ(listed(got.completions_by_model), sorted(models));
+  EXPECT_EQ(got.last_event_us, last);
 }
 
 TEST_F(GenerationAnalyticsTest, UnknownUserGetsZerosAndBadIdIsRejected) {
   GenerationAnalytics analytics(*store_);
-  const TimeWindow w = resolve_window(WindowParams{}, now_us());
-  json::object got = analytics.user("00000000-0000-4000-8000-000000000000", w);
-  EXPECT_EQ(got.at("total_requests").as_int64(), 0);
-  EXPECT_TRUE(got.at("last_generation_at").is_null());
-  EXPECT_TRUE(got.at("failure_breakdown").as_array().empty());
+  const TimeWindow w = resolve_window(WindowParams{}, kNowUs);
+  UserGenerations got = analytics.user("00000000-0000-4000-8000-000000000000", w);
+  EXPECT_EQ(got.summary.total_requests, 0);
+  EXPECT_FALSE(got.last_event_us.has_value());
+  EXPECT_TRUE(got.failures_by_error_type.empty());
+  EXPECT_TRUE(got.completions_by_model.empty());
   EXPECT_THROW(analytics.user("not-a-uuid", w), InvalidArgument);
 }
 
 TEST_F(GenerationAnalyticsTest, ModelsMatchExactPerModelOrderedByCompletions) {
   GenerationAnalytics analytics(*store_);
   const TimeWindow w = mid_day_window();
-  json::object got = analytics.models(w);
-  const json::array& models = got.at("models").as_array();
+  ModelReport got = analytics.models(w);
   std::set<std::string> expected_models;
   for (const auto& e : *events_) {
     if (e.model_checkpoint && e.timestamp_us >= w.start_us && e.timestamp_us < w.end_us) {
       expected_models.insert(*e.model_checkpoint);
     }
   }
-  ASSERT_EQ(models.size(), expected_models.size());
+  ASSERT_EQ(got.models.size(), expected_models.size());
   int64_t previous = INT64_MAX;
-  for (const auto& m : models) {
-    const json::object& model = m.as_object();
-    const std::string name(model.at("model_checkpoint").as_string());
+  for (const ModelStats& model : got.models) {
+    const std::string& name = model.model_checkpoint;
     Exact want = exact(w, [&](const GenerationEvent& e) { return e.model_checkpoint == name; });
-    SCOPED_TRACE(name);
-    EXPECT_EQ(model.at("total_generations").as_int64(), want.completions());
-    EXPECT_EQ(model.at("successful_generations").as_int64(), want.successes);
-    EXPECT_EQ(model.at("failed_generations").as_int64(), want.failures);
-    EXPECT_NEAR(number(model.at("success_rate_pct")),
-                100.0 * static_cast<double>(want.successes) / static_cast<double>(want.completions()), 0.005);
-    expect_quantile(model.at("p50_duration_ms"), want.quantile(0.5));
-    expect_quantile(model.at("p95_duration_ms"), want.quantile(0.95));
-    expect_quantile(model.at("p99_duration_ms"), want.quantile(0.99));
-    EXPECT_NEAR(number(model.at("avg_generation_time_ms")),
-                static_cast<double>(want.generation_time_sum) / static_cast<double>(want.generation_time_count), 0.5);
-    EXPECT_LE(model.at("total_generations").as_int64(), previous);
-    previous = model.at("total_generations").as_int64();
+    want.users.clear();  // read without users
+    expect_matches(model.summary, want, name);
+    EXPECT_LE(model.summary.completions(), previous);
+    previous = model.summary.completions();
   }
 }
 
 TEST_F(GenerationAnalyticsTest, FailuresMatchExactPerErrorTypeAndPerDay) {
   GenerationAnalytics analytics(*store_);
   const TimeWindow w = mid_day_window();
-  json::object got = analytics.failures(w);
+  FailureReport got = analytics.failures(w);
   struct PerType {
     int64_t count = 0, duration_sum = 0;
     std::set<std::string> users, messages;
@@ -296,77 +291,76 @@ TEST_F(GenerationAnalyticsTest, FailuresMatchExactPerErrorTypeAndPerDay) {
     if (e.user_id) t.users.insert(*e.user_id);
     if (e.error_message) t.messages.insert(*e.error_message);
   }
-  const json::array& types = got.at("error_types").as_array();
-  ASSERT_EQ(types.size(), want.size());
+  ASSERT_EQ(got.error_types.size(), want.size());
   int64_t previous = INT64_MAX;
-  for (const auto& t : types) {
-    const json::object& type = t.as_object();
-    const PerType& expected = want.at(std::string(type.at("error_type").as_string()));
-    EXPECT_EQ(type.at("count").as_int64(), expected.count);
-    EXPECT_NEAR(number(type.at("avg_duration_ms")),
-                static_cast<double>(expected.duration_sum) / static_cast<double>(expected.count), 0.5);
-    EXPECT_EQ(static_cast<size_t>(number(type.at("affected_users"))), expected.users.size());
-    const json::array& samples = type.at("sample_messages").as_array();
-    EXPECT_EQ(samples.size(), std::min<size_t>(5, expected.messages.size()));
-    for (const auto& m : samples) EXPECT_TRUE(expected.messages.count(std::string(m.as_string())));
-    EXPECT_LE(type.at("count").as_int64(), previous);
-    previous = type.at("count").as_int64();
+  for (const ErrorTypeStats& type : got.error_types) {
+    const PerType& expected = want.at(type.error_type);
+    EXPECT_EQ(type.count, expected.count);
+    ASSERT_TRUE(type.avg_duration_ms.has_value());
+    EXPECT_DOUBLE_EQ(*type.avg_duration_ms, mean(expected.duration_sum, expected.count));
+    EXPECT_EQ(type.affected_users, expected.users.size());
+    EXPECT_EQ(type.sample_messages.size(), std::min<size_t>(5, expected.messages.size()));
+    for (const auto& m : type.sample_messages) EXPECT_TRUE(expected.messages.count(m)) << m;
+    EXPECT_LE(type.count, previous);
+    previous = type.count;
   }
-  const json::array& trends = got.at("failure_trends").as_array();
-  ASSERT_EQ(trends.size(), 2u);
+  ASSERT_EQ(got.failure_trends.size(), 2u);
   const int64_t first_day = floor_day(w.start_us);
   for (int d = 0; d < 2; ++d) {
     const TimeWindow day{std::max(w.start_us, first_day + d * kMicrosPerDay),
                          std::min(w.end_us, first_day + (d + 1) * kMicrosPerDay)};
     Exact e = exact(day);
-    const json::object& point = trends[d].as_object();
-    EXPECT_EQ(point.at("date").as_string(), format_date(first_day + d * kMicrosPerDay));
-    EXPECT_EQ(point.at("failures").as_int64(), e.failures);
-    EXPECT_EQ(point.at("completions").as_int64(), e.completions());
-    EXPECT_NEAR(number(point.at("failure_rate")),
-                static_cast<double>(e.failures) / static_cast<double>(e.completions()), 0.00005);
+    const DailyFailures& point = got.failure_trends[d];
+    EXPECT_EQ(point.day_us, first_day + d * kMicrosPerDay);
+    EXPECT_EQ(point.failures, e.failures);
+    EXPECT_EQ(point.completions, e.completions());
+    ASSERT_TRUE(point.failure_rate.has_value());
+    EXPECT_DOUBLE_EQ(*point.failure_rate, mean(e.failures, e.completions()));
   }
+  const Exact all = exact(w);
+  EXPECT_EQ(got.total_failures, all.failures);
+  EXPECT_EQ(got.total_completions, all.completions());
+  ASSERT_TRUE(got.failure_rate.has_value());
+  EXPECT_DOUBLE_EQ(*got.failure_rate, mean(all.failures, all.completions()));
 }
 
 TEST_F(GenerationAnalyticsTest, PeakHoursAverageOverEveryHourOfTheWindow) {
   GenerationAnalytics analytics(*store_);
-  const TimeWindow w = resolve_window(WindowParams{"3", {}, {}}, now_us());
-  json::object got = analytics.peak_hours(w);
-  const json::array& hours = got.at("peak_hours").as_array();
-  ASSERT_EQ(hours.size(), 24u);
+  const TimeWindow w = resolve_window(WindowParams{"3", {}, {}}, kNowUs);
+  PeakHours got = analytics.peak_hours(w);
   double best = -1;
   int best_hour = -1;
   for (int h = 0; h < 24; ++h) {
     Exact e = exact(w, [&](const GenerationEvent& ev) { return hour_of_day(ev.timestamp_us) == h; });
-    const json::object& hour = hours[h].as_object();
-    EXPECT_EQ(hour.at("hour_of_day").as_int64(), h);
+    const HourOfDayStats& hour = got.hours[h];
+    SCOPED_TRACE(h);
     // days=3: every hour of the day occurs exactly 3 times, traffic or not.
-    EXPECT_NEAR(number(hour.at("avg_requests")), static_cast<double>(e.requests) / 3.0, 0.0001);
-    if (!e.durations.empty()) expect_quantile(hour.at("p95_duration_ms"), e.quantile(0.95));
+    ASSERT_TRUE(hour.avg_requests.has_value());
+    EXPECT_DOUBLE_EQ(*hour.avg_requests, static_cast<double>(e.requests) / 3.0);
+    EXPECT_EQ(hour.total_requests, e.requests);
+    if (!e.durations.empty()) expect_quantile(hour.p95_duration_ms, e.quantile(0.95));
     if (static_cast<double>(e.requests) / 3.0 > best) {
       best = static_cast<double>(e.requests) / 3.0;
       best_hour = h;
     }
   }
-  EXPECT_EQ(got.at("peak_hour").as_int64(), best_hour);
-  const json::array& matrix = got.at("day_of_week_matrix").as_array();
-  ASSERT_EQ(matrix.size(), 7u);
+  EXPECT_EQ(got.peak_hour, best_hour);
   for (int d = 0; d < 7; ++d) {
-    const json::array& row = matrix[d].as_object().at("avg_requests").as_array();
-    ASSERT_EQ(row.size(), 24u);
     for (int h = 0; h < 24; ++h) {
       int slots = 0;
       for (int64_t t = w.start_us; t < w.end_us; t += kMicrosPerHour) {
         slots += day_of_week(t) == d && hour_of_day(t) == h;
       }
+      const std::optional<double>& average = got.weekly_avg_requests[d][h];
       if (slots == 0) {
-        EXPECT_TRUE(row[h].is_null());
+        EXPECT_FALSE(average.has_value());
         continue;
       }
       Exact e = exact(w, [&](const GenerationEvent& ev) {
         return day_of_week(ev.timestamp_us) == d && hour_of_day(ev.timestamp_us) == h;
       });
-      EXPECT_NEAR(number(row[h]), static_cast<double>(e.requests) / slots, 0.0001);
+      ASSERT_TRUE(average.has_value());
+      EXPECT_DOUBLE_EQ(*average, static_cast<double>(e.requests) / slots);
     }
   }
 }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "event/generation_decoder.h"
 #include "event/time.h"
 
 namespace genalytics {

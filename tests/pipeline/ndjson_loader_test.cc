@@ -30,7 +30,8 @@ class NdjsonLoaderTest : public ::testing::Test {
     SqliteStore store(dir_.path());
     BatchWriter writer(&store, {});
     LoadStats stats = load_ndjson_file(
-        path, writer, limits, [](const LoadStats&) {},
+        path, writer, event_kind<GenerationKind>(), EventDecodeOptions{limits, {}},
+        [](const LoadStats&) {},
         [&](const RejectedLine& line) { listed_.push_back(line.line); });
     writer.shutdown();
     return stats;

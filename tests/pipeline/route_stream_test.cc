@@ -43,6 +43,8 @@ using testing::RedisServer;
 constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
 constexpr int64_t kYear2100 = 4'102'444'800'000'000;
 constexpr std::string_view kUserId = "550e8400-e29b-41d4-a716-446655440000";
+constexpr EventKind kRoute = event_kind<RouteKind>();
+constexpr EventKind kGeneration = event_kind<GenerationKind>();
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
@@ -196,18 +198,18 @@ class RouteStreamTest : public ::testing::Test {
       : redis_(RedisServer::shared()),
         ns_(std::string("route-test-") +
             ::testing::UnitTest::GetInstance()->current_test_info()->name()),
-        stream_key_(route_stream_key(ns_)),
-        dead_key_(route_dead_letter_key(ns_)),
+        stream_key_(stream_key(kRoute, ns_)),
+        dead_key_(dead_letter_key(kRoute, ns_)),
         database_url_(PostgresServer::shared().create_database()),
         store_(database_url_) {
-    client().command({"DEL", stream_key_, dead_key_, generation_stream_key(ns_),
-                      generation_dead_letter_key(ns_)});  // left by a repeated run
+    client().command({"DEL", stream_key_, dead_key_, stream_key(kGeneration, ns_),
+                      dead_letter_key(kGeneration, ns_)});  // left by a repeated run
   }
 
   // Small waits so that tests run fast.
   StreamWorker::Options worker_options(const std::string& consumer = "worker-a") const {
     StreamWorker::Options options;
-    options.kind = StreamKind::kRoute;
+    options.kind = kRoute;
     options.ns = ns_;
     options.consumer = consumer;
     options.batch_size = 200;
@@ -296,13 +298,14 @@ class RouteStreamTest : public ::testing::Test {
 };
 
 TEST_F(RouteStreamTest, KeysFollowTheGenerationStreamNaming) {
-  EXPECT_EQ(route_stream_key("genalytics"), "genalytics:route_analytics:stream");
-  EXPECT_EQ(route_dead_letter_key("genalytics"), "genalytics:route_analytics:dead");
-  EXPECT_EQ(generation_stream_key("genalytics"), "genalytics:generation_events:stream");
-  EXPECT_EQ(publisher().route_stream_key(), stream_key_);
+  EXPECT_EQ(event_kind_name(kRoute), "route_analytics");
+  EXPECT_EQ(stream_key(kRoute, "genalytics"), "genalytics:route_analytics:stream");
+  EXPECT_EQ(dead_letter_key(kRoute, "genalytics"), "genalytics:route_analytics:dead");
+  EXPECT_EQ(stream_key(kGeneration, "genalytics"), "genalytics:generation_events:stream");
+  EXPECT_EQ(publisher().stream_key(kRoute), stream_key_);
   StreamWorker worker(&store_, redis_.options(), worker_options());
   EXPECT_EQ(worker.stream_key(), stream_key_);
-  EXPECT_EQ(worker.kind(), StreamKind::kRoute);
+  EXPECT_EQ(worker.kind(), kRoute);
 }
 
 TEST_F(RouteStreamTest, PublishedRouteEventsAreStoredWithTheirRollupsExactlyOnce) {
@@ -311,7 +314,7 @@ TEST_F(RouteStreamTest, PublishedRouteEventsAreStoredWithTheirRollupsExactlyOnce
   publisher.publish(std::span<const RouteEvent>(events));
   publisher.publish(std::span<const RouteEvent>(events).first(100));  // a producer's retry
   EXPECT_EQ(stream_length(), 800);
-  EXPECT_EQ(integer({"EXISTS", generation_stream_key(ns_)}), 0);  // its own stream
+  EXPECT_EQ(integer({"EXISTS", stream_key(kGeneration, ns_)}), 0);  // its own stream
 
   StreamWorker worker(&store_, redis_.options(), worker_options());
   const StreamWorker::Cycle total = drain(worker);
@@ -452,7 +455,7 @@ TEST_F(RouteStreamTest, InvalidEntriesAreDeadLetteredWithTheirReasonAndTheRestSt
   EXPECT_THAT(dead[3].at("error"), HasSubstr("/duration_ms"));
   EXPECT_THAT(dead[3].at("error"), HasSubstr("/status_code"));
   EXPECT_EQ(worker.stats().dead_lettered, 4u);
-  EXPECT_EQ(integer({"EXISTS", generation_dead_letter_key(ns_)}), 0);
+  EXPECT_EQ(integer({"EXISTS", dead_letter_key(kGeneration, ns_)}), 0);
 }
 
 TEST_F(RouteStreamTest, IngestAnswersOnlyAfterRedisAndNeverWritesTheStore) {
@@ -465,8 +468,8 @@ TEST_F(RouteStreamTest, IngestAnswersOnlyAfterRedisAndNeverWritesTheStore) {
   const auto submit = [&](std::vector<RouteEvent> events) {
     auto promise = std::make_shared<std::promise<WriteResult>>();
     std::future<WriteResult> result = promise->get_future();
-    EXPECT_EQ(ingest.submit_routes(std::move(events),
-                                   [promise](WriteResult r) { promise->set_value(std::move(r)); }),
+    EXPECT_EQ(ingest.submit(std::move(events),
+                             [promise](WriteResult r) { promise->set_value(std::move(r)); }),
               SubmitStatus::kQueued);
     return result.get();
   };
@@ -499,21 +502,21 @@ TEST_F(RouteStreamTest, BothWorkersRunSideBySideAndTheStatusReportsBothStreams) 
 
   RedisClient redis(redis_.options());
   const StreamStatus route_status =
-      read_stream_status(redis, StreamKind::kRoute, ns_, "genalytics", now_us());
-  EXPECT_EQ(route_status.kind, StreamKind::kRoute);
+      read_stream_status(redis, kRoute, ns_, "genalytics", now_us());
+  EXPECT_EQ(route_status.kind, kRoute);
   EXPECT_EQ(route_status.stream_key, stream_key_);
   EXPECT_EQ(route_status.dead_letter_key, dead_key_);
   EXPECT_EQ(route_status.length, 300);
   EXPECT_TRUE(route_status.first_entry_us.has_value());
-  EXPECT_EQ(read_stream_status(redis, StreamKind::kGeneration, ns_, "genalytics", now_us()).length,
+  EXPECT_EQ(read_stream_status(redis, kGeneration, ns_, "genalytics", now_us()).length,
             200);
 
   StreamWorker::Options options = worker_options();
-  options.kind = StreamKind::kGeneration;  // StreamWorkerThreads sets each worker's own
+  options.kind = kGeneration;  // StreamWorkerThreads sets each worker's own
   StreamWorkerThreads workers(&store_, redis_.options(), options);
   ASSERT_EQ(workers.workers().size(), 2u);
-  EXPECT_EQ(workers.workers()[0]->kind(), StreamKind::kGeneration);
-  EXPECT_EQ(workers.workers()[1]->kind(), StreamKind::kRoute);
+  EXPECT_EQ(workers.workers()[0]->kind(), kGeneration);
+  EXPECT_EQ(workers.workers()[1]->kind(), kRoute);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while ((count_rows("route_analytics") < 300 || store_.count_generation_events() < 200) &&
          std::chrono::steady_clock::now() < deadline) {
@@ -527,7 +530,7 @@ TEST_F(RouteStreamTest, BothWorkersRunSideBySideAndTheStatusReportsBothStreams) 
   EXPECT_EQ(totals_of(store_), totals_of(routes));
 
   const StreamStatus drained =
-      read_stream_status(redis, StreamKind::kRoute, ns_, "genalytics", now_us());
+      read_stream_status(redis, kRoute, ns_, "genalytics", now_us());
   EXPECT_EQ(drained.length, 0);
   EXPECT_EQ(drained.pending, 0);
   EXPECT_EQ(drained.consumers, 1);

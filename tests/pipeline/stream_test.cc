@@ -159,8 +159,8 @@ class StreamTest : public ::testing::Test {
   StreamTest()
       : redis_(RedisServer::shared()),
         ns_(std::string("test-") + ::testing::UnitTest::GetInstance()->current_test_info()->name()),
-        stream_key_(generation_stream_key(ns_)),
-        dead_key_(generation_dead_letter_key(ns_)),
+        stream_key_(stream_key(event_kind<GenerationKind>(), ns_)),
+        dead_key_(dead_letter_key(event_kind<GenerationKind>(), ns_)),
         store_(dir_.path()) {
     client().command({"DEL", stream_key_, dead_key_});  // left by a repeated run
   }
@@ -528,8 +528,8 @@ TEST_F(StreamTest, PendingEntriesSurviveARedisCrash) {
   publisher.publish(std::span(events).subspan(1000));
   const StreamWorker::Cycle total = run_until(worker, [&] {
     RedisClient client(redis.options());
-    return client.command({"XLEN", generation_stream_key(ns_)})->integer == 0 &&
-           client.command({"XPENDING", generation_stream_key(ns_), "genalytics"})
+    return client.command({"XLEN", stream_key(event_kind<GenerationKind>(), ns_)})->integer == 0 &&
+           client.command({"XPENDING", stream_key(event_kind<GenerationKind>(), ns_), "genalytics"})
                    ->element[0]
                    ->integer == 0;
   });

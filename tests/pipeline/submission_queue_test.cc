@@ -29,17 +29,19 @@ bool ready_or_stop(std::future<T>& result, SubmissionQueue& queue) {
 // `n` generation events whose durations number them from `first`, so that a
 // test can tell which submission an event came from and in what order.
 Submission numbered(int n, int first = 0) {
-  Submission submission;
-  for (int i = 0; i < n; ++i) {
-    submission.events.push_back(testing::make_completion(kHour, true, first + i));
-  }
-  return submission;
+  std::vector<GenerationEvent> events;
+  for (int i = 0; i < n; ++i) events.push_back(testing::make_completion(kHour, true, first + i));
+  return Submission{std::move(events), {}};
+}
+
+const std::vector<GenerationEvent>& generations(const Submission& s) {
+  return std::get<std::vector<GenerationEvent>>(s.events);
 }
 
 std::vector<int64_t> durations(const std::vector<Submission>& batch) {
   std::vector<int64_t> out;
   for (const Submission& s : batch) {
-    for (const GenerationEvent& e : s.events) out.push_back(*e.duration_ms);
+    for (const GenerationEvent& e : generations(s)) out.push_back(*e.duration_ms);
   }
   return out;
 }
@@ -118,13 +120,17 @@ TEST(SubmissionQueueTest, TakenEventsStayCountedUntilFinished) {
 
 TEST(SubmissionQueueTest, RouteEventsCountTowardsTheLimit) {
   SubmissionQueue queue(4);
-  Submission mixed = numbered(2);
-  mixed.routes.push_back(testing::make_route_event(kHour, "/a"));
-  mixed.routes.push_back(testing::make_route_event(kHour, "/b"));
-  ASSERT_EQ(mixed.size(), 4u);
-  ASSERT_EQ(queue.push(std::move(mixed)), SubmitStatus::kQueued);
+  ASSERT_EQ(queue.push(numbered(2)), SubmitStatus::kQueued);
+  Submission routes{std::vector<RouteEvent>{testing::make_route_event(kHour, "/a"),
+                                            testing::make_route_event(kHour, "/b")},
+                    {}};
+  ASSERT_EQ(routes.size(), 2u);
+  ASSERT_EQ(queue.push(std::move(routes)), SubmitStatus::kQueued);
   EXPECT_EQ(queue.queued_events(), 4u);
   EXPECT_TRUE(queue.full());
+  EXPECT_EQ(queue.push(Submission{std::vector<RouteEvent>{testing::make_route_event(kHour, "/c")},
+                                  {}}),
+            SubmitStatus::kQueueFull);
 }
 
 TEST(SubmissionQueueTest, TakeWaitsForAPush) {
@@ -209,18 +215,23 @@ TEST(SubmissionQueueTest, StopWakesAWaitingTake) {
   EXPECT_FALSE(taken.get());
 }
 
-TEST(SubmissionQueueTest, GatherMovesEventsInOrderIntoClearedVectors) {
+TEST(SubmissionQueueTest, GatherMovesEventsInOrderIntoClearedBatchesOfTheirKind) {
   std::vector<Submission> batch;
   batch.push_back(numbered(2, 0));
-  batch.push_back(Submission{});
-  batch.back().routes.push_back(testing::make_route_event(kHour, "/first"));
+  batch.push_back(Submission{std::vector<RouteEvent>{testing::make_route_event(kHour, "/first")}, {}});
   batch.push_back(numbered(1, 2));
-  batch.back().routes.push_back(testing::make_route_event(kHour, "/second"));
-  const std::string first_id = batch[0].events[0].event_id;
+  batch.push_back(
+      Submission{std::vector<RouteEvent>{testing::make_route_event(kHour, "/second")}, {}});
+  const std::string first_id = generations(batch[0])[0].event_id;
 
-  std::vector<GenerationEvent> events{testing::make_completion(kHour, true, 999)};
-  std::vector<RouteEvent> routes{testing::make_route_event(kHour, "/stale")};
-  SubmissionQueue::gather(batch, &events, &routes);
+  BatchesByKind by_kind = SubmissionQueue::empty_batches();
+  auto& events = std::get<std::vector<GenerationEvent>>(
+      by_kind[static_cast<size_t>(event_kind<GenerationKind>())]);
+  auto& routes =
+      std::get<std::vector<RouteEvent>>(by_kind[static_cast<size_t>(event_kind<RouteKind>())]);
+  events.push_back(testing::make_completion(kHour, true, 999));
+  routes.push_back(testing::make_route_event(kHour, "/stale"));
+  SubmissionQueue::gather(batch, &by_kind);
 
   std::vector<int64_t> got;
   for (const GenerationEvent& e : events) got.push_back(*e.duration_ms);
@@ -245,7 +256,7 @@ TEST(SubmissionQueueTest, ConcurrentProducersAndConsumerLoseNothing) {
       size_t events = 0;
       for (const Submission& s : batch) {
         events += s.size();
-        for (const GenerationEvent& e : s.events) {
+        for (const GenerationEvent& e : generations(s)) {
           seen[static_cast<size_t>(*e.duration_ms / 10'000)].push_back(*e.duration_ms % 10'000);
         }
       }

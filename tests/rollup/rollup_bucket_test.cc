@@ -73,6 +73,72 @@ TEST(RollupBucketTest, MergeEqualsBucketOfTheUnion) {
   EXPECT_EQ(left.sample_messages.size(), RollupBucket::kMaxSampleMessages);
 }
 
+TEST(RollupBucketTest, MergeOfAPrefixAndTheRestEqualsTheWholeExactly) {
+  std::vector<GenerationEvent> events;
+  for (int i = 0; i < 200; ++i) {
+    GenerationEvent e = make_completion(kHour, i % 7 != 0, 100 + i * 13,
+                                        "user" + std::to_string(i % 31), "",
+                                        "type" + std::to_string(i % 9));
+    e.error_message = "message " + std::to_string(i % 11);
+    e.queue_length = i % 17;
+    e.queue_wait_time_ms = i;
+    e.generation_time_ms = 2 * i;
+    events.push_back(e);
+    events.push_back(make_event(i % 2 ? GenerationEventType::kRequest : GenerationEventType::kStart,
+                                kHour, "user" + std::to_string(i % 5)));
+  }
+  RollupBucket prefix, rest, all;
+  for (size_t i = 0; i < events.size(); ++i) {
+    (i < 150 ? prefix : rest).add(events[i]);
+    all.add(events[i]);
+  }
+  prefix.merge(rest);
+  EXPECT_TRUE(prefix == all);
+}
+
+// Equality is what the store suites compare rows with: a bucket that differs
+// in any one field must not compare equal.
+TEST(RollupBucketTest, EqualityTellsApartEveryField) {
+  RollupBucket base;
+  GenerationEvent failed = make_completion(kHour, false, 700, "u1", "sdxl", "oom");
+  failed.error_message = "out of memory";
+  failed.queue_length = 3;
+  failed.queue_wait_time_ms = 5;
+  failed.generation_time_ms = 600;
+  base.add(failed);
+  base.add(make_completion(kHour, true, 300, "u2"));
+  const RollupBucket same = base;
+  EXPECT_TRUE(same == base);
+
+  int64_t RollupBucket::*const counters[] = {
+      &RollupBucket::event_count,        &RollupBucket::requests,
+      &RollupBucket::starts,             &RollupBucket::successes,
+      &RollupBucket::failures,           &RollupBucket::cancellations,
+      &RollupBucket::duration_count,     &RollupBucket::duration_sum,
+      &RollupBucket::queue_wait_count,   &RollupBucket::queue_wait_sum,
+      &RollupBucket::generation_time_count, &RollupBucket::generation_time_sum,
+      &RollupBucket::queue_length_count, &RollupBucket::queue_length_sum,
+      &RollupBucket::queue_length_max,   &RollupBucket::images};
+  for (size_t i = 0; i < std::size(counters); ++i) {
+    RollupBucket changed = base;
+    ++(changed.*counters[i]);
+    EXPECT_FALSE(changed == base) << "counter " << i;
+  }
+  RollupBucket durations = base;
+  durations.durations.add(300);
+  EXPECT_FALSE(durations == base);
+  RollupBucket users = base;
+  users.users.add("u3");
+  EXPECT_FALSE(users == base);
+  RollupBucket messages = base;
+  messages.sample_messages.push_back("another");
+  EXPECT_FALSE(messages == base);
+  RollupBucket reordered = base;
+  messages.sample_messages = {"x", "y"};
+  reordered.sample_messages = {"y", "x"};
+  EXPECT_FALSE(messages == reordered);  // first-seen order is part of the bucket
+}
+
 TEST(RollupBucketTest, SampleMessagesAreDistinctAndCapped) {
   RollupBucket b;
   for (int i = 0; i < 20; ++i) {

@@ -88,6 +88,40 @@ TEST(RouteBucketTest, MergeEqualsBucketOfTheUnion) {
   EXPECT_EQ(left.db_query_sum, all.db_query_sum);
   EXPECT_EQ(left.cache_hits, all.cache_hits);
   EXPECT_EQ(left.cache_misses, all.cache_misses);
+  EXPECT_TRUE(left == all);
+}
+
+// Equality is what the store suites compare rows with: a bucket that differs
+// in any one field must not compare equal.
+TEST(RouteBucketTest, EqualityTellsApartEveryField) {
+  RouteBucket base;
+  RouteEvent e = make_route_event(kHour, "/a", 200, 40, "u1");
+  e.request_size_bytes = 10;
+  e.response_size_bytes = 100;
+  e.db_query_count = 2;
+  e.cache_status = "hit";
+  base.add(e);
+  const RouteBucket same = base;
+  EXPECT_TRUE(same == base);
+  int64_t RouteBucket::*const counters[] = {
+      &RouteBucket::requests,           &RouteBucket::successful,
+      &RouteBucket::redirects,          &RouteBucket::client_errors,
+      &RouteBucket::server_errors,      &RouteBucket::duration_sum,
+      &RouteBucket::request_size_count, &RouteBucket::request_size_sum,
+      &RouteBucket::response_size_count, &RouteBucket::response_size_sum,
+      &RouteBucket::db_query_count,     &RouteBucket::db_query_sum,
+      &RouteBucket::cache_hits,         &RouteBucket::cache_misses};
+  for (size_t i = 0; i < std::size(counters); ++i) {
+    RouteBucket changed = base;
+    ++(changed.*counters[i]);
+    EXPECT_FALSE(changed == base) << "counter " << i;
+  }
+  RouteBucket durations = base;
+  durations.durations.add(40);
+  EXPECT_FALSE(durations == base);
+  RouteBucket users = base;
+  users.users.add("u2");
+  EXPECT_FALSE(users == base);
 }
 
 TEST(RouteDeltaTest, GroupsByHourRouteMethodAndNormalizedParams) {

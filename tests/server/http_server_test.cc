@@ -93,6 +93,12 @@ HttpServerOptions small_budget() {
   return options;
 }
 
+// The connections' shared state is the server's own: tests and callers see
+// it only through in_flight(), body_bytes_in_flight() and idle_connections().
+template <typename Server>
+concept ExposesSharedState = requires { typename Server::Shared; };
+static_assert(!ExposesSharedState<HttpServer>, "HttpServer::Shared must be private");
+
 TEST(HttpServerTest, BodiesPastTheBudgetAre503UntilTheHeldOnesAreAnswered) {
   HeldRequests held(small_budget());
   const uint16_t port = held.server().port();

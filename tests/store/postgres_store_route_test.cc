@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -209,6 +211,56 @@ TEST_F(PostgresStoreRouteTest, ParamsEqualAsJsonbShareOneRow) {
   EXPECT_EQ(rows[0].key.query_params_normalized_json, R"({"a":"1","b":"2"})");
   EXPECT_EQ(rows[0].bucket.requests, 2);
   EXPECT_EQ(rows[0].bucket.duration_sum, 30);
+}
+
+// The failure class of the StoreError `action` throws; fails the test when
+// it throws none.
+std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const StoreError& error) {
+    return error.failure();
+  }
+  ADD_FAILURE() << "no StoreError";
+  return std::nullopt;
+}
+
+// A stream worker retries only unavailable failures: a row that cannot be
+// read back must say corrupt, or one bad row would stall its stream forever.
+TEST_F(PostgresStoreRouteTest, StoredSketchesAndParamsThatDoNotDecodeAreCorruptNotUnavailable) {
+  PostgresStore store(url_);
+  const int64_t hour = floor_hour(kNow) - 2 * kMicrosPerHour;
+  const int64_t next = hour + kMicrosPerHour;
+  std::vector<uint8_t> inserted;
+  store.write_route_events(
+      std::vector{make_route_event(hour, kUnified, 200, 10), make_route_event(next, kUnified)},
+      &inserted);
+  PgConnection db(url_);
+  db.exec("UPDATE route_analytics_hourly SET users_hll = '\\xff'::bytea "
+          "WHERE timestamp = $1::timestamptz",
+          PgParams().text(pg_timestamp(hour)));
+  db.exec("UPDATE route_analytics_hourly SET query_params_normalized = '[1]'::jsonb "
+          "WHERE timestamp = $1::timestamptz",
+          PgParams().text(pg_timestamp(next)));
+  db.exec("UPDATE route_analytics SET query_params = '[1]'::jsonb "
+          "WHERE timestamp = $1::timestamptz",
+          PgParams().text(pg_timestamp(next)));
+  EXPECT_EQ(failure_of([&] { store.read_route_rollups(hour, next, std::nullopt); }),
+            StoreFailure::kCorrupt);
+  EXPECT_EQ(failure_of([&] { store.read_route_rollups(next, next + kMicrosPerHour, kUnified); }),
+            StoreFailure::kCorrupt);
+  EXPECT_EQ(failure_of([&] {
+              store.scan_route_events(next, next + kMicrosPerHour, [](const RouteEvent&) {});
+            }),
+            StoreFailure::kCorrupt);
+  // A write that must merge into the corrupt row fails whole, as corrupt.
+  EXPECT_EQ(failure_of([&] {
+              store.write_route_events(std::vector{make_route_event(hour + 1, kUnified, 200, 10)},
+                                       &inserted);
+            }),
+            StoreFailure::kCorrupt);
+  EXPECT_EQ(inserted, std::vector<uint8_t>{0});
+  EXPECT_EQ(db.exec("SELECT COUNT(*) FROM route_analytics").int64(0, 0), 2);
 }
 
 TEST_F(PostgresStoreRouteTest, DuplicatesFromConcurrentWritersAreCountedOnce) {

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <latch>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -541,6 +543,76 @@ TEST_F(PostgresStoreTest, RetentionPrunesTheRollupChangeLog) {
   EXPECT_EQ(db.exec("SELECT COUNT(*) FROM rollup_changes").int64(0, 0), 1);
 }
 
+// The failure class of the StoreError `action` throws; fails the test when
+// it throws none.
+std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const StoreError& error) {
+    return error.failure();
+  }
+  ADD_FAILURE() << "no StoreError";
+  return std::nullopt;
+}
+
+// A stream worker retries only unavailable failures: a row that cannot be
+// read back must say corrupt, or one bad row would stall its stream forever.
+TEST_F(PostgresStoreTest, AStoredSketchThatDoesNotDecodeIsCorruptNotUnavailable) {
+  PostgresStore store(url_);
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+                                &inserted);
+  PgConnection db(url_);
+  db.exec("UPDATE generation_dimension_hourly SET duration_sketch = '\\xff'::bytea "
+          "WHERE dimension = 'model_checkpoint'");
+  db.exec("UPDATE generation_metrics_hourly SET users_hll = '\\xff'::bytea");
+  const int64_t end = kHour + kMicrosPerHour;
+  const RollupColumns every{true, true, true};
+  EXPECT_EQ(failure_of([&] {
+              store.read_rollups(Dimension::kModelCheckpoint, kHour, end, std::nullopt, every);
+            }),
+            StoreFailure::kCorrupt);
+  EXPECT_EQ(failure_of([&] {
+              store.read_rollups(Dimension::kAll, kHour, end, std::nullopt, every);
+            }),
+            StoreFailure::kCorrupt);
+  // Through the rollup cache, which reads the missing hours itself.
+  EXPECT_EQ(failure_of([&] {
+              store.visit_rollups(Dimension::kModelCheckpoint, kHour, end, std::nullopt, every,
+                                  [](const RollupRow&) {});
+            }),
+            StoreFailure::kCorrupt);
+  // A write that must merge into the corrupt rows fails whole, as corrupt.
+  EXPECT_EQ(failure_of([&] {
+              store.write_generation_events(
+                  std::vector{testing::make_completion(kHour, true, 20, "", "sdxl")}, &inserted);
+            }),
+            StoreFailure::kCorrupt);
+  EXPECT_EQ(inserted, std::vector<uint8_t>{0});
+  EXPECT_EQ(store.count_generation_events(), 1);
+}
+
+TEST_F(PostgresStoreTest, SampleMessagesThatAreNotAnArrayAreCorrupt) {
+  PostgresStore store(url_);
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(
+      std::vector{testing::make_completion(kHour, false, 10, "", "sdxl", "oom")}, &inserted);
+  PgConnection(url_).exec(
+      "UPDATE generation_dimension_hourly SET sample_messages = '{\"a\": 1}'::jsonb "
+      "WHERE dimension = 'error_type'");
+  EXPECT_EQ(failure_of([&] {
+              store.read_rollups(Dimension::kErrorType, kHour, kHour + kMicrosPerHour,
+                                 std::nullopt, RollupColumns{true, true, true});
+            }),
+            StoreFailure::kCorrupt);
+  // A reader that does not ask for the messages does not read them.
+  EXPECT_EQ(store
+                .read_rollups(Dimension::kErrorType, kHour, kHour + kMicrosPerHour, std::nullopt,
+                              RollupColumns{true, true, false})
+                .size(),
+            1u);
+}
+
 TEST_F(PostgresStoreTest, MigrationsAreRecordedOnceAndRerunHarmlessly) {
   { PostgresStore store(url_); }
   PostgresStore::migrate(url_);
@@ -578,10 +650,24 @@ TEST_F(PostgresStoreTest, FourStoresStartingAtOnceMigrateOnce) {
             PostgresStore::schema_version());
 }
 
+// A newer schema is kInvalid: no wait makes this build able to use it, so
+// a caller that retries kUnavailable must not retry it.
 TEST_F(PostgresStoreTest, RefusesANewerSchema) {
   { PostgresStore store(url_); }
   PgConnection(url_).exec("INSERT INTO schema_migrations (version) VALUES (99)");
-  EXPECT_THROW(PostgresStore store(url_), StoreError);
+  for (const auto& open : std::vector<std::function<void()>>{
+           [&] { PostgresStore store(url_); }, [&] { PostgresStore::migrate(url_); }}) {
+    try {
+      open();
+      ADD_FAILURE() << "a newer schema was accepted";
+    } catch (const StoreError& error) {
+      EXPECT_EQ(error.failure(), StoreFailure::kInvalid) << to_string(error.failure());
+      EXPECT_FALSE(error.retryable());
+      EXPECT_EQ(std::string(error.what()),
+                fmt::format("the database has schema version 99, newer than this build's {}",
+                            PostgresStore::schema_version()));
+    }
+  }
 }
 
 std::set<std::string> partitions(const std::string& url) {

@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
 #include "event/time.h"
 
 namespace genalytics {
@@ -118,6 +125,98 @@ TEST(RollupCacheTest, ZeroCapacityKeepsNothing) {
   cache.insert({Dimension::kAll, hour(0)}, 0, rows(10));
   EXPECT_EQ(cached(cache, 1, 0), (std::vector<int64_t>{-1}));
   EXPECT_EQ(cache.stats().entries, 0u);
+}
+
+// The store a window is visited over, as visit_window sees it: rows by
+// (hour, value) in a snapshot at write `seq`; it counts the snapshots opened
+// and records the runs of hours read.
+struct WindowSource {
+  uint64_t seq = 0;
+  std::map<std::pair<int64_t, std::string>, int64_t> requests;  // (hour, value) -> requests
+  int snapshots = 0;
+  int uncached_reads = 0;
+  std::vector<std::pair<int64_t, int64_t>> runs;
+
+  std::vector<RollupRow> rows_of(int64_t start, int64_t end,
+                                 const std::optional<std::string>& value) const {
+    std::vector<RollupRow> out;
+    for (const auto& [key, count] : requests) {
+      if (key.first < start || key.first >= end || (value && key.second != *value)) continue;
+      RollupRow row{RollupKey{key.first, Dimension::kModelCheckpoint, key.second}, RollupBucket()};
+      row.bucket.requests = count;
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+
+  // (hour index, value, requests) of every row visited.
+  using Seen = std::vector<std::tuple<int, std::string, int64_t>>;
+  Seen visit(RollupCache& cache, int64_t start, int64_t end,
+             const std::optional<std::string>& value) {
+    Seen seen;
+    cache.visit_window(
+        Dimension::kModelCheckpoint, start, end, value,
+        [&](const auto& body) {
+          ++snapshots;
+          body(seq, [&](int64_t run_start, int64_t run_end) {
+            runs.emplace_back(run_start, run_end);
+            return rows_of(run_start, run_end, std::nullopt);
+          });
+        },
+        [&] {
+          ++uncached_reads;
+          return rows_of(start, end, value);
+        },
+        [&](const RollupRow& row) {
+          seen.emplace_back(static_cast<int>((row.key.hour_us - kHour0) / kMicrosPerHour),
+                            row.key.value, row.bucket.requests);
+        });
+    return seen;
+  }
+};
+
+using Seen = WindowSource::Seen;
+
+TEST(RollupCacheTest, VisitWindowReadsMissingHoursOnceThenAnswersFromMemory) {
+  RollupCache cache(1 << 20);
+  WindowSource source;
+  source.requests = {{{hour(0), "flux"}, 1}, {{hour(0), "sdxl"}, 2}, {{hour(2), "sdxl"}, 3}};
+  const Seen all = {{0, "flux", 1}, {0, "sdxl", 2}, {2, "sdxl", 3}};
+  EXPECT_EQ(source.visit(cache, hour(0), hour(3), std::nullopt), all);
+  EXPECT_EQ(source.runs, (std::vector<std::pair<int64_t, int64_t>>{{hour(0), hour(3)}}));
+  EXPECT_EQ(source.snapshots, 1);
+  // From memory: one snapshot for the sequence number, nothing read.
+  EXPECT_EQ(source.visit(cache, hour(0), hour(3), std::string("sdxl")),
+            (Seen{{0, "sdxl", 2}, {2, "sdxl", 3}}));
+  EXPECT_EQ(source.runs.size(), 1u);
+  EXPECT_EQ(source.snapshots, 2);
+  // Write 1 changes hour 1 only: that hour alone is read again.
+  source.seq = 1;
+  source.requests[{hour(1), "flux"}] = 4;
+  const RollupCache::Key touched[] = {{Dimension::kModelCheckpoint, hour(1)}};
+  cache.invalidate(1, touched);
+  EXPECT_EQ(source.visit(cache, hour(0), hour(3), std::nullopt),
+            (Seen{{0, "flux", 1}, {0, "sdxl", 2}, {1, "flux", 4}, {2, "sdxl", 3}}));
+  EXPECT_EQ(source.runs.back(), (std::pair{hour(1), hour(2)}));
+  EXPECT_EQ(source.uncached_reads, 0);
+}
+
+TEST(RollupCacheTest, VisitWindowReadsUncachedWhenOffOrTooLongAndNothingForNoHours) {
+  WindowSource source;
+  source.requests = {{{hour(0), "flux"}, 1}, {{hour(0), "sdxl"}, 2}};
+  RollupCache off(0);
+  EXPECT_EQ(source.visit(off, hour(0), hour(1), std::string("sdxl")), (Seen{{0, "sdxl", 2}}));
+  EXPECT_EQ(source.uncached_reads, 1);
+  EXPECT_EQ(source.snapshots, 0);
+  RollupCache cache(1 << 20);
+  const int64_t too_long = (RollupCache::kMaxHoursPerLookup + 1) * kMicrosPerHour;
+  EXPECT_EQ(source.visit(cache, hour(0), hour(0) + too_long, std::nullopt).size(), 2u);
+  EXPECT_EQ(source.uncached_reads, 2);
+  EXPECT_EQ(source.snapshots, 0);
+  // A window inside one hour after its start holds no hour.
+  EXPECT_TRUE(source.visit(cache, hour(0) + 1, hour(0) + 2, std::nullopt).empty());
+  EXPECT_EQ(source.uncached_reads, 2);
+  EXPECT_EQ(source.snapshots, 0);
 }
 
 }  // namespace

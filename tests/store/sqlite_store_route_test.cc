@@ -1,8 +1,9 @@
 // SqliteStore's route tables beyond the shared suite: the v1 -> v2
-// migration, atomicity, and the seed's per-hour columns.
+// migration, atomicity, corrupt state, and the seed's per-hour columns.
 #include <gtest/gtest.h>
 
 #include "event/time.h"
+#include "store/sqlite.h"
 #include "store/sqlite_store.h"
 #include "testing/events.h"
 #include "testing/route_events.h"
@@ -78,6 +79,31 @@ TEST(SqliteStoreRouteTest, FailedRouteTransactionLeavesNothingBehind) {
   store.write_route_events(batch, &inserted);
   EXPECT_EQ(inserted, (std::vector<uint8_t>{1, 1}));
   EXPECT_EQ(count_rows(store.path(), "route_analytics"), 3);
+}
+
+TEST(SqliteStoreRouteTest, StoredSketchThatDoesNotDecodeIsCorruptNotUnavailable) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  std::vector<uint8_t> inserted;
+  store.write_route_events(std::vector{make_route_event(kHour, "/a", 200, 10, "u1")}, &inserted);
+  {
+    SqliteDatabase db(store.path(), false);
+    db.exec("UPDATE route_analytics_hourly SET users_hll = x'ff00'");
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      if (attempt == 0) {
+        store.read_route_rollups(kHour, kHour + kMicrosPerHour, std::nullopt);
+      } else {
+        store.write_route_events(std::vector{make_route_event(kHour, "/a", 200, 20, "u2")},
+                                 &inserted);
+      }
+      ADD_FAILURE() << "no StoreError on attempt " << attempt;
+    } catch (const StoreError& error) {
+      EXPECT_EQ(error.failure(), StoreFailure::kCorrupt) << error.what();
+    }
+  }
+  EXPECT_EQ(count_rows(store.path(), "route_analytics"), 1);
 }
 
 TEST(SqliteStoreRouteTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "event/time.h"
+#include "store/sqlite.h"
 #include "store/store_suite.h"
 #include "testing/events.h"
 #include "testing/temp_dir.h"
@@ -72,6 +73,65 @@ TEST(SqliteStoreTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
   EXPECT_NEAR(s.column_int64(3), 500, 5);   // rank floor(0.5 * 99) = 49 -> 500
   EXPECT_NEAR(s.column_int64(4), 990, 10);  // rank floor(0.99 * 99) = 98 -> 990
   EXPECT_EQ(s.column_int64(5), 4);
+}
+
+// Runs `f`, expecting it to throw StoreError(kCorrupt): retrying cannot help.
+template <typename F>
+void expect_corrupt(F&& f) {
+  try {
+    f();
+    ADD_FAILURE() << "no StoreError";
+  } catch (const StoreError& error) {
+    EXPECT_EQ(error.failure(), StoreFailure::kCorrupt) << error.what();
+    EXPECT_FALSE(error.retryable());
+  }
+}
+
+TEST(SqliteStoreTest, StoredSketchThatDoesNotDecodeIsCorruptNotUnavailable) {
+  TempDir dir;
+  SqliteStore store(dir.path(), SqliteStoreOptions{.rollup_cache_bytes = 0});
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(
+      std::vector{testing::make_completion(kHour, false, 10, "u1", "sdxl", "oom")}, &inserted);
+  {
+    SqliteDatabase db(store.path(), false);
+    db.exec("UPDATE generation_metrics_hourly SET duration_sketch = x'ff00'");
+    db.exec("UPDATE generation_dimension_hourly SET users_hll = x'ff00' "
+            "WHERE dimension = 'model_checkpoint'");
+  }
+  const int64_t end = kHour + kMicrosPerHour;
+  expect_corrupt([&] { store.read_rollups(Dimension::kAll, kHour, end, std::nullopt, {}); });
+  expect_corrupt([&] {
+    store.visit_rollups(Dimension::kModelCheckpoint, kHour, end, std::nullopt, {},
+                        [](const RollupRow&) {});
+  });
+  // A write that must merge into the corrupt row fails whole, and says why.
+  expect_corrupt([&] {
+    store.write_generation_events(std::vector{testing::make_completion(kHour, true, 20)},
+                                  &inserted);
+  });
+  EXPECT_EQ(inserted, std::vector<uint8_t>{0});
+  EXPECT_EQ(store.count_generation_events(), 1);
+  // The parts not asked for are not decoded.
+  EXPECT_EQ(store.read_rollups(Dimension::kModelCheckpoint, kHour, end, std::nullopt,
+                               RollupColumns{true, false, false}).size(), 1u);
+}
+
+TEST(SqliteStoreTest, SampleMessagesThatAreNotAJsonArrayAreCorruptNotUnavailable) {
+  TempDir dir;
+  SqliteStore store(dir.path());
+  std::vector<uint8_t> inserted;
+  store.write_generation_events(
+      std::vector{testing::make_completion(kHour, false, 10, "u1", "sdxl", "oom")}, &inserted);
+  {
+    SqliteDatabase db(store.path(), false);
+    db.exec("UPDATE generation_dimension_hourly SET sample_messages = '{\"not\": \"an array\"}' "
+            "WHERE dimension = 'error_type'");
+  }
+  expect_corrupt([&] {
+    store.read_rollups(Dimension::kErrorType, kHour, kHour + kMicrosPerHour, std::nullopt,
+                       RollupColumns{true, true, true});
+  });
 }
 
 TEST(SqliteStoreTest, RefusesANewerSchema) {

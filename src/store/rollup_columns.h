@@ -1,0 +1,86 @@
+// What every rollup family's column description shares (see
+// store/generation_rollup_columns.h and store/route_rollup_columns.h): the
+// rounding of the seed's integer figures, the SQL text both stores build
+// from a column table, and the decoding of stored sketches.
+//
+// Interface (stable; both stores build on it):
+//   rounded(optional<double>)              -> optional<int64_t>, half away from zero
+//   column_list(columns, prefix)           -> "p.a, p.b, p.c"
+//   assignments(columns, source)           -> "a = s.a, b = s.b" (source "s." or "excluded.")
+//   placeholders(count)                    -> "?,?,?"
+//   decode_durations(bytes, table)         -> DDSketch, or throws StoreError(kCorrupt)
+//   decode_users(bytes, table)             -> HyperLogLog, or throws StoreError(kCorrupt)
+#pragma once
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "sketch/ddsketch.h"
+#include "sketch/hyperloglog.h"
+#include "store/store.h"
+
+namespace genalytics::rollup_columns {
+
+// The seed's integer columns hold derived figures rounded to the nearest
+// integer, halves away from zero; nullopt stays NULL.
+inline std::optional<int64_t> rounded(const std::optional<double>& value) {
+  if (!value) return std::nullopt;
+  return static_cast<int64_t>(std::llround(*value));
+}
+
+// `columns`, each after `prefix`, comma-separated: "t.a, t.b".
+inline std::string column_list(std::span<const char* const> columns, std::string_view prefix = "") {
+  std::string list;
+  for (const char* column : columns) {
+    if (!list.empty()) list += ", ";
+    list += prefix;
+    list += column;
+  }
+  return list;
+}
+
+// "a = {source}a, b = {source}b": an UPDATE's SET list taking each column
+// from `source` ("excluded." in an upsert, "s." from a staging table).
+inline std::string assignments(std::span<const char* const> columns, std::string_view source) {
+  std::string list;
+  for (const char* column : columns) {
+    if (!list.empty()) list += ", ";
+    list += fmt::format("{0} = {1}{0}", column, source);
+  }
+  return list;
+}
+
+// `count` positional parameters: "?,?,?".
+inline std::string placeholders(int count) {
+  std::string text;
+  for (int i = 0; i < count; ++i) text += i ? ",?" : "?";
+  return text;
+}
+
+// A stored DDSketch. Throws StoreError(kCorrupt) naming `table` when the
+// bytes do not decode.
+inline DDSketch decode_durations(std::string_view bytes, std::string_view table) {
+  auto sketch = DDSketch::deserialize(bytes);
+  if (!sketch) {
+    throw StoreError(fmt::format("corrupt duration_sketch in {}", table), StoreFailure::kCorrupt);
+  }
+  return std::move(*sketch);
+}
+
+// A stored HyperLogLog. Throws StoreError(kCorrupt) naming `table` when the
+// bytes do not decode.
+inline HyperLogLog decode_users(std::string_view bytes, std::string_view table) {
+  auto users = HyperLogLog::deserialize(bytes);
+  if (!users) {
+    throw StoreError(fmt::format("corrupt users_hll in {}", table), StoreFailure::kCorrupt);
+  }
+  return std::move(*users);
+}
+
+}  // namespace genalytics::rollup_columns

@@ -1,0 +1,63 @@
+// Generation events in the embedded store: generation_events and its
+// rollups, generation_metrics_hourly (every event, one row per hour, with
+// the seed's derived figures) and generation_dimension_hourly (one row per
+// dimension, hour and value), whose columns store/generation_rollup_columns.h
+// describes. SqliteStore implements the generation part of Store with it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "event/generation_event.h"
+#include "store/rollup_cache.h"
+#include "store/sqlite_connections.h"
+#include "store/store.h"
+
+namespace genalytics {
+
+class SqliteGenerationTables {
+ public:
+  // Uses `connections` and keeps `cache` fresh; both must outlive this.
+  SqliteGenerationTables(SqliteConnections& connections, RollupCache& cache)
+      : connections_(connections), cache_(cache) {}
+
+  // Store::write_generation_events: also increments rollup_sequence and,
+  // after the commit, reports the written (dimension, hour) keys to the cache.
+  void write(std::span<const GenerationEvent> events, std::vector<uint8_t>* inserted);
+  // Store::read_rollups.
+  std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                                      const std::optional<std::string>& value,
+                                      const RollupColumns& columns) const;
+  // Store::visit_rollups, through the cache (RollupCache::visit_window).
+  void visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
+                     const std::optional<std::string>& value, const RollupColumns& columns,
+                     const std::function<void(const RollupRow&)>& visit) const;
+  // Store::scan_user_events and Store::scan_events.
+  void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
+                        const std::function<void(const GenerationEvent&)>& visit) const;
+  void scan_events(int64_t start_us, int64_t end_us,
+                   const std::function<void(const GenerationEvent&)>& visit) const;
+  // Store::count_generation_events and Store::status.
+  int64_t count() const;
+  StoreStatus status() const;
+
+ private:
+  void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
+  static std::vector<RollupRow> read_rollups_on(SqliteDatabase& db, Dimension dimension,
+                                                int64_t start_us, int64_t end_us,
+                                                const std::optional<std::string>& value,
+                                                const RollupColumns& columns);
+  // Runs `sql` (the scan columns, then `bind` binds the parameters) and
+  // visits each row as an event.
+  void scan(const std::string& sql, const std::function<void(SqliteStatement&)>& bind,
+            const std::function<void(const GenerationEvent&)>& visit) const;
+
+  SqliteConnections& connections_;
+  RollupCache& cache_;
+};
+
+}  // namespace genalytics
