@@ -1,3 +1,6 @@
+// One program on purpose (over 400 lines): the figure and its comparisons
+// are measured in the same run, so the setup they share lives here.
+//
 // ingest_bench: ingest over HTTP (NDJSON, durable ack) beside the raw SQLite
 // prepared-insert rate of the same rows into the same schema, plus the
 // decode-only rate; then an ingest flood against a small queue, showing the

@@ -1,3 +1,6 @@
+// One program on purpose (over 400 lines): each figure and its comparison
+// (COPY, plain XADD) run against the same servers in the same run.
+//
 // pipeline_bench: the production engine on a real redis-server and
 // PostgreSQL 15 (started in temporary directories, as the tests do).
 // 1. Redis stream -> PostgreSQL with exactly-once (StreamWorker into
@@ -182,7 +185,7 @@ std::string create_copy_database(Servers& servers, const std::string& name,
   std::vector<uint8_t> inserted;
   for (const GenerationEvent& e : events) {
     if (months.insert(format_date(e.timestamp_us).substr(0, 7)).second) {
-      store.write_generation_events(std::span(&e, 1), &inserted);
+      store.write(std::span(&e, 1), &inserted);
     }
   }
   PgConnection(url).exec(
@@ -203,7 +206,7 @@ double copy_rows(const std::string& url, const std::vector<std::string>& chunks,
   return seconds;
 }
 
-// PostgresStore::write_generation_events alone, without Redis: the same
+// PostgresStore::write alone, without Redis: the same
 // events in batches of `batch` into a fresh database, one thread. Returns
 // the seconds taken.
 double store_rows(Servers& servers, const std::string& name,
@@ -215,7 +218,7 @@ double store_rows(Servers& servers, const std::string& name,
     std::vector<uint8_t> inserted;
     const auto started = Clock::now();
     for (size_t i = 0; i < events.size(); i += batch) {
-      store.write_generation_events(
+      store.write(
           std::span(events).subspan(i, std::min(batch, events.size() - i)), &inserted);
     }
     seconds = seconds_since(started);
@@ -448,7 +451,7 @@ void run_pipeline_section(Servers& servers, const Flags& flags) {
         std::thread::hardware_concurrency());
   }
   fmt::print(
-      "  for context: PostgresStore::write_generation_events alone (no Redis, 1 thread) "
+      "  for context: PostgresStore::write alone (no Redis, 1 thread) "
       "{} events/s; publish (XADD as StreamIngest: {} connections, pipelined) {} events/s\n",
       with_commas(std::llround(median(store_rates))), StreamIngest::Options().threads,
       with_commas(std::llround(median(publish_rates))));
@@ -498,7 +501,7 @@ FROM generation_events
 WHERE timestamp >= NOW() - INTERVAL '30 days';
 )sql";
 
-// Events per PostgresStore::write_generation_events call while loading.
+// Events per PostgresStore::write call while loading.
 constexpr size_t kLoadBatch = 20'000;
 
 // The counts of the cross-check, over the window the API reported.
@@ -514,7 +517,7 @@ constexpr const char* kOverviewCountsSql =
     "FROM generation_events WHERE timestamp >= $1::timestamptz AND timestamp < $2::timestamptz";
 
 // Demo traffic for about `target` events over 30 days ending now, written
-// through PostgresStore::write_generation_events by `threads` threads in
+// through PostgresStore::write by `threads` threads in
 // batches of `batch` (a bounded queue between the generator and them).
 // Returns the events stored.
 int64_t load_events(const std::string& url, int64_t target, size_t batch, int threads) {
@@ -546,7 +549,7 @@ int64_t load_events(const std::string& url, int64_t target, size_t batch, int th
         }
         changed.notify_all();
         try {
-          store.write_generation_events(events, &inserted);
+          store.write(events, &inserted);
         } catch (...) {
           error.capture();
           std::lock_guard lock(mutex);

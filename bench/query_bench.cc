@@ -1,3 +1,6 @@
+// One program on purpose (over 400 lines): the API's answers and the raw
+// SQL cross-check of every figure share the loader and the store.
+//
 // query_bench: the 30-day overview, models and trends over a store of 10M
 // events, timed over HTTP (p50/p99/max), each beside the time of computing the
 // same answer from the raw generation_events table with SQL, with a cross-check

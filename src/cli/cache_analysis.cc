@@ -54,7 +54,8 @@ int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags&
     store = std::make_unique<PostgresStore>(config.production.postgres_url);
   } else {
     store = open_existing_store(config.server.data_dir,
-                                "check --data-dir; genalytics serve, proxy and demo create one");
+                                "check --data-dir; genalytics serve, proxy and demo create one",
+                                config.server.sqlite);
   }
   CachePlanOptions options = config.server.routes.planning;
   if (flags.count > 0) options.top_n = flags.count;

@@ -68,13 +68,14 @@ void require_production_urls(const ProductionOptions& production) {
 }  // namespace
 
 std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
-                                                 std::string_view how_to_create) {
+                                                 std::string_view how_to_create,
+                                                 const SqliteStoreOptions& options) {
   // SqliteStore's file name in its data dir (store/sqlite_store.h).
   const std::filesystem::path path = std::filesystem::path(data_dir) / "genalytics.db";
   if (!std::filesystem::is_regular_file(path)) {
     throw std::invalid_argument(fmt::format("no store at {} ({})", path.string(), how_to_create));
   }
-  return std::make_unique<SqliteStore>(data_dir);
+  return std::make_unique<SqliteStore>(data_dir, options);
 }
 
 int run_serve(const GenalyticsConfig& config, bool production) {
@@ -145,7 +146,7 @@ int run_retention(const GenalyticsConfig& config) {
 }
 
 int run_demo(const GenalyticsConfig& config, bool if_empty) {
-  SqliteStore store(config.server.data_dir);
+  SqliteStore store(config.server.data_dir, config.server.sqlite);
   if (if_empty && store.count_generation_events() > 0) {
     spdlog::info("{} already holds events; demo data not loaded", store.path());
     return 0;
@@ -180,9 +181,10 @@ int run_demo(const GenalyticsConfig& config, bool if_empty) {
 
 int run_ingest(const GenalyticsConfig& config, const std::string& file, bool create) {
   std::unique_ptr<SqliteStore> store =
-      create ? std::make_unique<SqliteStore>(config.server.data_dir)
+      create ? std::make_unique<SqliteStore>(config.server.data_dir, config.server.sqlite)
              : open_existing_store(config.server.data_dir,
-                                   "check --data-dir, or pass --create to make a new store");
+                                   "check --data-dir, or pass --create to make a new store",
+                                   config.server.sqlite);
   BatchWriter writer(store.get(), config.server.writer);
   const bool tty = isatty(STDERR_FILENO);
   const auto started = std::chrono::steady_clock::now();
@@ -293,9 +295,11 @@ int run_proxy(const GenalyticsConfig& config, const std::string& listen, const s
   const sigset_t signals = block_stop_signals();
   std::unique_ptr<Store> store;
   if (!config.production.postgres_url.empty()) {
-    store = std::make_unique<PostgresStore>(config.production.postgres_url);
+    auto postgres = std::make_unique<PostgresStore>(config.production.postgres_url);
+    postgres->set_max_values_per_dimension_hour(config.server.sqlite.max_values_per_dimension_hour);
+    store = std::move(postgres);
   } else {
-    store = std::make_unique<SqliteStore>(config.server.data_dir);
+    store = std::make_unique<SqliteStore>(config.server.data_dir, config.server.sqlite);
   }
   BatchWriter writer(store.get(), config.server.writer);
   std::atomic<int64_t> dropped{0};

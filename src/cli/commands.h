@@ -70,7 +70,8 @@ int run_ingest(const GenalyticsConfig& config, const std::string& file, bool cre
 // std::invalid_argument "no store at DIR/genalytics.db (how_to_create)" when
 // it does not exist.
 std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
-                                                 std::string_view how_to_create);
+                                                 std::string_view how_to_create,
+                                                 const SqliteStoreOptions& options);
 
 // Reads one key from stdin (up to the first newline) and prints
 // "role:sha256hex", a line for --api-keys-file.

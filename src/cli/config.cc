@@ -128,6 +128,8 @@ GenalyticsConfig load_config(const std::string& path) {
   int64_t cache_mb = static_cast<int64_t>(server.rollup_cache_bytes >> 20);
   read_int(root, "storage", "rollup_cache_mb", &cache_mb, 0, int64_t{1} << 20);
   server.rollup_cache_bytes = static_cast<size_t>(cache_mb) << 20;
+  read_int(root, "rollup", "max_values_per_dimension_hour",
+           &server.sqlite.max_values_per_dimension_hour, 0, 1'000'000);
   read_int(root, "ingest", "max_queued_events", &server.writer.max_queued_events, 1, int64_t{1} << 32);
   read_int(root, "ingest", "max_events_per_commit", &server.writer.max_events_per_commit, 1,
            int64_t{1} << 32);

@@ -1,3 +1,6 @@
+// Over 400 lines: one simulation (users, jobs, the queue, the models'
+// profiles) whose parts share the random streams that keep it reproducible;
+// split, they would have to pass that state around.
 #include "demo/traffic_generator.h"
 
 #include <algorithm>

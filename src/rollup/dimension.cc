@@ -3,8 +3,6 @@
 #include "event/json_fields.h"
 
 namespace genalytics {
-inline namespace open_dimensions {
-
 std::optional<Dimension> Dimension::attribute(std::string_view key) {
   if (!is_valid_attribute_key(key)) return std::nullopt;
   Dimension dimension;
@@ -17,6 +15,17 @@ std::optional<Dimension> Dimension::attribute(std::string_view key) {
 std::string_view Dimension::attribute_key() const {
   if (name_.size() < kAttributePrefix.size()) return {};  // fixed (or a bare Kind kAttribute)
   return std::string_view(name_).substr(kAttributePrefix.size());
+}
+
+DimensionView Dimension::view() const { return DimensionView{kind_, attribute_key()}; }
+
+Dimension Dimension::of(const DimensionView& view) {
+  if (view.kind != kAttribute) return Dimension(view.kind);
+  Dimension dimension;
+  dimension.kind_ = kAttribute;
+  dimension.name_.reserve(kAttributePrefix.size() + view.attribute_key.size());
+  dimension.name_.append(kAttributePrefix).append(view.attribute_key);
+  return dimension;
 }
 
 bool is_valid_attribute_key(std::string_view key) {
@@ -54,5 +63,4 @@ std::optional<Dimension> parse_dimension(std::string_view text) {
   return std::nullopt;
 }
 
-}  // namespace open_dimensions
 }  // namespace genalytics

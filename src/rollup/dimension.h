@@ -13,11 +13,7 @@
 
 namespace genalytics {
 
-// Transitional: until rollup_bucket.h's closed `enum class Dimension` is
-// replaced by this type (issue 9, item 4, phase 2), it lives in an inline
-// namespace so that the two never share a mangled name. Code names it
-// `genalytics::Dimension` either way.
-inline namespace open_dimensions {
+struct DimensionView;
 
 // A value type, cheap to copy for the fixed dimensions (no allocation). It
 // converts implicitly from its Kind, so `Dimension::kModelCheckpoint` reads
@@ -44,6 +40,11 @@ class Dimension {
   bool is_attribute() const { return kind_ == kAttribute; }
   // The attribute's key ("style" of "attribute:style"); "" for fixed ones.
   std::string_view attribute_key() const;
+  // This dimension as a view (see DimensionView below), valid while it lives.
+  DimensionView view() const;
+  // The dimension `view` names. REQUIRES: a fixed kind, or kAttribute with
+  // a key is_valid_attribute_key accepts.
+  static Dimension of(const DimensionView& view);
 
   // Orders by kind, then by attribute key in byte order.
   friend bool operator==(const Dimension&, const Dimension&) = default;
@@ -55,6 +56,15 @@ class Dimension {
   // "attribute:<key>" for kAttribute, so to_string() needs no allocation;
   // empty for the fixed dimensions.
   std::string name_;
+};
+
+// A dimension's parts, viewing the attribute key instead of owning it: what
+// hot paths look rollup keys up with (rollup_bucket.h's RollupKeyView),
+// building a Dimension only for a key they keep. Valid while the viewed key
+// lives.
+struct DimensionView {
+  Dimension::Kind kind = Dimension::kAll;
+  std::string_view attribute_key;  // "" for the fixed dimensions
 };
 
 // The fixed dimensions, in Kind order.
@@ -78,5 +88,4 @@ std::string_view to_string(const Dimension& dimension);
 // surrounding spaces.
 std::optional<Dimension> parse_dimension(std::string_view text);
 
-}  // namespace open_dimensions
 }  // namespace genalytics

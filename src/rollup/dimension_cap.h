@@ -20,6 +20,9 @@ namespace genalytics {
 // cap; an event whose value is literally "(other)" is counted in it too.
 inline constexpr std::string_view kOtherValue = "(other)";
 
+// The cap when configuration names none (rollup.max_values_per_dimension_hour).
+inline constexpr size_t kDefaultMaxValuesPerDimensionHour = 100;
+
 // A value of one (hour, dimension) in a delta, and how much the delta adds
 // under it (events, for generation rollups).
 struct ValueWeight {

@@ -6,24 +6,6 @@
 
 namespace genalytics {
 
-std::string_view to_string(Dimension dimension) {
-  switch (dimension) {
-    case Dimension::kAll: return "all";
-    case Dimension::kModelCheckpoint: return "model_checkpoint";
-    case Dimension::kErrorType: return "error_type";
-    case Dimension::kGenerationType: return "generation_type";
-  }
-  return "all";
-}
-
-std::optional<Dimension> parse_dimension(std::string_view name) {
-  for (Dimension d : {Dimension::kAll, Dimension::kModelCheckpoint, Dimension::kErrorType,
-                      Dimension::kGenerationType}) {
-    if (to_string(d) == name) return d;
-  }
-  return std::nullopt;
-}
-
 void RollupBucket::add(const GenerationEvent& event) {
   ++event_count;
   switch (event.event_type) {
@@ -114,8 +96,14 @@ std::optional<double> RollupBucket::success_rate() const { return ratio(successe
 
 void RollupDelta::add(const GenerationEvent& event) {
   const int64_t hour = floor_hour(event.timestamp_us);
-  for_each_dimension(event, [&](Dimension dimension, std::string_view value) {
-    buckets_[RollupKey{hour, dimension, std::string(value)}].add(event);
+  for_each_dimension(event, &pairs_, [&](const DimensionView& dimension, std::string_view value) {
+    const RollupKeyView view{hour, dimension, value};
+    // A key is built only when it is new.
+    auto it = buckets_.lower_bound(view);
+    if (it == buckets_.end() || buckets_.key_comp()(view, it->first)) {
+      it = buckets_.try_emplace(it, RollupKey{hour, Dimension::of(dimension), std::string(value)});
+    }
+    it->second.add(event);
   });
 }
 

@@ -24,6 +24,9 @@ AppServer::AppServer(const AppServerOptions& options) {
     auto store = std::make_unique<PostgresStore>(
         production->postgres_url, PostgresStore::kDefaultPoolSize, options.rollup_cache_bytes);
     PostgresStore* postgres = store.get();
+    // rollup.max_values_per_dimension_hour, which the config keeps with the
+    // embedded store's options.
+    postgres->set_max_values_per_dimension_hour(options.sqlite.max_values_per_dimension_hour);
     store_ = std::move(store);
     StreamPublisher::Options publisher_options;
     publisher_options.ns = ns;

@@ -1,3 +1,5 @@
+// About 400 lines: the whole libpq wrapper (connection, results, COPY,
+// pool), each part small; splitting it would split one contract.
 #include "store/postgres.h"
 
 #include <fmt/format.h>

@@ -71,9 +71,12 @@ PgCopyBatch pg_copy_batch(std::span<const typename Kind::Event> events) {
 // (nothing committed then): kInvalid when an event_id is not canonical (the
 // database returns it spelled otherwise), kCorrupt when the rollup rows the
 // database locks are not those of the batch's keys.
+// `max_values_per_dimension_hour` caps the values of an open dimension per
+// hour, for kinds whose merge takes it (rollup/dimension_cap.h).
 template <typename Kind>
 void pg_write_batch(PgConnection& c, std::span<const typename Kind::Event> events,
-                    const PgCopyBatch& batch, std::vector<uint8_t>* inserted) {
+                    const PgCopyBatch& batch, std::vector<uint8_t>* inserted,
+                    size_t max_values_per_dimension_hour) {
   const PgBatchSql& sql = Kind::batch_sql();
   inserted->assign(events.size(), 0);
   PgTransaction transaction(c);
@@ -96,7 +99,13 @@ void pg_write_batch(PgConnection& c, std::span<const typename Kind::Event> event
   for (size_t i = 0; i < events.size(); ++i) {
     if ((*inserted)[i]) delta.add(events[i]);
   }
-  if (!delta.empty()) Kind::merge(c, delta);
+  if (!delta.empty()) {
+    if constexpr (requires { Kind::merge(c, delta, max_values_per_dimension_hour); }) {
+      Kind::merge(c, delta, max_values_per_dimension_hour);
+    } else {
+      Kind::merge(c, delta);
+    }
+  }
   transaction.commit();
 }
 

@@ -127,7 +127,8 @@ const PgBatchSql& PostgresGenerationKind::batch_sql() {
   return kSql;
 }
 
-void PostgresGenerationKind::merge(PgConnection& c, const RollupDelta& delta) {
+void PostgresGenerationKind::merge(PgConnection& c, RollupDelta& delta,
+                                   size_t max_values_per_dimension_hour) {
   static const std::string kLockHourlySql = fmt::format(
       "INSERT INTO {} AS t (timestamp, duration_sketch, users_hll) "
       "SELECT k.timestamp, $2::bytea, $3::bytea FROM unnest($1::timestamptz[]) AS k(timestamp) "
@@ -154,15 +155,13 @@ void PostgresGenerationKind::merge(PgConnection& c, const RollupDelta& delta) {
       kHourlyTable, kDimensionTable, kStatesTable, assignments(columns::kStateColumns, "s."),
       assignments(columns::kDerived, "s."));
 
+  static const std::string kStoredValuesSql = fmt::format(
+      "SELECT value FROM {} WHERE dimension = $1::text AND timestamp = $2::timestamptz",
+      kDimensionTable);
+
   std::vector<std::string> hours, dimensions, dimension_hours, values;
   for (const auto& [key, bucket] : delta.buckets()) {
-    if (key.dimension == Dimension::kAll) {
-      hours.push_back(pg_timestamp(key.hour_us));
-    } else {
-      dimensions.emplace_back(to_string(key.dimension));
-      dimension_hours.push_back(pg_timestamp(key.hour_us));
-      values.push_back(key.value);
-    }
+    if (key.dimension == Dimension::kAll) hours.push_back(pg_timestamp(key.hour_us));
   }
   const std::string empty_sketch = DDSketch().serialize();
   const std::string empty_users = HyperLogLog().serialize();
@@ -173,6 +172,29 @@ void PostgresGenerationKind::merge(PgConnection& c, const RollupDelta& delta) {
                PgParams().text(pg_array_literal(hours)).bytea(empty_sketch).bytea(empty_users),
                PgFormat::kBinary),
         kHourlyTable);
+  }
+  // Every hour of the delta has its `all` row, now locked: a concurrent
+  // writer of the same hour waits here, so the values read below are all
+  // the hour has (each statement reads what is committed when it starts),
+  // and the cap holds whatever the number of writers.
+  delta.fold_attribute_values(max_values_per_dimension_hour,
+                              [&](int64_t hour_us, const Dimension& dimension) {
+                                const PgResult result = c.exec(
+                                    kStoredValuesSql, PgParams()
+                                                          .text(to_string(dimension))
+                                                          .text(pg_timestamp(hour_us)));
+                                std::vector<std::string> stored;
+                                stored.reserve(result.rows());
+                                for (int r = 0; r < result.rows(); ++r) {
+                                  stored.emplace_back(result.text(r, 0));
+                                }
+                                return stored;
+                              });
+  for (const auto& [key, bucket] : delta.buckets()) {
+    if (key.dimension == Dimension::kAll) continue;
+    dimensions.emplace_back(to_string(key.dimension));
+    dimension_hours.push_back(pg_timestamp(key.hour_us));
+    values.push_back(key.value);
   }
   if (!dimensions.empty()) {
     std::vector<RollupRow> rows =

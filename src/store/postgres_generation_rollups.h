@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "event/generation_event.h"
+#include "rollup/dimension_cap.h"
 #include "rollup/rollup_bucket.h"
 #include "store/postgres.h"
 #include "store/postgres_connection_pool.h"
@@ -37,14 +38,19 @@ struct PostgresGenerationKind {
     append_generation_event_copy_row(out, event);
   }
   // Merges `delta` into the rollup rows and logs the change
-  // (store/postgres_rollup_changes.h). Every writer locks the rows it
-  // changes in one order (the hourly table by hour, then dimension rows by
-  // (dimension, hour, value) in the database's collation), each lock taken
-  // by creating the row or by updating its updated_at, so concurrent writers
-  // never deadlock. Throws StoreError (kCorrupt when a stored row does not
-  // decode, or the rows locked are not one per key of `delta`).
-  // REQUIRES: inside the batch's transaction.
-  static void merge(PgConnection& c, const RollupDelta& delta);
+  // (store/postgres_rollup_changes.h). First folds each attribute
+  // dimension's values of an hour over `max_values_per_dimension_hour` into
+  // "(other)" (RollupDelta::fold_attribute_values; one query per (hour,
+  // attribute dimension) for the values the hour has), under the lock of
+  // the hour's row, so the cap holds with any number of writers. Every
+  // writer locks the rows it changes in one order (the hourly table by hour,
+  // then dimension rows by (dimension, hour, value) in the database's
+  // collation), each lock taken by creating the row or by updating its
+  // updated_at, so concurrent writers never deadlock. Throws StoreError
+  // (kCorrupt when a stored row does not decode, or the rows locked are not
+  // one per key of `delta`). REQUIRES: inside the batch's transaction.
+  static void merge(PgConnection& c, RollupDelta& delta,
+                    size_t max_values_per_dimension_hour = kDefaultMaxValuesPerDimensionHour);
 };
 
 // Store::read_rollups on `c`: the rows of `dimension` for hours in

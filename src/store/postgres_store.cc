@@ -1,6 +1,10 @@
 #include "store/postgres_store.h"
 
+#include <array>
+#include <tuple>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "store/postgres_copy_batch.h"
 #include "store/postgres_migrations.h"
@@ -15,6 +19,19 @@ template <typename... Kinds>
 struct PostgresKindList {
   // Their raw-event tables, each partitioned by month.
   static std::vector<std::string_view> tables() { return {Kinds::kTable...}; }
+
+  // The kind whose events are `Event`.
+  template <typename Event>
+  static constexpr size_t index_of() {
+    constexpr std::array<bool, sizeof...(Kinds)> matches = {
+        std::is_same_v<Event, typename Kinds::Event>...};
+    for (size_t i = 0; i < matches.size(); ++i) {
+      if (matches[i]) return i;
+    }
+    return matches.size();  // not a kind of this list: tuple_element_t fails to compile
+  }
+  template <typename Event>
+  using KindOf = std::tuple_element_t<index_of<Event>(), std::tuple<Kinds...>>;
 };
 
 // The event kinds this store writes (store/postgres_copy_batch.h), one
@@ -61,18 +78,17 @@ void PostgresStore::write_events(std::span<const typename Kind::Event> events,
   const PgCopyBatch batch = pg_copy_batch<Kind>(events);
   partitions_.write_partitioned(Kind::kTable, batch.months, inserted, [&] {
     pool_.with_connection(
-        [&](PgConnection& c) { pg_write_batch<Kind>(c, events, batch, inserted); });
+        [&](PgConnection& c) { pg_write_batch<Kind>(c, events, batch, inserted, max_values_per_dimension_hour_.load()); });
   });
 }
 
-void PostgresStore::write_generation_events(std::span<const GenerationEvent> events,
-                                            std::vector<uint8_t>* inserted) {
-  write_events<PostgresGenerationKind>(events, inserted);
-}
-
-void PostgresStore::write_route_events(std::span<const RouteEvent> events,
-                                       std::vector<uint8_t>* inserted) {
-  write_events<PostgresRouteKind>(events, inserted);
+void PostgresStore::write(EventSpan events, std::vector<uint8_t>* inserted) {
+  std::visit(
+      [&](auto span) {
+        using Event = typename decltype(span)::value_type;
+        write_events<PostgresKinds::KindOf<Event>>(span, inserted);
+      },
+      events);
 }
 
 std::vector<RollupRow> PostgresStore::read_rollups(Dimension dimension, int64_t start_us,

@@ -14,18 +14,20 @@
 //   postgres_generation_rollups, postgres_route_rollups  one per event kind:
 //                           its raw COPY row, its rollup merge, its reads
 // Adding an event kind: its postgres_<kind>_rollups files (a kind struct as
-// postgres_copy_batch.h describes, and its reads), its entry in
-// PostgresKinds (postgres_store.cc), and the Store methods of the kind, each
-// a one-line call. kGenerationEventCopyColumns and
+// postgres_copy_batch.h describes, and its reads), its migration, its entry
+// in PostgresKinds (postgres_store.cc), through which write() dispatches, and
+// the kind's read methods, each a one-line call. kGenerationEventCopyColumns and
 // append_generation_event_copy_row, which tools load the same rows with,
 // come with postgres_generation_rollups.h.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "event/time.h"
+#include "rollup/dimension_cap.h"
 #include "store/postgres.h"
 #include "store/postgres_connection_pool.h"
 #include "store/postgres_generation_rollups.h"
@@ -61,9 +63,14 @@ class PostgresStore final : public Store {
   // schema than this build knows.
   static void migrate(const std::string& url);
 
+  // The cap on the values an open dimension (attribute:<key>) keeps per
+  // hour, the rest folded into "(other)" (rollup/dimension_cap.h); default
+  // kDefaultMaxValuesPerDimensionHour. Applies to later writes. Thread-safe.
+  void set_max_values_per_dimension_hour(size_t cap) { max_values_per_dimension_hour_.store(cap); }
+
   // Thread-safe, and safe against concurrent writers in other processes.
-  void write_generation_events(std::span<const GenerationEvent> events,
-                               std::vector<uint8_t>* inserted) override;
+  using Store::write;
+  void write(EventSpan events, std::vector<uint8_t>* inserted) override;
   std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
                                       const std::optional<std::string>& value,
                                       const RollupColumns& columns) const override;
@@ -78,9 +85,6 @@ class PostgresStore final : public Store {
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   void scan_events(int64_t start_us, int64_t end_us,
                    const std::function<void(const GenerationEvent&)>& visit) const override;
-  // Thread-safe, and safe against concurrent writers in other processes.
-  void write_route_events(std::span<const RouteEvent> events,
-                          std::vector<uint8_t>* inserted) override;
   std::vector<RouteRollupRow> read_route_rollups(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const override;
   // Query params come back in the compact, key-sorted form they were written
@@ -112,12 +116,13 @@ class PostgresStore final : public Store {
   static int schema_version();
 
  private:
-  // Writes `events` of `Kind` (store/postgres_copy_batch.h) as the Store
-  // write methods promise.
+  // Writes `events` of `Kind` (store/postgres_copy_batch.h) as Store::write
+  // promises.
   template <typename Kind>
   void write_events(std::span<const typename Kind::Event> events, std::vector<uint8_t>* inserted);
 
   const Clock clock_;
+  std::atomic<size_t> max_values_per_dimension_hour_{kDefaultMaxValuesPerDimensionHour};
   mutable PostgresConnectionPool pool_;
   PostgresPartitions partitions_;  // uses pool_
   std::unique_ptr<RollupCache> rollup_cache_;

@@ -83,11 +83,11 @@ void RollupCache::lookup(Dimension dimension, int64_t start_us, int64_t end_us, 
   if (end_us <= start_us) return;
   entries->resize(static_cast<size_t>((end_us - start_us + kMicrosPerHour - 1) / kMicrosPerHour));
   if (capacity_bytes_ == 0) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stats_.misses += entries->size();
     return;
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   observe(seq);
   auto it = slots_.lower_bound(Key{dimension, start_us});
   for (; it != slots_.end() && it->first.dimension == dimension && it->first.hour_us < end_us;
@@ -110,7 +110,7 @@ void RollupCache::insert(const Key& key, uint64_t seq, Entry rows) {
   if (capacity_bytes_ == 0) return;
   const size_t bytes = estimate_bytes(*rows);
   if (bytes > capacity_bytes_) return;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   observe(seq);
   if (seq < floor_seq_) return;
   if (auto last = last_write_.find(key); last != last_write_.end() && last->second > seq) return;
@@ -125,7 +125,7 @@ void RollupCache::insert(const Key& key, uint64_t seq, Entry rows) {
 }
 
 void RollupCache::invalidate(uint64_t seq, std::span<const Key> keys) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (const Key& key : keys) {
     if (auto it = slots_.find(key); it != slots_.end()) erase(it);
     uint64_t& last = last_write_[key];
@@ -140,17 +140,18 @@ void RollupCache::invalidate(uint64_t seq, std::span<const Key> keys) {
     clear();
     ++stats_.resets;
     floor_seq_ = std::max(floor_seq_, known_seq_);
-    std::erase_if(last_write_, [&](const auto& entry) { return entry.second <= floor_seq_; });
+    const uint64_t floor = floor_seq_;
+    std::erase_if(last_write_, [floor](const auto& entry) { return entry.second <= floor; });
   }
 }
 
 uint64_t RollupCache::known_seq() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return known_seq_;
 }
 
 RollupCache::Stats RollupCache::stats() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stats stats = stats_;
   stats.entries = slots_.size();
   stats.bytes = bytes_;

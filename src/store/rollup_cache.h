@@ -4,7 +4,8 @@
 // more than merging them.
 //
 // One entry holds every row of one (dimension, hour), all columns, ordered
-// by value. Entries are immutable and shared: a reader keeps the ones it
+// by value; an attribute dimension (attribute:<key>) is cached and
+// invalidated like the fixed ones. Entries are immutable and shared: a reader keeps the ones it
 // uses alive while it merges, without holding the cache's lock.
 //
 // Freshness rests on a write sequence number that the store keeps in the
@@ -33,7 +34,6 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
@@ -41,6 +41,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "event/time.h"
 #include "rollup/rollup_bucket.h"
 #include "store/store.h"
@@ -148,28 +150,30 @@ class RollupCache {
     std::list<Key>::iterator lru;  // position in lru_
   };
 
-  void observe(uint64_t seq);  // REQUIRES: mutex_ held
-  void erase(std::map<Key, Slot>::iterator it);  // REQUIRES: mutex_ held
-  void clear();  // REQUIRES: mutex_ held
+  void observe(uint64_t seq) REQUIRES(mutex_);
+  void erase(std::map<Key, Slot>::iterator it) REQUIRES(mutex_);
+  void clear() REQUIRES(mutex_);
 
   const size_t capacity_bytes_;
-  mutable std::mutex mutex_;
-  std::map<Key, Slot> slots_;            // GUARDED_BY(mutex_)
-  std::list<Key> lru_;                   // GUARDED_BY(mutex_); front: most recent
-  size_t bytes_ = 0;                     // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  std::map<Key, Slot> slots_ GUARDED_BY(mutex_);
+  std::list<Key> lru_ GUARDED_BY(mutex_);  // front: most recent
+  size_t bytes_ GUARDED_BY(mutex_) = 0;
   // Every write up to known_seq_ has been accounted for (invalidated or
   // answered by a reset).
-  uint64_t known_seq_ = 0;               // GUARDED_BY(mutex_)
+  uint64_t known_seq_ GUARDED_BY(mutex_) = 0;
   // Our own writes after known_seq_, already invalidated.
-  std::set<uint64_t> own_writes_;        // GUARDED_BY(mutex_)
+  std::set<uint64_t> own_writes_ GUARDED_BY(mutex_);
   // Entries read before this sequence number are refused (the last reset).
-  uint64_t floor_seq_ = 0;               // GUARDED_BY(mutex_)
+  uint64_t floor_seq_ GUARDED_BY(mutex_) = 0;
   // The last write that changed each key: entries read before it are
-  // refused. One small entry per (dimension, hour) written, up to
-  // kMaxTrackedKeys (about two years of hours), then a reset.
+  // refused. One small entry per (dimension, hour) written, attribute
+  // dimensions included, up to kMaxTrackedKeys (about two years of hours
+  // of the four fixed dimensions; less with attribute dimensions), then a
+  // reset: a lost cache, never a stale answer.
   static constexpr size_t kMaxTrackedKeys = 65536;
-  std::map<Key, uint64_t> last_write_;   // GUARDED_BY(mutex_)
-  Stats stats_;                          // GUARDED_BY(mutex_)
+  std::map<Key, uint64_t> last_write_ GUARDED_BY(mutex_);
+  Stats stats_ GUARDED_BY(mutex_);
 };
 
 template <typename Read>

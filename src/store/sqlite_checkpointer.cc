@@ -18,7 +18,7 @@ SqliteCheckpointer::SqliteCheckpointer(SqliteDatabase& writer, const std::string
 SqliteCheckpointer::~SqliteCheckpointer() {
   sqlite3_wal_autocheckpoint(writer_.handle(), threshold_pages_);  // replaces our hook
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_one();
@@ -26,12 +26,12 @@ SqliteCheckpointer::~SqliteCheckpointer() {
 }
 
 uint64_t SqliteCheckpointer::checkpoints() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return checkpoints_;
 }
 
 uint64_t SqliteCheckpointer::failures() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return failures_;
 }
 
@@ -39,7 +39,7 @@ int SqliteCheckpointer::on_commit(void* self, sqlite3*, const char*, int pages) 
   auto* checkpointer = static_cast<SqliteCheckpointer*>(self);
   if (pages < checkpointer->threshold_pages_) return SQLITE_OK;
   {
-    std::lock_guard lock(checkpointer->mutex_);
+    MutexLock lock(checkpointer->mutex_);
     checkpointer->requested_ = true;
   }
   checkpointer->wake_.notify_one();
@@ -47,9 +47,12 @@ int SqliteCheckpointer::on_commit(void* self, sqlite3*, const char*, int pages) 
 }
 
 void SqliteCheckpointer::run() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [&] { return requested_ || stopping_; });
+    wake_.wait(lock.native(), [&] {
+      mutex_.assert_held();
+      return requested_ || stopping_;
+    });
     if (stopping_) return;
     requested_ = false;
     lock.unlock();

@@ -9,10 +9,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "store/sqlite.h"
 
 namespace genalytics {
@@ -40,12 +41,12 @@ class SqliteCheckpointer {
   SqliteDatabase& writer_;
   const int threshold_pages_;
   std::unique_ptr<SqliteDatabase> connection_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool requested_ = false;   // GUARDED_BY(mutex_)
-  bool stopping_ = false;    // GUARDED_BY(mutex_)
-  uint64_t checkpoints_ = 0; // GUARDED_BY(mutex_)
-  uint64_t failures_ = 0;    // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  std::condition_variable wake_;  // signalled on request and stop
+  bool requested_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  uint64_t checkpoints_ GUARDED_BY(mutex_) = 0;
+  uint64_t failures_ GUARDED_BY(mutex_) = 0;
   std::thread thread_;
 };
 

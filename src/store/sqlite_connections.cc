@@ -20,7 +20,7 @@ SqliteConnections::Reader::~Reader() { connections_.release_reader(std::move(db_
 
 std::unique_ptr<SqliteDatabase> SqliteConnections::acquire_reader() const {
   {
-    std::lock_guard lock(readers_mutex_);
+    MutexLock lock(readers_mutex_);
     if (!idle_readers_.empty()) {
       auto reader = std::move(idle_readers_.back());
       idle_readers_.pop_back();
@@ -33,7 +33,7 @@ std::unique_ptr<SqliteDatabase> SqliteConnections::acquire_reader() const {
 }
 
 void SqliteConnections::release_reader(std::unique_ptr<SqliteDatabase> reader) const {
-  std::lock_guard lock(readers_mutex_);
+  MutexLock lock(readers_mutex_);
   idle_readers_.push_back(std::move(reader));
 }
 

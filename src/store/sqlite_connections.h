@@ -4,10 +4,11 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "store/sqlite.h"
 
 namespace genalytics {
@@ -49,8 +50,8 @@ class SqliteConnections {
 
   const std::string path_;
   std::unique_ptr<SqliteDatabase> writer_;
-  mutable std::mutex readers_mutex_;
-  mutable std::vector<std::unique_ptr<SqliteDatabase>> idle_readers_;  // GUARDED_BY(readers_mutex_)
+  mutable Mutex readers_mutex_;
+  mutable std::vector<std::unique_ptr<SqliteDatabase>> idle_readers_ GUARDED_BY(readers_mutex_);
 };
 
 }  // namespace genalytics

@@ -69,7 +69,18 @@ void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
   write_event_batch<RollupDelta>(
       writer, kInsertEventSql, events, inserted,
       [&](SqliteStatement& insert, const GenerationEvent& e) { bind_event(insert, e, now_text); },
-      [&](const RollupDelta& delta) {
+      [&](RollupDelta& delta) {
+        SqliteStatement& values = writer.prepare_cached(
+            "SELECT value FROM generation_dimension_hourly WHERE dimension = ? AND timestamp = ?");
+        delta.fold_attribute_values(
+            max_values_per_dimension_hour_, [&](int64_t hour_us, const Dimension& dimension) {
+              values.bind_text(1, to_string(dimension));
+              values.bind_text(2, format_rfc3339_micros(hour_us));
+              std::vector<std::string> stored;
+              while (values.step()) stored.emplace_back(values.column_text(0));
+              values.reset();
+              return stored;
+            });
         for (const auto& [key, bucket] : delta.buckets()) merge_rollup(key, bucket, now_text);
         SqliteStatement& bump = writer.prepare_cached(
             "UPDATE rollup_sequence SET seq = seq + 1 WHERE id = 1 RETURNING seq");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "event/generation_event.h"
+#include "rollup/dimension_cap.h"
 #include "store/rollup_cache.h"
 #include "store/sqlite_connections.h"
 #include "store/store.h"
@@ -25,8 +26,15 @@ class SqliteGenerationTables {
   SqliteGenerationTables(SqliteConnections& connections, RollupCache& cache)
       : connections_(connections), cache_(cache) {}
 
-  // Store::write_generation_events: also increments rollup_sequence and,
-  // after the commit, reports the written (dimension, hour) keys to the cache.
+  // An hour keeps at most `cap` values of each attribute dimension in rows
+  // of their own (rollup/dimension_cap.h); kDefaultMaxValuesPerDimensionHour
+  // until set. REQUIRES: no write() running (the store sets it when it opens).
+  void set_max_values_per_dimension_hour(size_t cap) { max_values_per_dimension_hour_ = cap; }
+
+  // Store::write_generation_events: folds each attribute dimension's values
+  // of an hour over the cap into "(other)", knowing the values the hour
+  // already has; also increments rollup_sequence and, after the commit,
+  // reports the written (dimension, hour) keys to the cache.
   void write(std::span<const GenerationEvent> events, std::vector<uint8_t>* inserted);
   // Store::read_rollups.
   std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
@@ -58,6 +66,7 @@ class SqliteGenerationTables {
 
   SqliteConnections& connections_;
   RollupCache& cache_;
+  size_t max_values_per_dimension_hour_ = kDefaultMaxValuesPerDimensionHour;
 };
 
 }  // namespace genalytics

@@ -22,7 +22,7 @@ class SqliteRouteTables {
   // Uses `connections`, which must outlive this.
   explicit SqliteRouteTables(SqliteConnections& connections) : connections_(connections) {}
 
-  // Store::write_route_events.
+  // Store::write, for route events.
   void write(std::span<const RouteEvent> events, std::vector<uint8_t>* inserted);
   // Store::read_route_rollups.
   std::vector<RouteRollupRow> read_rollups(int64_t start_us, int64_t end_us,

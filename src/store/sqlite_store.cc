@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <filesystem>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <variant>
 
 #include "store/sqlite_connections.h"
 #include "store/sqlite_generation_tables.h"
@@ -10,6 +15,74 @@
 #include "store/sqlite_route_tables.h"
 
 namespace genalytics {
+namespace {
+
+// An event kind (event/event_batch.h) as this store writes it: `Tables`
+// holds its tables, built from the store's SqliteConnections (and its
+// RollupCache when it takes one), with write(std::span<const Event>,
+// inserted) as Store::write promises.
+template <typename Kind, typename Tables>
+struct SqliteKind {
+  using Event = typename Kind::Event;
+  using TablesType = Tables;
+
+  static std::unique_ptr<Tables> make(SqliteConnections& connections, RollupCache& cache) {
+    if constexpr (std::is_constructible_v<Tables, SqliteConnections&, RollupCache&>) {
+      return std::make_unique<Tables>(connections, cache);
+    } else {
+      return std::make_unique<Tables>(connections);
+    }
+  }
+};
+
+template <typename... Kinds>
+class SqliteKindList {
+ public:
+  SqliteKindList(SqliteConnections& connections, RollupCache& cache)
+      : tables_(Kinds::make(connections, cache)...) {}
+
+  // The tables of the kind whose tables class is `Tables`.
+  template <typename Tables>
+  Tables& get() const {
+    return *std::get<std::unique_ptr<Tables>>(tables_);
+  }
+
+  // Hands `events` to the tables of their kind.
+  void write(EventSpan events, std::vector<uint8_t>* inserted) const {
+    std::visit(
+        [&](auto span) {
+          using Event = typename decltype(span)::value_type;
+          get<typename KindOf<Event>::TablesType>().write(span, inserted);
+        },
+        events);
+  }
+
+ private:
+  template <typename Event>
+  static constexpr size_t index_of() {
+    constexpr std::array<bool, sizeof...(Kinds)> matches = {
+        std::is_same_v<Event, typename Kinds::Event>...};
+    for (size_t i = 0; i < matches.size(); ++i) {
+      if (matches[i]) return i;
+    }
+    return matches.size();  // not a kind of this list: tuple_element_t fails to compile
+  }
+  template <typename Event>
+  using KindOf = std::tuple_element_t<index_of<Event>(), std::tuple<Kinds...>>;
+
+  std::tuple<std::unique_ptr<typename Kinds::TablesType>...> tables_;
+};
+
+// The event kinds this store writes, one entry each, in EventKinds' order:
+// a new kind adds its entry here.
+using SqliteKinds = SqliteKindList<SqliteKind<GenerationKind, SqliteGenerationTables>,
+                                   SqliteKind<RouteKind, SqliteRouteTables>>;
+
+}  // namespace
+
+struct SqliteStore::KindTables : SqliteKinds {
+  using SqliteKinds::SqliteKinds;
+};
 
 SqliteStore::SqliteStore(const std::string& data_dir, const SqliteStoreOptions& options)
     : rollup_cache_(std::make_unique<RollupCache>(options.rollup_cache_bytes)) {
@@ -23,11 +96,16 @@ SqliteStore::SqliteStore(const std::string& data_dir, const SqliteStoreOptions& 
   migrate();
   checkpointer_ = std::make_unique<SqliteCheckpointer>(connections_->writer(), connections_->path(),
                                                        options.checkpoint_pages);
-  generation_ = std::make_unique<SqliteGenerationTables>(*connections_, *rollup_cache_);
-  routes_ = std::make_unique<SqliteRouteTables>(*connections_);
+  tables_ = std::make_unique<KindTables>(*connections_, *rollup_cache_);
+  generation().set_max_values_per_dimension_hour(options.max_values_per_dimension_hour);
 }
 
 SqliteStore::~SqliteStore() = default;
+
+SqliteGenerationTables& SqliteStore::generation() const {
+  return tables_->get<SqliteGenerationTables>();
+}
+SqliteRouteTables& SqliteStore::routes() const { return tables_->get<SqliteRouteTables>(); }
 
 const std::string& SqliteStore::path() const { return connections_->path(); }
 
@@ -55,60 +133,54 @@ void SqliteStore::migrate() {
   transaction.commit();
 }
 
-void SqliteStore::write_generation_events(std::span<const GenerationEvent> events,
-                                          std::vector<uint8_t>* inserted) {
-  generation_->write(events, inserted);
+void SqliteStore::write(EventSpan events, std::vector<uint8_t>* inserted) {
+  tables_->write(events, inserted);
 }
 
 std::vector<RollupRow> SqliteStore::read_rollups(Dimension dimension, int64_t start_us,
                                                  int64_t end_us,
                                                  const std::optional<std::string>& value,
                                                  const RollupColumns& columns) const {
-  return generation_->read_rollups(dimension, start_us, end_us, value, columns);
+  return generation().read_rollups(dimension, start_us, end_us, value, columns);
 }
 
 void SqliteStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
                                 const std::optional<std::string>& value,
                                 const RollupColumns& columns,
                                 const std::function<void(const RollupRow&)>& visit) const {
-  generation_->visit_rollups(dimension, start_us, end_us, value, columns, visit);
+  generation().visit_rollups(dimension, start_us, end_us, value, columns, visit);
 }
 
 void SqliteStore::scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                                    const std::function<void(const GenerationEvent&)>& visit) const {
-  generation_->scan_user_events(user_id, start_us, end_us, visit);
+  generation().scan_user_events(user_id, start_us, end_us, visit);
 }
 
 void SqliteStore::scan_events(int64_t start_us, int64_t end_us,
                               const std::function<void(const GenerationEvent&)>& visit) const {
-  generation_->scan_events(start_us, end_us, visit);
+  generation().scan_events(start_us, end_us, visit);
 }
 
-int64_t SqliteStore::count_generation_events() const { return generation_->count(); }
+int64_t SqliteStore::count_generation_events() const { return generation().count(); }
 
-StoreStatus SqliteStore::status() const { return generation_->status(); }
-
-void SqliteStore::write_route_events(std::span<const RouteEvent> events,
-                                     std::vector<uint8_t>* inserted) {
-  routes_->write(events, inserted);
-}
+StoreStatus SqliteStore::status() const { return generation().status(); }
 
 std::vector<RouteRollupRow> SqliteStore::read_route_rollups(
     int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const {
-  return routes_->read_rollups(start_us, end_us, route);
+  return routes().read_rollups(start_us, end_us, route);
 }
 
 std::vector<Store::UrlCount> SqliteStore::most_requested_urls(
     const std::string& route, const std::string& method,
     const std::string& query_params_normalized_json, int64_t start_us, int64_t end_us,
     size_t limit) const {
-  return routes_->most_requested_urls(route, method, query_params_normalized_json, start_us,
+  return routes().most_requested_urls(route, method, query_params_normalized_json, start_us,
                                       end_us, limit);
 }
 
 void SqliteStore::scan_route_events(int64_t start_us, int64_t end_us,
                                     const std::function<void(const RouteEvent&)>& visit) const {
-  routes_->scan(start_us, end_us, visit);
+  routes().scan(start_us, end_us, visit);
 }
 
 RollupCache::Stats SqliteStore::rollup_cache_stats() const { return rollup_cache_->stats(); }

@@ -7,15 +7,18 @@
 // This class is the shell: it opens the file, applies the schema
 // (store/sqlite_migrations.h) and hands each event kind's calls to that
 // kind's tables (sqlite_generation_tables.h, sqlite_route_tables.h), which
-// share its connections (sqlite_connections.h). A new kind is a migration
-// (one line in the list), a tables class in files of its own, and here its
-// member and the Store methods that hand over to it.
+// share its connections (sqlite_connections.h). write() dispatches through
+// SqliteKinds (sqlite_store.cc), one entry per kind. A new kind is a
+// migration (one line in the list), a tables class in files of its own, its
+// entry in SqliteKinds, and here the one-line hand-over of each of its read
+// methods (store/store.h says what the whole store layer takes).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "rollup/dimension_cap.h"
 #include "store/rollup_cache.h"
 #include "store/sqlite.h"
 #include "store/sqlite_checkpointer.h"
@@ -33,6 +36,9 @@ struct SqliteStoreOptions {
   // WAL pages (4 KiB) that start a checkpoint, run on a thread of its own
   // (store/sqlite_checkpointer.h).
   int checkpoint_pages = 4096;
+  // Values of each attribute dimension an hour keeps in rows of their own;
+  // the rest are folded into "(other)" (rollup/dimension_cap.h).
+  size_t max_values_per_dimension_hour = kDefaultMaxValuesPerDimensionHour;
 };
 
 class SqliteStore final : public Store {
@@ -42,8 +48,8 @@ class SqliteStore final : public Store {
   explicit SqliteStore(const std::string& data_dir, const SqliteStoreOptions& options = {});
   ~SqliteStore() override;
 
-  void write_generation_events(std::span<const GenerationEvent> events,
-                               std::vector<uint8_t>* inserted) override;
+  using Store::write;
+  void write(EventSpan events, std::vector<uint8_t>* inserted) override;
   std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
                                       const std::optional<std::string>& value,
                                       const RollupColumns& columns) const override;
@@ -55,8 +61,6 @@ class SqliteStore final : public Store {
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   void scan_events(int64_t start_us, int64_t end_us,
                    const std::function<void(const GenerationEvent&)>& visit) const override;
-  void write_route_events(std::span<const RouteEvent> events,
-                          std::vector<uint8_t>* inserted) override;
   std::vector<RouteRollupRow> read_route_rollups(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& route) const override;
   void scan_route_events(int64_t start_us, int64_t end_us,
@@ -79,11 +83,15 @@ class SqliteStore final : public Store {
  private:
   void migrate();
 
+  // Each kind's tables (SqliteKinds in sqlite_store.cc).
+  struct KindTables;
+  SqliteGenerationTables& generation() const;
+  SqliteRouteTables& routes() const;
+
   std::unique_ptr<RollupCache> rollup_cache_;
   std::unique_ptr<SqliteConnections> connections_;
   std::unique_ptr<SqliteCheckpointer> checkpointer_;  // destroyed before connections_
-  std::unique_ptr<SqliteGenerationTables> generation_;
-  std::unique_ptr<SqliteRouteTables> routes_;
+  std::unique_ptr<KindTables> tables_;                // destroyed before connections_
 };
 
 }  // namespace genalytics

@@ -1,8 +1,8 @@
 #include "store/store.h"
 
 #include <algorithm>
+#include <ostream>
 #include <unordered_map>
-#include <variant>
 
 namespace genalytics {
 
@@ -15,22 +15,8 @@ const char* to_string(StoreFailure failure) {
   return "unknown";
 }
 
-namespace {
-template <typename... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
-template <typename... Handlers>
-Overloaded(Handlers...) -> Overloaded<Handlers...>;  // clang 14 does not deduce it
-}  // namespace
-
-void Store::write(EventSpan events, std::vector<uint8_t>* inserted) {
-  // One line per event kind (event/event_batch.h).
-  std::visit(Overloaded{
-                 [&](std::span<const GenerationEvent> e) { write_generation_events(e, inserted); },
-                 [&](std::span<const RouteEvent> e) { write_route_events(e, inserted); },
-             },
-             events);
+std::ostream& operator<<(std::ostream& out, StoreFailure failure) {
+  return out << to_string(failure);
 }
 
 std::vector<Store::UrlCount> Store::most_requested_urls(

@@ -1,11 +1,31 @@
-// The storage interface: raw generation and route events plus their hourly
-// rollups. Implementations: SqliteStore (embedded) and PostgresStore
-// (production), both in this folder. Both must pass tests/store/store_suite
-// and route_store_suite.
+// The storage interface: raw events of every kind (event/event_batch.h) plus
+// their hourly rollups. Implementations: SqliteStore (embedded) and
+// PostgresStore (production), both in this folder. Both must pass
+// tests/store/store_suite and route_store_suite.
+//
+// Writes are generic: write() is the one write, for a batch of any kind;
+// each store dispatches it to that kind's tables through its own list of
+// kinds. Reads are typed per kind (read_rollups, scan_events for generation
+// events; read_route_rollups, scan_route_events for route events): they are
+// each kind's own query API, and their callers (analytics) are per kind.
+//
+// Adding an event kind to this layer takes:
+//   - in SqliteStore: its tables in files of their own
+//     (sqlite_<kind>_tables.{h,cc}, a write(std::span<const Event>, inserted)
+//     with write()'s contract, and its reads), its migration (one entry in
+//     sqlite_migrations), one entry in SqliteKinds (sqlite_store.cc);
+//   - in PostgresStore: its postgres_<kind>_rollups.{h,cc} (a kind struct as
+//     postgres_copy_batch.h describes, and its reads), its migration, one
+//     entry in PostgresKinds (postgres_store.cc);
+//   - its read methods, when it has any: here, and in each store a one-line
+//     hand-over to its tables.
+// A store whose list lacks a kind of EventKinds does not compile.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -35,6 +55,8 @@ enum class StoreFailure : uint8_t {
 
 // "unavailable", "corrupt", "invalid".
 const char* to_string(StoreFailure failure);
+// Writes to_string(failure): how gtest and logs print it.
+std::ostream& operator<<(std::ostream& out, StoreFailure failure);
 
 // A failure of the storage engine. Ends the request: the server maps
 // kUnavailable to 503 and the others to 500; a stream worker retries only
@@ -83,25 +105,24 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Stores a batch of events of any kind: the per-kind write below of the
-  // batch's kind, with its contract (one transaction; (*inserted)[i] is 1
-  // when event i was inserted, 0 when a duplicate; StoreError: nothing
-  // committed). The pipeline writes through this only. `events` may view
-  // part of a batch.
-  void write(const EventBatch& events, std::vector<uint8_t>* inserted) {
+  // Stores `events` (of any kind) and applies the rollup deltas of the ones
+  // actually inserted, in one durable transaction: on return everything is
+  // committed, on StoreError nothing is. An event whose event_id is already
+  // stored (or appears earlier in `events`) is a duplicate and changes
+  // nothing. Sets (*inserted)[i] to 1 when event i was inserted, 0 when a
+  // duplicate. `events` may view part of a batch; a vector or span of a
+  // kind's events converts to EventSpan. REQUIRES: events validated by their
+  // kind's decoder (route events: query params in the route decoder's
+  // canonical form, compact JSON with keys sorted; reads give them back in
+  // that form). Callers serialize writes (one writer at a time); reads may
+  // run concurrently.
+  virtual void write(EventSpan events, std::vector<uint8_t>* inserted) = 0;
+  // The same for a whole batch. A template so that a vector of events picks
+  // the EventSpan overload instead of being ambiguous between the two.
+  template <std::same_as<EventBatch> Batch>
+  void write(const Batch& events, std::vector<uint8_t>* inserted) {
     write(as_span(events), inserted);
   }
-  void write(EventSpan events, std::vector<uint8_t>* inserted);
-
-  // Stores `events` and applies the rollup deltas of the ones actually
-  // inserted, in one durable transaction: on return everything is committed,
-  // on StoreError nothing is. An event whose event_id is already stored (or
-  // appears earlier in `events`) is a duplicate and changes nothing.
-  // Sets (*inserted)[i] to 1 when events[i] was inserted, 0 when duplicate.
-  // REQUIRES: events validated (event/generation_decoder.h). Callers
-  // serialize writes (one writer at a time); reads may run concurrently.
-  virtual void write_generation_events(std::span<const GenerationEvent> events,
-                                       std::vector<uint8_t>* inserted) = 0;
 
   // The rollup rows of `dimension` for hours in [start_us, end_us), ordered by
   // hour then value; only rows of `value` when given. Thread-safe.
@@ -132,13 +153,8 @@ class Store {
   virtual void scan_events(int64_t start_us, int64_t end_us,
                            const std::function<void(const GenerationEvent&)>& visit) const = 0;
 
-  // Route events (seed 002): the same contract as write_generation_events,
-  // for route_analytics and the route_analytics_hourly rows keyed by (hour,
-  // route, method, query_params_normalized). REQUIRES: events validated by
-  // the route decoder, query params in its canonical form (compact JSON,
-  // keys sorted): reads give them back in that form.
-  virtual void write_route_events(std::span<const RouteEvent> events,
-                                  std::vector<uint8_t>* inserted) = 0;
+  // Route events (seed 002), route_analytics_hourly rows keyed by (hour,
+  // route, method, query_params_normalized).
 
   // The route rollup rows for hours in [start_us, end_us), ordered by hour,
   // route, method, query params (byte order); only those of `route` when

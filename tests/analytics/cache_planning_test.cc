@@ -89,7 +89,7 @@ class CachePlanningTest : public ::testing::Test {
       }
     }
     std::vector<uint8_t> inserted;
-    store_->write_route_events(events, &inserted);
+    store_->write(events, &inserted);
     events_ = std::move(events);
   }
 
@@ -242,7 +242,7 @@ TEST(CacheSimulationTest, MatchesAHandComputedTrace) {
   };
   trace[4].route_full = "/a?page=2";
   std::vector<uint8_t> inserted;
-  store.write_route_events(trace, &inserted);
+  store.write(trace, &inserted);
   const TimeWindow window{t0 - kMicrosPerHour, t0 + 2 * kMicrosPerHour};
   RouteGroupStats a;
   a.route = "/a";

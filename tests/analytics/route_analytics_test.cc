@@ -106,7 +106,7 @@ class RouteAnalyticsTest : public ::testing::Test {
       }
     }
     std::vector<uint8_t> inserted;
-    store_->write_route_events(*events_, &inserted);
+    store_->write(*events_, &inserted);
   }
   static void TearDownTestSuite() {
     delete store_;

@@ -33,11 +33,11 @@ void load_demo(SqliteStore* store, int days, bool with_generations = false, int6
   std::vector<uint8_t> inserted;
   generate_demo_route_traffic(options, 20'000, [&](std::vector<RouteEvent>&& batch) {
     for (RouteEvent& event : batch) normalize_route_event(&event, RouteNormalization{});
-    store->write_route_events(batch, &inserted);
+    store->write(batch, &inserted);
   });
   if (with_generations) {
     generate_demo_traffic(options, 20'000, [&](std::vector<GenerationEvent>&& batch) {
-      store->write_generation_events(batch, &inserted);
+      store->write(batch, &inserted);
     });
   }
 }
@@ -236,7 +236,7 @@ TEST(CacheKeysTest, TemplatedRouteListsItsMostRequestedUrlsUpToThePages) {
     events.push_back(hit(t0 + 30 + i, "GET", "/api/v1/feed?page=" + std::to_string(i + 1), 200));
   }
   std::vector<uint8_t> inserted;
-  store.write_route_events(events, &inserted);
+  store.write(events, &inserted);
   CachePlanOptions options;
   options.mode = CachePlanMode::kRelative;
   options.pages_to_cache_per_route = 3;
@@ -267,7 +267,7 @@ TEST(CacheableMethodsTest, UnsafeMethodsAreRankedButNeverCachedOrSimulatedAsHits
     events.push_back(hit(t0 + i * kMicrosPerSecond + 2, "HEAD", "/api/v1/models", 100));
   }
   std::vector<uint8_t> inserted;
-  store.write_route_events(events, &inserted);
+  store.write(events, &inserted);
   CachePlanOptions options;
   options.mode = CachePlanMode::kRelative;
   const TimeWindow window = days_window(1);

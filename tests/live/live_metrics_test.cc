@@ -41,7 +41,7 @@ TEST(LiveMetricsTest, LastHourFiguresAreExact) {
     events.push_back(make_completion(now - (i + 1) * kMicrosPerSecond, i != 0, 100 * (i + 1)));
   }
   std::vector<uint8_t> inserted;
-  store.write_generation_events(events, &inserted);
+  store.write(events, &inserted);
 
   const LiveMetrics m = compute_live_metrics(store, now);
   EXPECT_EQ(m.requests_1h, 3);
@@ -57,7 +57,7 @@ TEST(LiveMetricsTest, PublisherKeepsTheSeedsHashCurrent) {
   testing::TempDir dir;
   SqliteStore store(dir.path());
   std::vector<uint8_t> inserted;
-  store.write_generation_events(
+  store.write(
       std::vector{make_event(GenerationEventType::kRequest, now_us() - kMicrosPerSecond)}, &inserted);
   auto& redis_server = testing::RedisServer::shared();
   const std::string ns = "live-" + std::to_string(getpid());

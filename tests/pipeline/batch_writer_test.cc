@@ -29,15 +29,15 @@ std::vector<GenerationEvent> completions(int n) {
 class GatedStore : public Store {
  public:
   explicit GatedStore(const std::string& dir) : store_(dir) {}
-  void write_generation_events(std::span<const GenerationEvent> events,
-                               std::vector<uint8_t>* inserted) override {
-    {
+  // Generation writes are held; route writes pass through.
+  void write(EventSpan events, std::vector<uint8_t>* inserted) override {
+    if (std::holds_alternative<std::span<const GenerationEvent>>(events)) {
       std::unique_lock lock(mutex_);
       ++writes_started_;
       changed_.notify_all();
       changed_.wait(lock, [&] { return open_; });
     }
-    store_.write_generation_events(events, inserted);
+    store_.write(events, inserted);
   }
   std::vector<RollupRow> read_rollups(Dimension d, int64_t s, int64_t e,
                                       const std::optional<std::string>& v,
@@ -51,10 +51,6 @@ class GatedStore : public Store {
   void scan_events(int64_t s, int64_t e,
                    const std::function<void(const GenerationEvent&)>& f) const override {
     store_.scan_events(s, e, f);
-  }
-  void write_route_events(std::span<const RouteEvent> events,
-                          std::vector<uint8_t>* inserted) override {
-    store_.write_route_events(events, inserted);
   }
   std::vector<RouteRollupRow> read_route_rollups(
       int64_t s, int64_t e, const std::optional<std::string>& r) const override {

@@ -8,6 +8,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "store/sqlite_store.h"
@@ -21,15 +22,9 @@ class RefusingStore final : public Store {
  public:
   explicit RefusingStore(const std::string& dir) : store_(dir) {}
 
-  void write_generation_events(std::span<const GenerationEvent> events,
-                               std::vector<uint8_t>* inserted) override {
-    check(events);
-    store_.write_generation_events(events, inserted);
-  }
-  void write_route_events(std::span<const RouteEvent> events,
-                          std::vector<uint8_t>* inserted) override {
-    check(events);
-    store_.write_route_events(events, inserted);
+  void write(EventSpan events, std::vector<uint8_t>* inserted) override {
+    std::visit([&](auto span) { check(span); }, events);
+    store_.write(events, inserted);
   }
   std::vector<RollupRow> read_rollups(Dimension d, int64_t s, int64_t e,
                                       const std::optional<std::string>& v,

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "event/time.h"
 #include "testing/events.h"
 
@@ -168,6 +173,84 @@ TEST(RollupDeltaTest, RoutesEventsToTheirHourAndDimensions) {
   };
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(keys, expected);
+}
+
+std::vector<RollupKey> keys_of(const RollupDelta& delta) {
+  std::vector<RollupKey> keys;
+  for (const auto& [key, bucket] : delta.buckets()) keys.push_back(key);
+  return keys;
+}
+
+RollupKey attribute_key(int64_t hour, std::string_view key, std::string value) {
+  return RollupKey{hour, *Dimension::attribute(key), std::move(value)};
+}
+
+TEST(RollupDeltaTest, AttributesRollUpUnderTheirKeysWithTheirValuesText) {
+  RollupDelta delta;
+  GenerationEvent e = make_event(GenerationEventType::kRequest, kHour);
+  // Scalars count (numbers and booleans as their JSON text); null, objects
+  // and arrays do not; an escaped key or value is read unescaped.
+  e.attributes_json =
+      R"({"beta":true,"list":[1],"nested":{"a":1},"nil":null,"st\u0079le":"an\"ime","steps":30})";
+  delta.add(e);
+  delta.add(e);
+  EXPECT_EQ(keys_of(delta), (std::vector<RollupKey>{{kHour, Dimension::kAll, ""},
+                                                    attribute_key(kHour, "beta", "true"),
+                                                    attribute_key(kHour, "steps", "30"),
+                                                    attribute_key(kHour, "style", "an\"ime")}));
+  for (const auto& [key, bucket] : delta.buckets()) EXPECT_EQ(bucket.requests, 2) << key.value;
+}
+
+TEST(RollupDeltaTest, AnEventRollsUpAtMostItsFirstSixteenAttributeKeys) {
+  RollupDelta delta;
+  GenerationEvent e = make_event(GenerationEventType::kRequest, kHour);
+  // A key that makes no dimension and a repeated key take no place.
+  std::string json = R"({"\u0001":"x","k00":"a","k00":"b")";
+  for (int i = 1; i < 40; ++i) json += ",\"k" + std::string(i < 10 ? "0" : "") + std::to_string(i) + "\":1";
+  e.attributes_json = json + "}";
+  delta.add(e);
+  std::vector<RollupKey> expected = {{kHour, Dimension::kAll, ""}};
+  expected.push_back(attribute_key(kHour, "k00", "a"));
+  for (int i = 1; i < static_cast<int>(kMaxAttributeDimensionsPerEvent); ++i) {
+    expected.push_back(
+        attribute_key(kHour, "k" + std::string(i < 10 ? "0" : "") + std::to_string(i), "1"));
+  }
+  EXPECT_EQ(keys_of(delta), expected);
+  EXPECT_EQ(kMaxAttributeDimensionsPerEvent, 16u);
+}
+
+TEST(RollupDeltaTest, FoldingCapsAttributeValuesOnlyAndAsksOncePerHourAndAttribute) {
+  RollupDelta delta;
+  for (int i = 0; i < 6; ++i) {
+    for (int hour = 0; hour < 2; ++hour) {
+      GenerationEvent e = make_completion(kHour + hour * kMicrosPerHour, true, 10 + i, "u",
+                                          "model" + std::to_string(i));
+      e.attributes_json = R"({"client":"web","style":"s)" + std::to_string(i) + R"("})";
+      for (int repeat = 0; repeat <= i; ++repeat) delta.add(e);  // s5 is the most frequent
+    }
+  }
+  std::vector<std::pair<int64_t, std::string>> asked;
+  delta.fold_attribute_values(2, [&](int64_t hour, const Dimension& dimension) {
+    asked.emplace_back(hour, std::string(to_string(dimension)));
+    // The first hour already stores s0 (which keeps merging) and s9.
+    if (hour != kHour || dimension != *Dimension::attribute("style")) return std::vector<std::string>{};
+    return std::vector<std::string>{"s0", "s9"};
+  });
+  EXPECT_EQ(asked, (std::vector<std::pair<int64_t, std::string>>{
+                       {kHour, "attribute:client"},
+                       {kHour, "attribute:style"},
+                       {kHour + kMicrosPerHour, "attribute:client"},
+                       {kHour + kMicrosPerHour, "attribute:style"}}));
+  std::map<std::string, int64_t> first_hour, second_hour;
+  int64_t models = 0;
+  for (const auto& [key, bucket] : delta.buckets()) {
+    if (key.dimension == Dimension::kModelCheckpoint) ++models;
+    if (key.dimension != *Dimension::attribute("style")) continue;
+    (key.hour_us == kHour ? first_hour : second_hour)[key.value] = bucket.event_count;
+  }
+  EXPECT_EQ(models, 12);  // fixed dimensions are never capped
+  EXPECT_EQ(first_hour, (std::map<std::string, int64_t>{{"s0", 1}, {"(other)", 20}}));
+  EXPECT_EQ(second_hour, (std::map<std::string, int64_t>{{"s5", 6}, {"s4", 5}, {"(other)", 10}}));
 }
 
 TEST(DimensionTest, NamesRoundTrip) {

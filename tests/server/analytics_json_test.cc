@@ -102,7 +102,7 @@ TEST(AnalyticsJsonTest, SimulationOfAHandComputedTraceRoundsItsRates) {
       testing::make_route_event(t0 + 20 * s, "/b", 200, 2500),  // not in the plan
   };
   std::vector<uint8_t> inserted;
-  store.write_route_events(trace, &inserted);
+  store.write(trace, &inserted);
   RouteGroupStats a;
   a.route = "/a";
   a.method = "GET";
@@ -133,10 +133,10 @@ class AnalyticsJsonDemoTest : public ::testing::Test {
     std::vector<uint8_t> inserted;
     generate_demo_route_traffic(options, 20'000, [&](std::vector<RouteEvent>&& batch) {
       for (RouteEvent& event : batch) normalize_route_event(&event, RouteNormalization{});
-      store_->write_route_events(batch, &inserted);
+      store_->write(batch, &inserted);
     });
     generate_demo_traffic(options, 20'000, [&](std::vector<GenerationEvent>&& batch) {
-      store_->write_generation_events(batch, &inserted);
+      store_->write(batch, &inserted);
     });
   }
   static void TearDownTestSuite() {

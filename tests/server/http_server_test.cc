@@ -1,3 +1,5 @@
+// Over 400 lines: one test per behaviour of the HTTP edge (framing,
+// timeouts, limits, drain), sharing the raw-socket helpers.
 #include "server/http_server.h"
 
 #include <gtest/gtest.h>

@@ -57,7 +57,7 @@ TEST_F(PostgresStoreFailureTest, ANonCanonicalEventIdIsInvalidNotRetried) {
   upper.event_id = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
   expect_failure(
       [&](std::vector<uint8_t>* inserted) {
-        store_.write_generation_events(std::vector{testing::make_completion(kNow, true, 20), upper},
+        store_.write(std::vector{testing::make_completion(kNow, true, 20), upper},
                                        inserted);
       },
       StoreFailure::kInvalid, "inserted an event_id not in the batch");
@@ -74,7 +74,7 @@ TEST_F(PostgresStoreFailureTest, RollupRowsTheDatabaseDoesNotCreateAreCorrupt) {
       "FOR EACH ROW EXECUTE FUNCTION skip_row()");
   expect_failure(
       [&](std::vector<uint8_t>* inserted) {
-        store_.write_generation_events(std::vector{testing::make_completion(kNow, true, 10)},
+        store_.write(std::vector{testing::make_completion(kNow, true, 10)},
                                        inserted);
       },
       StoreFailure::kCorrupt, "locked 0 rollup rows for 1 keys");
@@ -92,7 +92,7 @@ TEST_F(PostgresStoreFailureTest, RollupRowsOfAnotherKeyAreCorrupt) {
       "FOR EACH ROW EXECUTE FUNCTION rename_value()");
   expect_failure(
       [&](std::vector<uint8_t>* inserted) {
-        store_.write_generation_events(
+        store_.write(
             std::vector{testing::make_completion(kNow, true, 10, "", "sdxl")}, inserted);
       },
       StoreFailure::kCorrupt, "locked an unexpected rollup row");
@@ -107,7 +107,7 @@ TEST_F(PostgresStoreFailureTest, RouteRollupRowsTheDatabaseDoesNotCreateAreCorru
       "FOR EACH ROW EXECUTE FUNCTION skip_row()");
   expect_failure(
       [&](std::vector<uint8_t>* inserted) {
-        store_.write_route_events(std::vector{testing::make_route_event(kNow, "/api/a"),
+        store_.write(std::vector{testing::make_route_event(kNow, "/api/a"),
                                               testing::make_route_event(kNow, "/api/b")},
                                   inserted);
       },

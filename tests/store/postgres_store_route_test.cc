@@ -123,7 +123,7 @@ TEST_F(PostgresStoreRouteTest, SeedRouteQueriesRunVerbatimOnAPopulatedStore) {
   PostgresStore store(url_);
   const auto events = recent_route_traffic();
   std::vector<uint8_t> inserted;
-  store.write_route_events(events, &inserted);
+  store.write(events, &inserted);
   PgConnection db(url_);
 
   PgResult priority = db.exec(kCachePriorityQuery);
@@ -157,7 +157,7 @@ TEST_F(PostgresStoreRouteTest, SeedColumnsHoldEachHoursFiguresOfTheMergedState) 
   const auto events = recent_route_traffic();
   std::vector<uint8_t> inserted;
   for (size_t i = 0; i < events.size(); i += 100) {
-    store.write_route_events(std::span(events).subspan(i, std::min<size_t>(100, events.size() - i)),
+    store.write(std::span(events).subspan(i, std::min<size_t>(100, events.size() - i)),
                              &inserted);
   }
   const auto rows = store.read_route_rollups(kNow - kMicrosPerDay, kNow, std::nullopt);
@@ -204,7 +204,7 @@ TEST_F(PostgresStoreRouteTest, ParamsEqualAsJsonbShareOneRow) {
   RouteEvent b = make_route_event(hour + 1, kUnified, 200, 20);
   b.query_params_normalized_json = R"({"b": "2", "a": "1"})";  // not canonical
   std::vector<uint8_t> inserted;
-  store.write_route_events(std::vector{a, b}, &inserted);
+  store.write(std::vector{a, b}, &inserted);
   EXPECT_EQ(inserted, (std::vector<uint8_t>{1, 1}));
   auto rows = store.read_route_rollups(hour, hour + kMicrosPerHour, std::nullopt);
   ASSERT_EQ(rows.size(), 1u);
@@ -232,7 +232,7 @@ TEST_F(PostgresStoreRouteTest, StoredSketchesAndParamsThatDoNotDecodeAreCorruptN
   const int64_t hour = floor_hour(kNow) - 2 * kMicrosPerHour;
   const int64_t next = hour + kMicrosPerHour;
   std::vector<uint8_t> inserted;
-  store.write_route_events(
+  store.write(
       std::vector{make_route_event(hour, kUnified, 200, 10), make_route_event(next, kUnified)},
       &inserted);
   PgConnection db(url_);
@@ -255,7 +255,7 @@ TEST_F(PostgresStoreRouteTest, StoredSketchesAndParamsThatDoNotDecodeAreCorruptN
             StoreFailure::kCorrupt);
   // A write that must merge into the corrupt row fails whole, as corrupt.
   EXPECT_EQ(failure_of([&] {
-              store.write_route_events(std::vector{make_route_event(hour + 1, kUnified, 200, 10)},
+              store.write(std::vector{make_route_event(hour + 1, kUnified, 200, 10)},
                                        &inserted);
             }),
             StoreFailure::kCorrupt);
@@ -280,7 +280,7 @@ TEST_F(PostgresStoreRouteTest, DuplicatesFromConcurrentWritersAreCountedOnce) {
         batch.push_back(events[order[j]]);
       }
       std::vector<uint8_t> flags;
-      store.write_route_events(batch, &flags);
+      store.write(batch, &flags);
       for (size_t j = 0; j < flags.size(); ++j) inserted[writer][order[i + j]] = flags[j];
     }
   };
@@ -309,7 +309,7 @@ TEST_F(PostgresStoreRouteTest, FailedTransactionLeavesNothingBehind) {
   PostgresStore store(url_);
   const int64_t hour = floor_hour(kNow) - kMicrosPerHour;
   std::vector<uint8_t> inserted;
-  store.write_route_events(std::vector{make_route_event(hour, "/a", 200, 10)}, &inserted);
+  store.write(std::vector{make_route_event(hour, "/a", 200, 10)}, &inserted);
   PgConnection(url_).exec(R"sql(
     CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -321,7 +321,7 @@ TEST_F(PostgresStoreRouteTest, FailedTransactionLeavesNothingBehind) {
   std::vector<RouteEvent> batch = {make_route_event(hour, "/a", 200, 20),
                                    make_route_event(hour, "/boom", 500, 30)};
   try {
-    store.write_route_events(batch, &inserted);
+    store.write(batch, &inserted);
     ADD_FAILURE() << "no error";
   } catch (const PostgresError& e) {
     EXPECT_EQ(e.sqlstate(), "P0001");
@@ -333,7 +333,7 @@ TEST_F(PostgresStoreRouteTest, FailedTransactionLeavesNothingBehind) {
   EXPECT_EQ(rows[0].bucket.duration_sum, 10);
   // The store stays usable after the failure.
   batch[1].route = "/b";
-  store.write_route_events(batch, &inserted);
+  store.write(batch, &inserted);
   EXPECT_EQ(inserted, (std::vector<uint8_t>{1, 1}));
   EXPECT_EQ(PgConnection(url_).exec("SELECT COUNT(*) FROM route_analytics").int64(0, 0), 3);
 }
@@ -343,10 +343,10 @@ TEST_F(PostgresStoreRouteTest, RetentionDropsRoutePartitionsAndWritesSurviveIt) 
   PostgresStore janitor(url_);
   const int64_t old = kNow - 400 * kMicrosPerDay;
   std::vector<uint8_t> inserted;
-  writer.write_route_events(std::vector{make_route_event(old, "/a", 200, 10)}, &inserted);
+  writer.write(std::vector{make_route_event(old, "/a", 200, 10)}, &inserted);
   EXPECT_EQ(janitor.drop_partitions_older_than(90), 1);
   // `writer` still believes the month's partition exists.
-  writer.write_route_events(std::vector{make_route_event(old, "/a", 200, 20)}, &inserted);
+  writer.write(std::vector{make_route_event(old, "/a", 200, 20)}, &inserted);
   EXPECT_EQ(inserted, std::vector<uint8_t>{1});
   size_t scanned = 0;
   writer.scan_route_events(old - kMicrosPerDay, old + kMicrosPerDay,
@@ -372,9 +372,9 @@ TEST_F(PostgresStoreRouteTest, MigratesAVersion1Database) {
   {
     PostgresStore store(url_);
     std::vector<uint8_t> inserted;
-    store.write_generation_events(std::vector{testing::make_completion(floor_hour(kNow), true, 10)},
+    store.write(std::vector{testing::make_completion(floor_hour(kNow), true, 10)},
                                   &inserted);
-    store.write_route_events(std::vector{make_route_event(floor_hour(kNow), "/a")}, &inserted);
+    store.write(std::vector{make_route_event(floor_hour(kNow), "/a")}, &inserted);
     EXPECT_EQ(inserted, std::vector<uint8_t>{1});
   }
   PgConnection db(url_);

@@ -1,3 +1,5 @@
+// Over 400 lines: PostgreSQL-only behaviour (partitions, COPY batches,
+// concurrent writers, migrations, the change log) on one shared server.
 #include "store/postgres_store.h"
 
 #include <fmt/format.h>
@@ -374,7 +376,7 @@ const int64_t kHour = floor_hour(kNow) - 2 * kMicrosPerHour;
 TEST_F(PostgresStoreTest, SeedQueriesRunVerbatimOnAPopulatedStore) {
   PostgresStore store(url_);
   std::vector<uint8_t> inserted;
-  store.write_generation_events(recent_traffic(kNow, 10, 600), &inserted);
+  store.write(recent_traffic(kNow, 10, 600), &inserted);
   PgConnection db(url_);
   for (const SeedSql& seed : kSeedSql) {
     SCOPED_TRACE(seed.source);
@@ -393,7 +395,7 @@ TEST_F(PostgresStoreTest, SeedModelComparisonAgreesWithTheRollups) {
   const auto events = recent_traffic(kNow, 10, 800);
   std::vector<uint8_t> inserted;
   for (size_t i = 0; i < events.size(); i += 250) {
-    store.write_generation_events(
+    store.write(
         std::span(events).subspan(i, std::min<size_t>(250, events.size() - i)), &inserted);
   }
   const int64_t start = floor_hour(kNow) - 30 * kMicrosPerDay;
@@ -439,7 +441,7 @@ TEST_F(PostgresStoreTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
     events.back().queue_length = i % 10;
   }
   std::vector<uint8_t> inserted;
-  store.write_generation_events(events, &inserted);
+  store.write(events, &inserted);
   PgConnection db(url_);
   PgResult r = db.exec(
       "SELECT successful_generations, failed_generations, avg_duration_ms, p50_duration_ms, "
@@ -464,7 +466,7 @@ TEST_F(PostgresStoreTest, TextWithCopyEscapesRoundTrips) {
   e.error_message = message;
   e.attributes_json = R"({"style":"a\\tb \"c\"\n"})";
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{e}, &inserted);
+  store.write(std::vector{e}, &inserted);
   std::vector<GenerationEvent> seen;
   store.scan_user_events(user_uuid(1), kHour, kHour + kMicrosPerHour,
                          [&](const GenerationEvent& got) { seen.push_back(got); });
@@ -499,7 +501,7 @@ TEST_F(PostgresStoreTest, RollupCacheFollowsEveryProcesssWritesThroughTheChangeL
   PostgresStore worker(url_);
   std::vector<uint8_t> inserted;
   auto write = [&](PostgresStore& store, int64_t hour, const char* model) {
-    store.write_generation_events(std::vector{testing::make_completion(hour, true, 10, "", model)},
+    store.write(std::vector{testing::make_completion(hour, true, 10, "", model)},
                                   &inserted);
   };
   write(worker, kHour, "sdxl");
@@ -533,7 +535,7 @@ TEST_F(PostgresStoreTest, RollupCacheFollowsEveryProcesssWritesThroughTheChangeL
 TEST_F(PostgresStoreTest, RetentionPrunesTheRollupChangeLog) {
   PostgresStore store(url_);
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
+  store.write(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
   PgConnection db(url_);
   db.exec("INSERT INTO rollup_changes (seq, dimension, timestamp, changed_at) "
           "VALUES (0, 'all', NOW(), NOW() - INTERVAL '2 days')");
@@ -560,7 +562,7 @@ std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
 TEST_F(PostgresStoreTest, AStoredSketchThatDoesNotDecodeIsCorruptNotUnavailable) {
   PostgresStore store(url_);
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+  store.write(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
                                 &inserted);
   PgConnection db(url_);
   db.exec("UPDATE generation_dimension_hourly SET duration_sketch = '\\xff'::bytea "
@@ -584,7 +586,7 @@ TEST_F(PostgresStoreTest, AStoredSketchThatDoesNotDecodeIsCorruptNotUnavailable)
             StoreFailure::kCorrupt);
   // A write that must merge into the corrupt rows fails whole, as corrupt.
   EXPECT_EQ(failure_of([&] {
-              store.write_generation_events(
+              store.write(
                   std::vector{testing::make_completion(kHour, true, 20, "", "sdxl")}, &inserted);
             }),
             StoreFailure::kCorrupt);
@@ -595,7 +597,7 @@ TEST_F(PostgresStoreTest, AStoredSketchThatDoesNotDecodeIsCorruptNotUnavailable)
 TEST_F(PostgresStoreTest, SampleMessagesThatAreNotAnArrayAreCorrupt) {
   PostgresStore store(url_);
   std::vector<uint8_t> inserted;
-  store.write_generation_events(
+  store.write(
       std::vector{testing::make_completion(kHour, false, 10, "", "sdxl", "oom")}, &inserted);
   PgConnection(url_).exec(
       "UPDATE generation_dimension_hourly SET sample_messages = '{\"a\": 1}'::jsonb "
@@ -721,7 +723,7 @@ TEST_F(PostgresStoreTest, PartitionsCoverEveryMonthWrittenTo) {
   const int64_t ahead = kNow + 300 * kMicrosPerDay;
   const int64_t year_zero = *parse_rfc3339("0000-06-15T12:00:00Z");
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(backfilled, true, 10),
+  store.write(std::vector{testing::make_completion(backfilled, true, 10),
                                             testing::make_completion(ahead, true, 20),
                                             testing::make_completion(year_zero, true, 30)},
                                 &inserted);
@@ -749,7 +751,7 @@ TEST_F(PostgresStoreTest, RetentionDropsOldPartitionsAndKeepsRollups) {
   const int64_t two_years_ago = kNow - 730 * kMicrosPerDay;
   const int64_t months_ago = kNow - 200 * kMicrosPerDay;
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(two_years_ago, true, 10),
+  store.write(std::vector{testing::make_completion(two_years_ago, true, 10),
                                             testing::make_completion(months_ago, false, 20),
                                             testing::make_completion(kHour, true, 30)},
                                 &inserted);
@@ -763,7 +765,7 @@ TEST_F(PostgresStoreTest, RetentionDropsOldPartitionsAndKeepsRollups) {
   EXPECT_EQ(rows[0].bucket.duration_sum, 10);
   EXPECT_EQ(rows[1].bucket.failures, 1);
   // Old events may still arrive: their month comes back.
-  store.write_generation_events(std::vector{testing::make_completion(two_years_ago, true, 5)},
+  store.write(std::vector{testing::make_completion(two_years_ago, true, 5)},
                                 &inserted);
   EXPECT_EQ(inserted, std::vector<uint8_t>{1});
   EXPECT_EQ(store.count_generation_events(), 2);
@@ -774,10 +776,10 @@ TEST_F(PostgresStoreTest, WritesSurviveRetentionRunByAnotherProcess) {
   PostgresStore janitor(url_);
   const int64_t old = kNow - 400 * kMicrosPerDay;
   std::vector<uint8_t> inserted;
-  writer.write_generation_events(std::vector{testing::make_completion(old, true, 10)}, &inserted);
+  writer.write(std::vector{testing::make_completion(old, true, 10)}, &inserted);
   EXPECT_EQ(janitor.drop_partitions_older_than(90), 1);
   // `writer` still believes the month's partition exists.
-  writer.write_generation_events(std::vector{testing::make_completion(old, true, 20)}, &inserted);
+  writer.write(std::vector{testing::make_completion(old, true, 20)}, &inserted);
   EXPECT_EQ(inserted, std::vector<uint8_t>{1});
   EXPECT_EQ(writer.count_generation_events(), 1);
   auto rows = writer.read_rollups(Dimension::kAll, floor_hour(old),
@@ -802,7 +804,7 @@ TEST_F(PostgresStoreTest, DuplicatesFromConcurrentWritersAreCountedOnce) {
       for (size_t j = i; j < std::min(order.size(), i + kBatch); ++j)
         batch.push_back(events[order[j]]);
       std::vector<uint8_t> flags;
-      store.write_generation_events(batch, &flags);
+      store.write(batch, &flags);
       for (size_t j = 0; j < flags.size(); ++j) inserted[writer][order[i + j]] = flags[j];
     }
   };
@@ -837,7 +839,7 @@ TEST_F(PostgresStoreTest, DuplicatesFromConcurrentWritersAreCountedOnce) {
 TEST_F(PostgresStoreTest, FailedTransactionLeavesNothingBehind) {
   PostgresStore store(url_);
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
+  store.write(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
   PgConnection(url_).exec(R"sql(
     CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -850,7 +852,7 @@ TEST_F(PostgresStoreTest, FailedTransactionLeavesNothingBehind) {
                                         testing::make_completion(kHour, false, 30)};
   batch[1].generation_type = "boom";
   try {
-    store.write_generation_events(batch, &inserted);
+    store.write(batch, &inserted);
     ADD_FAILURE() << "no error";
   } catch (const PostgresError& e) {
     EXPECT_EQ(e.sqlstate(), "P0001");
@@ -864,7 +866,7 @@ TEST_F(PostgresStoreTest, FailedTransactionLeavesNothingBehind) {
   EXPECT_EQ(rows[0].bucket.duration_sum, 10);
   // The store stays usable after the failure.
   batch[1].generation_type.reset();
-  store.write_generation_events(batch, &inserted);
+  store.write(batch, &inserted);
   EXPECT_EQ(inserted, (std::vector<uint8_t>{1, 1}));
   EXPECT_EQ(store.count_generation_events(), 3);
 }
@@ -872,11 +874,11 @@ TEST_F(PostgresStoreTest, FailedTransactionLeavesNothingBehind) {
 TEST_F(PostgresStoreTest, KeepsWorkingAcrossAServerRestart) {
   PostgresStore store(url_);
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
+  store.write(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
   EXPECT_EQ(store.count_generation_events(), 1);  // leaves a pooled connection
   server_.restart();
   EXPECT_EQ(store.count_generation_events(), 1);
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 20)}, &inserted);
+  store.write(std::vector{testing::make_completion(kHour, true, 20)}, &inserted);
   EXPECT_EQ(inserted, std::vector<uint8_t>{1});
   EXPECT_EQ(store.count_generation_events(), 2);
 }

@@ -100,7 +100,7 @@ TEST_P(StoreSuite, WritesRouteEventsAndExactRollups) {
   auto store = GetParam().open(dir.path());
   const auto events = sample_route_events();
   std::vector<uint8_t> inserted;
-  store->write_route_events(events, &inserted);
+  store->write(events, &inserted);
   EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 400);
   expect_all_route_rollups_equal(*store, events);
   // Route events are not generation events.
@@ -115,7 +115,7 @@ TEST_P(StoreSuite, RouteRollupsOfSeveralWritesEqualOneWrite) {
   const auto events = sample_route_events();
   std::vector<uint8_t> inserted;
   for (size_t i = 0; i < events.size(); i += 7) {
-    store->write_route_events(std::span(events).subspan(i, std::min<size_t>(7, events.size() - i)),
+    store->write(std::span(events).subspan(i, std::min<size_t>(7, events.size() - i)),
                               &inserted);
   }
   expect_all_route_rollups_equal(*store, events);
@@ -126,18 +126,18 @@ TEST_P(StoreSuite, DuplicateRouteEventIdsChangeNothing) {
   auto store = GetParam().open(dir.path());
   auto events = sample_route_events();
   std::vector<uint8_t> inserted;
-  store->write_route_events(events, &inserted);
+  store->write(events, &inserted);
   // A replay of everything, plus a duplicate inside one batch.
   std::vector<RouteEvent> replay = events;
   const RouteEvent fresh = make_route_event(kBase, kUnified, 200, 42, user(1));
   replay.push_back(fresh);
   replay.push_back(fresh);
-  store->write_route_events(replay, &inserted);
+  store->write(replay, &inserted);
   EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 1);
   EXPECT_EQ(inserted[events.size()], 1);
   EXPECT_EQ(inserted[events.size() + 1], 0);
   // A replay by itself inserts nothing.
-  store->write_route_events(std::vector{fresh}, &inserted);
+  store->write(std::vector{fresh}, &inserted);
   EXPECT_EQ(inserted, std::vector<uint8_t>{0});
   events.push_back(fresh);
   expect_all_route_rollups_equal(*store, events);
@@ -152,7 +152,7 @@ TEST_P(StoreSuite, ReadRouteRollupsHonoursWindowAndRoute) {
   auto store = GetParam().open(dir.path());
   const auto events = sample_route_events();
   std::vector<uint8_t> inserted;
-  store->write_route_events(events, &inserted);
+  store->write(events, &inserted);
   const int64_t start = kBase + kMicrosPerHour, end = kBase + 3 * kMicrosPerHour;
   expect_route_rollups_equal(*store, events, start, end);
   expect_route_rollups_equal(*store, events, start, end, std::string(kUnified));
@@ -172,7 +172,7 @@ TEST_P(StoreSuite, ScanRouteEventsReturnsEveryFieldInTimestampOrder) {
   auto store = GetParam().open(dir.path());
   auto events = sample_route_events();
   std::vector<uint8_t> inserted;
-  store->write_route_events(events, &inserted);
+  store->write(events, &inserted);
   const int64_t start = kBase + kMicrosPerHour, end = kBase + 3 * kMicrosPerHour;
   std::vector<RouteEvent> expected;
   for (const RouteEvent& e : events) {
@@ -216,7 +216,7 @@ TEST_P(StoreSuite, MostRequestedUrlsOfATemplatedRoute) {
   for (int i = 0; i < 9; ++i) hit(start + i, "/api/v1/content/97", "POST");
   for (int i = 0; i < 9; ++i) hit(start + 100 + i, "/api/v1/content/96?sort=x", "GET", R"({"sort":"x"})");
   std::vector<uint8_t> inserted;
-  store->write_route_events(events, &inserted);
+  store->write(events, &inserted);
 
   using Urls = std::vector<Store::UrlCount>;
   const Urls expected{{"/api/v1/content/1", 5},
@@ -242,7 +242,7 @@ TEST_P(StoreSuite, RouteDataSurvivesReopening) {
   {
     auto store = GetParam().open(dir.path());
     std::vector<uint8_t> inserted;
-    store->write_route_events(events, &inserted);
+    store->write(events, &inserted);
   }
   auto store = GetParam().open(dir.path());
   expect_all_route_rollups_equal(*store, events);
@@ -252,7 +252,7 @@ TEST_P(StoreSuite, RouteDataSurvivesReopening) {
   EXPECT_EQ(scanned, events.size());
   // Still writable, and still idempotent, after reopening.
   std::vector<uint8_t> inserted;
-  store->write_route_events(events, &inserted);
+  store->write(events, &inserted);
   EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 0);
   expect_all_route_rollups_equal(*store, events);
 }

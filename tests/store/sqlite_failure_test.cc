@@ -44,7 +44,7 @@ std::string write_store(const std::string& dir, int events) {
                                              "", "model-" + std::to_string(i % 5)));
   }
   std::vector<uint8_t> inserted;
-  store.write_generation_events(batch, &inserted);
+  store.write(batch, &inserted);
   return store.path();
 }
 

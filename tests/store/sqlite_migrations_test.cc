@@ -257,7 +257,7 @@ TEST(SqliteMigrationsTest, AVersion3FileOfAnEarlierBuildOpensAndKeepsWorking) {
   }
   SqliteStore store(dir.path());
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+  store.write(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
                                 &inserted);
   EXPECT_EQ(inserted, std::vector<uint8_t>{1});
   auto rows = store.read_rollups(Dimension::kModelCheckpoint, kHour, kHour + kMicrosPerHour,

@@ -31,7 +31,7 @@ TEST(SqliteStoreRouteTest, MigratesAVersion1File) {
   {
     SqliteStore store(dir.path());
     path = store.path();
-    store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10)},
+    store.write(std::vector{testing::make_completion(kHour, true, 10)},
                                   &inserted);
   }
   {
@@ -49,7 +49,7 @@ TEST(SqliteStoreRouteTest, MigratesAVersion1File) {
     EXPECT_EQ(version.column_int64(0), SqliteStore::kSchemaVersion);
   }
   EXPECT_EQ(store.count_generation_events(), 1);
-  store.write_route_events(std::vector{make_route_event(kHour, "/a")}, &inserted);
+  store.write(std::vector{make_route_event(kHour, "/a")}, &inserted);
   EXPECT_EQ(inserted, std::vector<uint8_t>{1});
   ASSERT_EQ(store.read_route_rollups(kHour, kHour + kMicrosPerHour, std::nullopt).size(), 1u);
 }
@@ -58,7 +58,7 @@ TEST(SqliteStoreRouteTest, FailedRouteTransactionLeavesNothingBehind) {
   TempDir dir;
   SqliteStore store(dir.path());
   std::vector<uint8_t> inserted;
-  store.write_route_events(std::vector{make_route_event(kHour, "/a", 200, 10)}, &inserted);
+  store.write(std::vector{make_route_event(kHour, "/a", 200, 10)}, &inserted);
   {
     SqliteDatabase db(store.path(), false);
     db.exec(
@@ -67,7 +67,7 @@ TEST(SqliteStoreRouteTest, FailedRouteTransactionLeavesNothingBehind) {
   }
   std::vector<RouteEvent> batch = {make_route_event(kHour, "/a", 200, 20),
                                    make_route_event(kHour, "/boom", 500, 30)};
-  EXPECT_THROW(store.write_route_events(batch, &inserted), StoreError);
+  EXPECT_THROW(store.write(batch, &inserted), StoreError);
   EXPECT_EQ(inserted, (std::vector<uint8_t>{0, 0}));
   EXPECT_EQ(count_rows(store.path(), "route_analytics"), 1);
   auto rows = store.read_route_rollups(kHour, kHour + kMicrosPerHour, std::nullopt);
@@ -76,7 +76,7 @@ TEST(SqliteStoreRouteTest, FailedRouteTransactionLeavesNothingBehind) {
   EXPECT_EQ(rows[0].bucket.duration_sum, 10);
   // The store stays usable after the failure.
   batch[1].route = "/b";
-  store.write_route_events(batch, &inserted);
+  store.write(batch, &inserted);
   EXPECT_EQ(inserted, (std::vector<uint8_t>{1, 1}));
   EXPECT_EQ(count_rows(store.path(), "route_analytics"), 3);
 }
@@ -85,7 +85,7 @@ TEST(SqliteStoreRouteTest, StoredSketchThatDoesNotDecodeIsCorruptNotUnavailable)
   TempDir dir;
   SqliteStore store(dir.path());
   std::vector<uint8_t> inserted;
-  store.write_route_events(std::vector{make_route_event(kHour, "/a", 200, 10, "u1")}, &inserted);
+  store.write(std::vector{make_route_event(kHour, "/a", 200, 10, "u1")}, &inserted);
   {
     SqliteDatabase db(store.path(), false);
     db.exec("UPDATE route_analytics_hourly SET users_hll = x'ff00'");
@@ -95,7 +95,7 @@ TEST(SqliteStoreRouteTest, StoredSketchThatDoesNotDecodeIsCorruptNotUnavailable)
       if (attempt == 0) {
         store.read_route_rollups(kHour, kHour + kMicrosPerHour, std::nullopt);
       } else {
-        store.write_route_events(std::vector{make_route_event(kHour, "/a", 200, 20, "u2")},
+        store.write(std::vector{make_route_event(kHour, "/a", 200, 20, "u2")},
                                  &inserted);
       }
       ADD_FAILURE() << "no StoreError on attempt " << attempt;
@@ -121,8 +121,8 @@ TEST(SqliteStoreRouteTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
   }
   std::vector<uint8_t> inserted;
   // Two writes: the seed columns follow the merged state, not the last delta.
-  store.write_route_events(std::span(events).first(50), &inserted);
-  store.write_route_events(std::span(events).subspan(50), &inserted);
+  store.write(std::span(events).first(50), &inserted);
+  store.write(std::span(events).subspan(50), &inserted);
   SqliteDatabase db(store.path(), false);
   SqliteStatement s(db.handle(),
                     "SELECT total_requests, successful_requests, client_errors, server_errors, "

@@ -32,7 +32,7 @@ TEST(SqliteStoreTest, FailedTransactionLeavesNothingBehind) {
   TempDir dir;
   SqliteStore store(dir.path());
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
+  store.write(std::vector{testing::make_completion(kHour, true, 10)}, &inserted);
   {
     SqliteDatabase db(store.path(), false);
     db.exec(
@@ -42,7 +42,7 @@ TEST(SqliteStoreTest, FailedTransactionLeavesNothingBehind) {
   std::vector<GenerationEvent> batch = {testing::make_completion(kHour, true, 20),
                                         testing::make_completion(kHour, false, 30)};
   batch[1].generation_type = "boom";
-  EXPECT_THROW(store.write_generation_events(batch, &inserted), StoreError);
+  EXPECT_THROW(store.write(batch, &inserted), StoreError);
   EXPECT_EQ(inserted, (std::vector<uint8_t>{0, 0}));
   EXPECT_EQ(store.count_generation_events(), 1);
   auto rows = store.read_rollups(Dimension::kAll, kHour, kHour + kMicrosPerHour, std::nullopt, {});
@@ -51,7 +51,7 @@ TEST(SqliteStoreTest, FailedTransactionLeavesNothingBehind) {
   EXPECT_EQ(rows[0].bucket.duration_sum, 10);
   // The store stays usable after the failure.
   batch[1].generation_type.reset();
-  store.write_generation_events(batch, &inserted);
+  store.write(batch, &inserted);
   EXPECT_EQ(store.count_generation_events(), 3);
 }
 
@@ -61,7 +61,7 @@ TEST(SqliteStoreTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
   std::vector<GenerationEvent> events;
   for (int i = 1; i <= 100; ++i) events.push_back(testing::make_completion(kHour, i <= 90, i * 10, "u" + std::to_string(i % 4)));
   std::vector<uint8_t> inserted;
-  store.write_generation_events(events, &inserted);
+  store.write(events, &inserted);
   SqliteDatabase db(store.path(), false);
   SqliteStatement s(db.handle(),
                     "SELECT successful_generations, failed_generations, avg_duration_ms, "
@@ -91,7 +91,7 @@ TEST(SqliteStoreTest, StoredSketchThatDoesNotDecodeIsCorruptNotUnavailable) {
   TempDir dir;
   SqliteStore store(dir.path(), SqliteStoreOptions{.rollup_cache_bytes = 0});
   std::vector<uint8_t> inserted;
-  store.write_generation_events(
+  store.write(
       std::vector{testing::make_completion(kHour, false, 10, "u1", "sdxl", "oom")}, &inserted);
   {
     SqliteDatabase db(store.path(), false);
@@ -107,7 +107,7 @@ TEST(SqliteStoreTest, StoredSketchThatDoesNotDecodeIsCorruptNotUnavailable) {
   });
   // A write that must merge into the corrupt row fails whole, and says why.
   expect_corrupt([&] {
-    store.write_generation_events(std::vector{testing::make_completion(kHour, true, 20)},
+    store.write(std::vector{testing::make_completion(kHour, true, 20)},
                                   &inserted);
   });
   EXPECT_EQ(inserted, std::vector<uint8_t>{0});
@@ -121,7 +121,7 @@ TEST(SqliteStoreTest, SampleMessagesThatAreNotAJsonArrayAreCorruptNotUnavailable
   TempDir dir;
   SqliteStore store(dir.path());
   std::vector<uint8_t> inserted;
-  store.write_generation_events(
+  store.write(
       std::vector{testing::make_completion(kHour, false, 10, "u1", "sdxl", "oom")}, &inserted);
   {
     SqliteDatabase db(store.path(), false);
@@ -162,7 +162,7 @@ TEST(SqliteStoreTest, RollupCacheServesRepeatedReadsFromMemory) {
   TempDir dir;
   SqliteStore store(dir.path());
   std::vector<uint8_t> inserted;
-  store.write_generation_events(
+  store.write(
       std::vector{testing::make_completion(kHour, true, 10, "", "sdxl"),
                   testing::make_completion(kHour + kMicrosPerHour, true, 20, "", "flux")},
       &inserted);
@@ -173,7 +173,7 @@ TEST(SqliteStoreTest, RollupCacheServesRepeatedReadsFromMemory) {
   EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"flux", 1}, {"sdxl", 1}}));
   EXPECT_EQ(store.rollup_cache_stats().hits, 2u);
   // A write to the second hour drops that hour only.
-  store.write_generation_events(
+  store.write(
       std::vector{testing::make_completion(kHour + kMicrosPerHour, true, 30, "", "flux")}, &inserted);
   EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"flux", 2}, {"sdxl", 1}}));
   const auto warm = store.rollup_cache_stats();
@@ -189,16 +189,16 @@ TEST(SqliteStoreTest, RollupCacheFollowsWritesOfAnotherProcess) {
   SqliteStore server(dir.path());
   SqliteStore other(dir.path());
   std::vector<uint8_t> inserted;
-  server.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+  server.write(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
                                  &inserted);
   EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 1}}));
   EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 1}}));
-  other.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+  other.write(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
                                 &inserted);
   EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 2}}));
   EXPECT_EQ(server.rollup_cache_stats().resets, 1u);
   // And the server's own writes after that.
-  server.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+  server.write(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
                                  &inserted);
   EXPECT_EQ(visited_successes(server), (std::map<std::string, int64_t>{{"sdxl", 3}}));
   EXPECT_EQ(visited_successes(other), (std::map<std::string, int64_t>{{"sdxl", 3}}));
@@ -208,7 +208,7 @@ TEST(SqliteStoreTest, RollupCacheCanBeTurnedOff) {
   TempDir dir;
   SqliteStore store(dir.path(), SqliteStoreOptions{.rollup_cache_bytes = 0});
   std::vector<uint8_t> inserted;
-  store.write_generation_events(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
+  store.write(std::vector{testing::make_completion(kHour, true, 10, "", "sdxl")},
                                 &inserted);
   EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"sdxl", 1}}));
   EXPECT_EQ(visited_successes(store), (std::map<std::string, int64_t>{{"sdxl", 1}}));
@@ -226,7 +226,7 @@ TEST(SqliteStoreTest, CheckpointsTheWalOffTheWritersThread) {
       for (int i = 0; i < 200; ++i) {
         events.push_back(testing::make_completion(kHour + batch * kMicrosPerHour, true, i));
       }
-      store.write_generation_events(events, &inserted);
+      store.write(events, &inserted);
       all.insert(all.end(), events.begin(), events.end());
     }
     for (int i = 0; i < 400 && store.wal_checkpoints() == 0; ++i) {
