@@ -301,6 +301,16 @@ void StreamWorker::write(Batch& batch, Cycle* cycle) {
     if (error.retryable()) throw;
     inserted_.assign(count, kRejected);
     write_isolating(batch, 0, count, error);
+    if (count > 1 && batch.store_rejected.size() == count) {
+      // No event is at fault when the store refuses every one of them (a
+      // revoked privilege, a schema that drifted, a corrupt file): hold the
+      // batch and retry with backoff, as for an unavailable store, instead
+      // of draining the stream into the dead-letter stream.
+      batch.store_rejected.clear();
+      throw StoreError("store refused every event of a batch of " + std::to_string(count) +
+                           " (held for retry): " + error.what(),
+                       StoreFailure::kUnavailable);
+    }
   }
   for (size_t i = 0; i < count; ++i) {
     if (inserted_[i] == 1) {

@@ -26,7 +26,10 @@
 // stored, and the whole batch acknowledged as above. Each half is a
 // transaction of its own; a crash in between leaves the entries pending, and
 // the halves already written are duplicates on the replay. An entry is
-// acknowledged only once its event is stored or dead-lettered.
+// acknowledged only once its event is stored or dead-lettered. When the
+// store refuses every event of a batch of two or more, no event is at fault
+// (a revoked privilege, a drifted schema, a corrupt file): the batch is held
+// and retried with backoff, as for an unavailable store.
 #pragma once
 
 #include <cstddef>

@@ -176,20 +176,44 @@ TEST_F(StoreRejectionTest, InvalidRouteEventIsDeadLetteredAsStoreInvalidOnTheRou
   EXPECT_EQ(integer({"XLEN", dead_letter_key(kGeneration, ns_)}), 0);
 }
 
-TEST_F(StoreRejectionTest, EveryEventOfARefusedBatchIsDeadLetteredAndTheBatchAcknowledged) {
+TEST_F(StoreRejectionTest, AStoreThatRefusesEveryEventOfABatchHoldsItInsteadOfDrainingTheStream) {
+  // A revoked privilege or a drifted schema refuses every event: no event is
+  // at fault, so nothing is dead-lettered and the batch waits, as for an
+  // unavailable store; it is stored once the store takes writes again.
   const std::vector<GenerationEvent> events = completions(13);
+  store_.refuse_all = true;
+  publisher().publish(events);
+
+  StreamWorker worker(&store_, redis_.options(), worker_options(kGeneration));
+  const StreamWorker::Cycle refused = worker.run_once();
+  EXPECT_TRUE(refused.failed);
+  EXPECT_EQ(refused.store_rejected, 0u);
+  EXPECT_EQ(worker.stats().store_failures, 1u);
+  EXPECT_TRUE(dead_letters(kGeneration).empty());
+  EXPECT_EQ(pending(kGeneration), 13);
+  EXPECT_EQ(store_.count_generation_events(), 0);
+
+  store_.refuse_all = false;
+  const StreamWorker::Cycle retried = worker.run_once();
+  EXPECT_FALSE(retried.failed);
+  EXPECT_EQ(retried.inserted, 13u);
+  EXPECT_EQ(length(kGeneration), 0);
+  EXPECT_EQ(pending(kGeneration), 0);
+  EXPECT_EQ(store_.count_generation_events(), 13);
+}
+
+TEST_F(StoreRejectionTest, ALoneEventTheStoreRefusesIsDeadLettered) {
+  const std::vector<GenerationEvent> events = completions(1);
   store_.refuse_all = true;
   publisher().publish(events);
 
   StreamWorker worker(&store_, redis_.options(), worker_options(kGeneration));
   const StreamWorker::Cycle cycle = worker.run_once();
   EXPECT_FALSE(cycle.failed);
-  EXPECT_EQ(cycle.inserted, 0u);
-  EXPECT_EQ(cycle.store_rejected, 13u);
-  EXPECT_EQ(dead_letters(kGeneration).size(), 13u);
+  EXPECT_EQ(cycle.store_rejected, 1u);
+  EXPECT_EQ(dead_letters(kGeneration).size(), 1u);
   EXPECT_EQ(length(kGeneration), 0);
   EXPECT_EQ(pending(kGeneration), 0);
-  EXPECT_EQ(store_.count_generation_events(), 0);
 }
 
 // A store that becomes unavailable while the failing events are being
