@@ -1,3 +1,4 @@
+#include "testing/forwarding_store.h"
 #include "pipeline/batch_writer.h"
 
 #include <gtest/gtest.h>
@@ -26,9 +27,9 @@ std::vector<GenerationEvent> completions(int n) {
 
 // The real SQLite store, with writes held until released: lets a test fill
 // the writer's queue deterministically.
-class GatedStore : public Store {
+class GatedStore : public genalytics::testing::ForwardingStore<SqliteStore> {
  public:
-  explicit GatedStore(const std::string& dir) : store_(dir) {}
+  using genalytics::testing::ForwardingStore<SqliteStore>::ForwardingStore;
   // Generation writes are held; route writes pass through.
   void write(EventSpan events, std::vector<uint8_t>* inserted) override {
     if (std::holds_alternative<std::span<const GenerationEvent>>(events)) {
@@ -39,28 +40,6 @@ class GatedStore : public Store {
     }
     store_.write(events, inserted);
   }
-  std::vector<RollupRow> read_rollups(Dimension d, int64_t s, int64_t e,
-                                      const std::optional<std::string>& v,
-                                      const RollupColumns& c) const override {
-    return store_.read_rollups(d, s, e, v, c);
-  }
-  void scan_user_events(const std::string& u, int64_t s, int64_t e,
-                        const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_user_events(u, s, e, f);
-  }
-  void scan_events(int64_t s, int64_t e,
-                   const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_events(s, e, f);
-  }
-  std::vector<RouteRollupRow> read_route_rollups(
-      int64_t s, int64_t e, const std::optional<std::string>& r) const override {
-    return store_.read_route_rollups(s, e, r);
-  }
-  void scan_route_events(int64_t s, int64_t e,
-                         const std::function<void(const RouteEvent&)>& f) const override {
-    store_.scan_route_events(s, e, f);
-  }
-  int64_t count_generation_events() const override { return store_.count_generation_events(); }
 
   void wait_for_write() {
     std::unique_lock lock(mutex_);
@@ -73,7 +52,6 @@ class GatedStore : public Store {
   }
 
  private:
-  SqliteStore store_;
   std::mutex mutex_;
   std::condition_variable changed_;
   int writes_started_ = 0;

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "testing/forwarding_store.h"
 #include "store/sqlite_store.h"
 
 namespace genalytics::testing {
@@ -18,36 +19,14 @@ namespace genalytics::testing {
 // SqliteStore refusing, as a whole, every write that holds one of `refused`
 // event ids (as a store does when one row of a transaction fails), with
 // `failure`; and failing call number `unavailable_call` as unavailable.
-class RefusingStore final : public Store {
+class RefusingStore final : public ForwardingStore<SqliteStore> {
  public:
-  explicit RefusingStore(const std::string& dir) : store_(dir) {}
+  using ForwardingStore::ForwardingStore;
 
   void write(EventSpan events, std::vector<uint8_t>* inserted) override {
     std::visit([&](auto span) { check(span); }, events);
     store_.write(events, inserted);
   }
-  std::vector<RollupRow> read_rollups(Dimension d, int64_t s, int64_t e,
-                                      const std::optional<std::string>& v,
-                                      const RollupColumns& c) const override {
-    return store_.read_rollups(d, s, e, v, c);
-  }
-  void scan_user_events(const std::string& u, int64_t s, int64_t e,
-                        const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_user_events(u, s, e, f);
-  }
-  void scan_events(int64_t s, int64_t e,
-                   const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_events(s, e, f);
-  }
-  std::vector<RouteRollupRow> read_route_rollups(
-      int64_t s, int64_t e, const std::optional<std::string>& r) const override {
-    return store_.read_route_rollups(s, e, r);
-  }
-  void scan_route_events(int64_t s, int64_t e,
-                         const std::function<void(const RouteEvent&)>& f) const override {
-    store_.scan_route_events(s, e, f);
-  }
-  int64_t count_generation_events() const override { return store_.count_generation_events(); }
 
   std::set<std::string> refused;  // event ids; every one when refuse_all
   bool refuse_all = false;
@@ -66,7 +45,6 @@ class RefusingStore final : public Store {
     }
   }
 
-  SqliteStore store_;
 };
 
 }  // namespace genalytics::testing

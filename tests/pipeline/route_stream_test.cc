@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "testing/forwarding_store.h"
 #include "event/route_normalizer.h"
 #include "event/route_stream_fields.h"
 #include "event/time.h"
@@ -51,11 +52,11 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 
 // PostgresStore with a hook after each route write, to make the worker
 // "crash" between the commit and the XACK.
-class ScriptedRouteStore : public Store {
+class ScriptedRouteStore : public genalytics::testing::ForwardingStore<PostgresStore> {
  public:
   using Hook = std::function<void(int call, std::span<const RouteEvent> events)>;
 
-  explicit ScriptedRouteStore(const std::string& url) : store_(url, 2) {}
+  explicit ScriptedRouteStore(const std::string& url) : genalytics::testing::ForwardingStore<PostgresStore>(url, size_t{2}) {}
 
   // The hook sees route writes only; generation writes pass through.
   void write(EventSpan events, std::vector<uint8_t>* inserted) override {
@@ -65,35 +66,12 @@ class ScriptedRouteStore : public Store {
     store_.write(events, inserted);
     if (after_write) after_write(call, *routes);
   }
-  std::vector<RouteRollupRow> read_route_rollups(
-      int64_t s, int64_t e, const std::optional<std::string>& r) const override {
-    return store_.read_route_rollups(s, e, r);
-  }
-  void scan_route_events(int64_t s, int64_t e,
-                         const std::function<void(const RouteEvent&)>& f) const override {
-    store_.scan_route_events(s, e, f);
-  }
-  std::vector<RollupRow> read_rollups(Dimension d, int64_t s, int64_t e,
-                                      const std::optional<std::string>& v,
-                                      const RollupColumns& c) const override {
-    return store_.read_rollups(d, s, e, v, c);
-  }
-  void scan_user_events(const std::string& u, int64_t s, int64_t e,
-                        const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_user_events(u, s, e, f);
-  }
-  void scan_events(int64_t s, int64_t e,
-                   const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_events(s, e, f);
-  }
-  int64_t count_generation_events() const override { return store_.count_generation_events(); }
 
   int calls() const { return calls_; }
 
   Hook after_write;
 
  private:
-  PostgresStore store_;
   int calls_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "testing/forwarding_store.h"
 #include "demo/traffic_generator.h"
 #include "event/stream_fields.h"
 #include "event/time.h"
@@ -41,11 +42,11 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 
 // SqliteStore with hooks around each write, to make the store fail or the
 // worker "crash" at a chosen point.
-class ScriptedStore : public Store {
+class ScriptedStore : public genalytics::testing::ForwardingStore<SqliteStore> {
  public:
   using Hook = std::function<void(int call, std::span<const GenerationEvent> events)>;
 
-  explicit ScriptedStore(const std::string& dir) : store_(dir) {}
+  using genalytics::testing::ForwardingStore<SqliteStore>::ForwardingStore;
 
   // The hooks see generation writes only; route writes pass through.
   void write(EventSpan events, std::vector<uint8_t>* inserted) override {
@@ -56,28 +57,6 @@ class ScriptedStore : public Store {
     store_.write(events, inserted);
     if (after_write) after_write(call, *generations);
   }
-  std::vector<RollupRow> read_rollups(Dimension d, int64_t s, int64_t e,
-                                      const std::optional<std::string>& v,
-                                      const RollupColumns& c) const override {
-    return store_.read_rollups(d, s, e, v, c);
-  }
-  void scan_user_events(const std::string& u, int64_t s, int64_t e,
-                        const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_user_events(u, s, e, f);
-  }
-  void scan_events(int64_t s, int64_t e,
-                   const std::function<void(const GenerationEvent&)>& f) const override {
-    store_.scan_events(s, e, f);
-  }
-  std::vector<RouteRollupRow> read_route_rollups(
-      int64_t s, int64_t e, const std::optional<std::string>& r) const override {
-    return store_.read_route_rollups(s, e, r);
-  }
-  void scan_route_events(int64_t s, int64_t e,
-                         const std::function<void(const RouteEvent&)>& f) const override {
-    store_.scan_route_events(s, e, f);
-  }
-  int64_t count_generation_events() const override { return store_.count_generation_events(); }
 
   int calls() const { return calls_; }
 
@@ -85,7 +64,6 @@ class ScriptedStore : public Store {
   Hook after_write;
 
  private:
-  SqliteStore store_;
   int calls_ = 0;
 };
 
