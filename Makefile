@@ -42,6 +42,7 @@ bench: build
 	$(BUILD)/bench/pipeline_bench
 	$(BUILD)/bench/proxy_bench
 	$(BUILD)/bench/error_answer_bench
+	$(BUILD)/bench/simulate_bench
 
 # libFuzzer (Debian's clang): builds fuzz/'s targets in $(FUZZ_BUILD), then runs
 # each for FUZZ_SECONDS from its seed corpus and prints the executions (fuzz/README.md).

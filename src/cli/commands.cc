@@ -16,6 +16,8 @@
 
 #include <boost/url/parse.hpp>
 
+#include "demo/model_fleet.h"
+#include "demo/traffic_generator.h"
 #include "event/route_normalizer.h"
 #include "event/time.h"
 #include "pipeline/ndjson_loader.h"
@@ -157,11 +159,24 @@ int run_demo(const GenalyticsConfig& config, bool if_empty) {
   uint64_t accepted = 0;
   uint64_t routes_accepted = 0;
   const auto started = std::chrono::steady_clock::now();
+  // The model fleet serving the traffic: its loads, unloads, downloads and
+  // health checks follow from each batch of generations.
+  DemoModelFleet fleet(options, DemoFleetOptions{});
+  uint64_t models_accepted = 0;
+  auto write_models = [&](std::vector<ModelEvent>&& events) {
+    if (events.empty()) return;
+    WriteResult result = writer.write(EventBatch(std::move(events)));
+    if (!result.ok) throw StoreError(result.error);
+    models_accepted += result.accepted;
+  };
   generate_demo_traffic(options, 20'000, [&](std::vector<GenerationEvent>&& events) {
+    std::vector<ModelEvent> model_events = fleet.observe(events);
     WriteResult result = writer.write(std::move(events));
     if (!result.ok) throw StoreError(result.error);
     accepted += result.accepted;
+    write_models(std::move(model_events));
   });
+  write_models(fleet.finish());
   const RouteNormalization& normalization = config.server.routes.normalization;
   generate_demo_route_traffic(options, 20'000, [&](std::vector<RouteEvent>&& events) {
     for (RouteEvent& event : events) normalize_route_event(&event, normalization);
@@ -173,9 +188,9 @@ int run_demo(const GenalyticsConfig& config, bool if_empty) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print(stderr,
-             "loaded {} demo generation events and {} route events ({} days ending now) into {} in "
-             "{:.1f} s\n",
-             accepted, routes_accepted, options.days, store.path(), seconds);
+             "loaded {} demo generation events, {} route events and {} model events ({} days "
+             "ending now) into {} in {:.1f} s\n",
+             accepted, routes_accepted, models_accepted, options.days, store.path(), seconds);
   return 0;
 }
 

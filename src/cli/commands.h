@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,25 @@ struct CacheAnalysisFlags {
 // routes}), or the simulation's object. Fails with "no store at ..." when
 // the embedded store does not exist: it never creates one.
 int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags);  // cache_analysis.cc
+
+struct ModelsFlags {
+  std::string command;  // usage, recommend, report, simulate, scan, list
+  std::string model_id;  // usage: one model
+  int days = 30;
+  std::string format = "table";  // table or json; report: json or csv
+  std::string kind;              // recommend: cleanup, preload or performance
+  std::optional<double> vram_budget_gb;
+  std::string out;   // report: the file to write (default stdout)
+  std::string dir;   // scan: the model folder
+  bool dry_run = false;  // scan: list without registering
+};
+
+// `genalytics models ...` (seed 003, issue 10): usage statistics,
+// recommendations, the report (JSON or CSV), the policy simulation, the
+// inventory (list), and the folder scan that registers model files. Reads
+// the embedded store or PostgreSQL (config.production.postgres_url); only
+// scan creates an embedded store. Tables go to stdout, headings to stderr.
+int run_models(const GenalyticsConfig& config, const ModelsFlags& flags);  // models.cc
 
 // Runs the recording reverse proxy in front of `upstream` ("http://host:port",
 // optionally with a trailing slash; see parse_upstream_url) until SIGTERM or

@@ -44,6 +44,17 @@ void read_double(const boost::json::object& root, std::string_view section, std:
   *out = v->to_number<double>();
 }
 
+// A number in (0, 1].
+void read_fraction(const boost::json::object& root, std::string_view section, std::string_view key,
+                   double* out) {
+  const boost::json::value* v = find(root, section, key);
+  if (!v) return;
+  if (!v->is_number() || v->to_number<double>() <= 0 || v->to_number<double>() > 1) {
+    throw ConfigError(fmt::format("config: {}.{} must be a number in (0, 1]", section, key));
+  }
+  *out = v->to_number<double>();
+}
+
 void read_string(const boost::json::object& root, std::string_view section, std::string_view key,
                  std::string* out) {
   const boost::json::value* v = find(root, section, key);
@@ -164,6 +175,24 @@ GenalyticsConfig load_config(const std::string& path) {
   }
   read_int(root, "cache-planning", "top-n-routes", &routes.planning.top_n, 1, 10'000);
   read_int(root, "cache-planning", "pages-to-cache-per-route", &routes.planning.pages_to_cache_per_route, 1, 1000);
+  ModelAnalyticsConfig& models = config.server.models;
+  read_double(root, "model-analytics", "cleanup_unused_days", &models.cleanup_unused_days);
+  read_double(root, "model-analytics", "cleanup_min_uses_per_day", &models.cleanup_min_uses_per_day);
+  read_fraction(root, "model-analytics", "cleanup_min_success_rate", &models.cleanup_min_success_rate);
+  read_double(root, "model-analytics", "cleanup_horizon_days", &models.cleanup_horizon_days);
+  read_fraction(root, "model-analytics", "preload_min_success_rate", &models.preload_min_success_rate);
+  read_double(root, "model-analytics", "preload_min_uses_per_day", &models.preload_min_uses_per_day);
+  read_double(root, "model-analytics", "vram_budget_gb", &models.vram_budget_gb);
+  read_double(root, "model-analytics", "slow_p50_ms", &models.slow_p50_ms);
+  read_fraction(root, "model-analytics", "low_success_rate", &models.low_success_rate);
+  read_double(root, "model-analytics", "variance_ratio", &models.variance_ratio);
+  read_double(root, "model-analytics", "regression_ratio", &models.regression_ratio);
+  read_int(root, "model-analytics", "regression_recent_days", &models.regression_recent_days, 1, 3650);
+  read_int(root, "model-analytics", "min_samples", &models.min_samples, 1, 1'000'000'000);
+  read_double(root, "model-analytics", "default_load_time_ms", &models.default_load_time_ms);
+  read_double(root, "model-analytics", "load_bytes_per_second", &models.load_bytes_per_second);
+  read_double(root, "model-analytics", "default_vram_mb", &models.default_vram_mb);
+  read_int(root, "model-analytics", "common_params_top", &models.common_params_top, 1, 1000);
   read_int(root, "demo", "days", &config.demo.days, 1, 3650);
   read_int(root, "demo", "users", &config.demo.users, 1, 10'000'000);
   read_int(root, "demo", "seed", &config.demo.seed, 0, INT64_MAX);

@@ -1,5 +1,5 @@
 // genalytics: the one binary. Subcommands: serve, worker, cache-analysis,
-// proxy, migrate, retention, demo, ingest, hash-key.
+// models, proxy, migrate, retention, demo, ingest, hash-key.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -115,6 +115,60 @@ int main(int argc, char** argv) {
   cache_analysis->add_option("--ttl", cache.ttl_seconds, "simulated cache TTL in seconds (default 300)")
       ->check(CLI::Range(1, 86'400 * 365));
 
+  CommonFlags models_flags;
+  ProductionFlags models_production;
+  genalytics::ModelsFlags models;
+  CLI::App* models_command = app.add_subcommand(
+      "models", "Model usage analytics (seed 003): usage, recommend, report, simulate, list, scan");
+  models_command->require_subcommand(1);
+  auto model_command = [&](const char* name, const char* help) {
+    CLI::App* command = models_command->add_subcommand(name, help);
+    add_common_flags(command, &models_flags);
+    add_postgres_flag(command, &models_production);
+    command->callback([&models, name] { models.command = name; });
+    return command;
+  };
+  auto add_days = [&](CLI::App* command) {
+    command->add_option("-d,--days", models.days, "days of history (default 30)")->check(CLI::Range(1, 3660));
+  };
+  auto add_budget = [&](CLI::App* command) {
+    command->add_option("--vram-budget-gb", models.vram_budget_gb,
+                        "VRAM budget in GB (default: model-analytics.vram_budget_gb, 24)")
+        ->check(CLI::Range(0.0, 100'000.0));
+  };
+  auto add_format = [&](CLI::App* command, std::vector<std::string> formats) {
+    command->add_option("-f,--format", models.format, fmt::format("{} (default {})", fmt::join(formats, " or "), formats[0]))
+        ->check(CLI::IsMember(formats));
+  };
+  CLI::App* models_usage = model_command("usage", "Usage statistics of every model, or of MODEL_ID");
+  models_usage->add_option("model_id", models.model_id, "one model's statistics");
+  add_days(models_usage);
+  add_format(models_usage, {"table", "json"});
+  CLI::App* models_recommend =
+      model_command("recommend", "Cleanup, preload (with a schedule) and performance recommendations");
+  add_days(models_recommend);
+  add_budget(models_recommend);
+  models_recommend->add_option("--kind", models.kind, "only cleanup, preload or performance")
+      ->check(CLI::IsMember({"cleanup", "preload", "performance"}));
+  add_format(models_recommend, {"table", "json"});
+  CLI::App* models_report = model_command("report", "The whole report: usage and recommendations");
+  add_days(models_report);
+  add_budget(models_report);
+  add_format(models_report, {"json", "csv"});
+  models_report->add_option("--out", models.out, "write the report to FILE instead of stdout");
+  CLI::App* models_simulate = model_command(
+      "simulate", "Replay the window's generations: our schedule against LRU, LFU, keep-alive, Belady");
+  add_days(models_simulate);
+  add_budget(models_simulate);
+  add_format(models_simulate, {"table", "json"});
+  CLI::App* models_list = model_command("list", "The model inventory with each model's loaded state");
+  add_format(models_list, {"table", "json"});
+  CLI::App* models_scan = model_command(
+      "scan", "Register the model files of a folder (ComfyUI layout: checkpoints/, loras/, vae/, ...)");
+  models_scan->add_option("dir", models.dir, "the models folder")->required()->check(CLI::ExistingDirectory);
+  models_scan->add_flag("--dry-run", models.dry_run, "list what would be registered, register nothing");
+  add_format(models_scan, {"table", "json"});
+
   CommonFlags proxy_flags;
   ProductionFlags proxy_production;
   std::string listen = "127.0.0.1:8080", upstream = "http://127.0.0.1:8000", user_header = "X-User-ID";
@@ -201,6 +255,10 @@ int main(int argc, char** argv) {
     if (worker->parsed()) return genalytics::run_worker(configure(worker_flags, worker_production));
     if (cache_analysis->parsed()) {
       return genalytics::run_cache_analysis(configure(cache_flags, cache_production), cache);
+    }
+    if (models_command->parsed()) {
+      if (models.command == "report" && models.format == "table") models.format = "json";
+      return genalytics::run_models(configure(models_flags, models_production), models);
     }
     if (proxy->parsed()) {
       return genalytics::run_proxy(configure(proxy_flags, proxy_production), listen, upstream, user_header);

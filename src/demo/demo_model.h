@@ -27,7 +27,9 @@ enum class RngStream : uint64_t {
   kTraffic,
   kIds,
   kRouteTraffic,
-  kRouteIds
+  kRouteIds,
+  kModelFleet,
+  kModelFleetIds
 };
 
 // xoshiro256** seeded through splitmix64, with our own distributions: the

@@ -1,6 +1,7 @@
 // Over 400 lines: one simulation (users, jobs, the queue, the models'
-// profiles) whose parts share the random streams that keep it reproducible;
-// split, they would have to pass that state around.
+// profiles and the add-ons generations name) whose parts share the random
+// streams that keep it reproducible; split, they would have to pass that
+// state around.
 #include "demo/traffic_generator.h"
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <utility>
 
 #include "demo/demo_model.h"
+#include "demo/model_catalog.h"
 #include "event/time.h"
 
 namespace genalytics {
@@ -79,10 +81,18 @@ constexpr std::array<ErrorProfile, kErrorKinds> kErrors = {{
 constexpr int64_t kGpuMemoryMb = 24576;    // every worker has a 24 GiB card
 constexpr int64_t kTimeLimitMs = 180'000;  // jobs running longer fail with "timeout"
 
+// How a checkpoint's share of the traffic moves over the window.
+enum class Trend : uint8_t {
+  kSteady,
+  kRising,     // a new release: none before kReleaseProgress, then growing to twice its share
+  kDeclining,  // fading out: from twice its share at the start to none at the end
+};
+constexpr double kReleaseProgress = 0.2;  // of the window, when the rising checkpoint appears
+
 struct ModelProfile {
-  std::string_view name;
-  double popularity;
-  bool sd15_family;            // native 512 px rather than 1024 px
+  std::string_view name;  // a checkpoint of model_catalog.h
+  double popularity;      // relative share of the traffic at mid-window
+  Trend trend;
   double median_generation_s;  // one image at native size and default steps
   int default_steps;
   double default_cfg;
@@ -96,21 +106,74 @@ struct ModelProfile {
 
 // One row per model, columns in ModelProfile order.
 // clang-format off
-constexpr std::array<ModelProfile, 6> kModels = {{
-    {"illustriousXL_v01", 0.24, false, 13.0, 28, 6.0, "euler_a",         7400,  1400, 0.035, {0.25, 0.15, 0.10, 0.25, 0.25}, 0.00032},
-    {"sdxl_base_1.0",     0.18, false, 10.0, 30, 7.0, "dpmpp_2m_karras", 7000,  1300, 0.025, {0.30, 0.15, 0.15, 0.30, 0.10}, 0.00032},
-    {"flux1_dev",         0.16, false, 36.0, 28, 3.5, "euler",           12000, 2400, 0.06,  {0.35, 0.35, 0.15, 0.10, 0.05}, 0.00068},
-    {"sd15_pruned",       0.12, true,  2.8,  25, 7.5, "dpmpp_2m",        3200,  1100, 0.01,  {0.20, 0.10, 0.10, 0.40, 0.20}, 0.00014},
-    {"juggernautXL_v9",   0.18, false, 15.0, 35, 4.5, "dpmpp_sde",       7600,  1400, 0.045, {0.30, 0.20, 0.10, 0.20, 0.20}, 0.00032},
-    {"ponyDiffusionV6",   0.12, false, 17.0, 25, 7.0, "euler_a",         7500,  1400, 0.13,  {0.10, 0.10, 0.05, 0.20, 0.55}, 0.00032},
+constexpr std::array<ModelProfile, 8> kModels = {{
+    {"illustriousXL_v01", 0.24, Trend::kSteady,    13.0, 28, 6.0, "euler_a",         7400,  1400, 0.035, {0.25, 0.15, 0.10, 0.25, 0.25}, 0.00032},
+    {"sdxl_base_1.0",     0.18, Trend::kSteady,    10.0, 30, 7.0, "dpmpp_2m_karras", 7000,  1300, 0.025, {0.30, 0.15, 0.15, 0.30, 0.10}, 0.00032},
+    {"flux1_dev",         0.16, Trend::kSteady,    36.0, 28, 3.5, "euler",           12000, 2400, 0.06,  {0.35, 0.35, 0.15, 0.10, 0.05}, 0.00068},
+    {"sd15_pruned",       0.12, Trend::kSteady,    2.8,  25, 7.5, "dpmpp_2m",        3200,  1100, 0.01,  {0.20, 0.10, 0.10, 0.40, 0.20}, 0.00014},
+    {"juggernautXL_v9",   0.18, Trend::kSteady,    15.0, 35, 4.5, "dpmpp_sde",       7600,  1400, 0.045, {0.30, 0.20, 0.10, 0.20, 0.20}, 0.00032},
+    {"ponyDiffusionV6",   0.12, Trend::kSteady,    17.0, 25, 7.0, "euler_a",         7500,  1400, 0.13,  {0.10, 0.10, 0.05, 0.20, 0.55}, 0.00032},
+    {"realvisXL_v5",      0.14, Trend::kRising,    12.0, 30, 5.0, "dpmpp_2m_karras", 7300,  1350, 0.03,  {0.30, 0.15, 0.10, 0.30, 0.15}, 0.00032},
+    {"dreamshaper_8",     0.14, Trend::kDeclining, 3.2,  25, 7.0, "dpmpp_sde",       3300,  1100, 0.02,  {0.20, 0.10, 0.10, 0.40, 0.20}, 0.00014},
 }};
 // clang-format on
 
-constexpr std::array<double, kModels.size()> kModelPopularity = [] {
+// Each checkpoint's family, from the catalogue (a name missing there does not compile).
+constexpr std::array<ModelFamily, kModels.size()> kModelFamilies = []() consteval {
+  std::array<ModelFamily, kModels.size()> families{};
+  for (size_t i = 0; i < kModels.size(); ++i) families[i] = checkpoint_family(kModels[i].name);
+  return families;
+}();
+
+// The share of each checkpoint at `progress` (0 at the window's start, 1 at its end).
+std::array<double, kModels.size()> model_weights_at(double progress) {
   std::array<double, kModels.size()> weights{};
-  for (size_t i = 0; i < kModels.size(); ++i) weights[i] = kModels[i].popularity;
+  for (size_t i = 0; i < kModels.size(); ++i) {
+    double factor = 1;
+    switch (kModels[i].trend) {
+      case Trend::kSteady:
+        break;
+      case Trend::kRising:
+        factor = 2 * std::clamp((progress - kReleaseProgress) / (1 - kReleaseProgress), 0.0, 1.0);
+        break;
+      case Trend::kDeclining:
+        factor = 2 * std::clamp(1 - progress, 0.0, 1.0);
+        break;
+    }
+    weights[i] = kModels[i].popularity * factor;
+  }
+  return weights;
+}
+
+// Users' favourites are among the steady checkpoints: a favourite would keep a
+// declining model alive, or use a rising one before its release.
+constexpr std::array<double, kModels.size()> kFavouriteWeights = [] {
+  std::array<double, kModels.size()> weights{};
+  for (size_t i = 0; i < kModels.size(); ++i) {
+    weights[i] = kModels[i].trend == Trend::kSteady ? kModels[i].popularity : 0;
+  }
   return weights;
 }();
+
+// How often generations of each family (indexed by ModelFamily) name add-ons.
+struct AddOnRates {
+  double lora;        // one or more LoRAs
+  double several;     // of those, two or three
+  double vae;         // a VAE other than the checkpoint's own
+  double controlnet;  // a ControlNet
+};
+constexpr std::array<AddOnRates, 3> kAddOnRates = {{
+    {0.40, 0.30, 0.20, 0.05},  // SDXL
+    {0.45, 0.30, 0.40, 0.06},  // SD 1.5
+    {0.25, 0.00, 0.00, 0.00},  // Flux
+}};
+constexpr double kCfgWithFixedSteps = 1.5;    // distillation LoRAs want a low cfg
+constexpr double kSlowdownPerLora = 0.04;     // each LoRA's share of the sampling time
+constexpr double kControlnetSlowdown = 1.25;  // a ControlNet runs beside the UNet
+// Generations naming the damaged model fail this often, besides their usual rate.
+constexpr double kDamagedModelFailureRate = 0.35;
+constexpr std::string_view kDamagedModelMessage =
+    "LoRA failed to load: safetensors header is truncated";
 
 struct Dimensions {
   int width;
@@ -186,7 +249,7 @@ std::vector<DemoUser> make_demo_users(const DemoOptions& options, int64_t begin_
         late ? begin_us + static_cast<int64_t>(rng.uniform() * static_cast<double>(window_us))
              : begin_us;
     user.favourite_model =
-        rng.chance(kFavouriteModelShare) ? static_cast<int>(rng.pick(kModelPopularity)) : -1;
+        rng.chance(kFavouriteModelShare) ? static_cast<int>(rng.pick(kFavouriteWeights)) : -1;
     user.favourite_style = rng.pick(kStyleWeights);
     user.client = rng.pick(kClientWeights);
     users.push_back(std::move(user));
@@ -220,6 +283,12 @@ struct Job {
   int prompt_tokens = 0;
   std::string image_dimensions_json;
   std::string attributes_json;
+  std::vector<const ModelFile*> loras;
+  const ModelFile* vae = nullptr;
+  const ModelFile* controlnet = nullptr;
+  int fixed_steps = 0;  // set by a distillation LoRA
+  bool uses_damaged_model = false;
+  std::string params_json;  // on the request and the completion
 };
 
 // Builds a compact JSON object. Numbers go through std::to_chars: no locale, and
@@ -239,8 +308,27 @@ class CompactJson {
   // REQUIRES: `value` needs no escaping.
   CompactJson& field(std::string_view key, std::string_view value) {
     open(key);
+    append_string(value);
+    return *this;
+  }
+  // The ids of `files`, as an array. REQUIRES: they need no escaping.
+  CompactJson& field(std::string_view key, std::span<const ModelFile* const> files) {
+    open(key);
+    text_ += '[';
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (i > 0) text_ += ',';
+      append_string(files[i]->id);
+    }
+    text_ += ']';
+    return *this;
+  }
+  // "<width>x<height>" as a string.
+  CompactJson& resolution(std::string_view key, int width, int height) {
+    open(key);
     text_ += '"';
-    text_ += value;
+    append(width);
+    text_ += 'x';
+    append(height);
     text_ += '"';
     return *this;
   }
@@ -256,6 +344,11 @@ class CompactJson {
     text_ += '"';
     text_ += key;
     text_ += "\":";
+  }
+  void append_string(std::string_view value) {
+    text_ += '"';
+    text_ += value;
+    text_ += '"';
   }
   template <typename... Format>
   void append(auto value, Format... format) {
@@ -280,6 +373,25 @@ class TrafficSimulator {
         id_rng_(options.seed, RngStream::kIds) {
     users_ = make_demo_users(options_, begin_us_, &user_cumulative_weight_);
     make_incidents();
+    for (const ModelFile& file : kModelFiles) {
+      if (file.weight <= 0) continue;
+      AddOns& add_ons = add_ons_[static_cast<size_t>(file.family)];
+      switch (file.role) {
+        case ModelRole::kCheckpoint:
+          break;
+        case ModelRole::kLora:
+          add_ons.loras.push_back(&file);
+          add_ons.lora_weights.push_back(file.weight);
+          break;
+        case ModelRole::kVae:
+          add_ons.vae = &file;
+          break;
+        case ModelRole::kControlnet:
+          add_ons.controlnets.push_back(&file);
+          add_ons.controlnet_weights.push_back(file.weight);
+          break;
+      }
+    }
     for (int workers = worker_count(); workers > 0; --workers) worker_free_us_.push(begin_us_);
   }
 
@@ -287,6 +399,7 @@ class TrafficSimulator {
     if (options_.days <= 0 || options_.mean_generations_per_hour <= 0) return;
     for (int64_t hour = floor_div(begin_us_, kMicrosPerHour) * kMicrosPerHour;
          hour < options_.end_us; hour += kMicrosPerHour) {
+      model_weights_ = model_weights_at(progress(hour));
       const double per_hour = hourly_rate(hour);
       const double mean_gap_s = 3600.0 / per_hour;
       for (double offset_s = traffic_rng_.exponential(mean_gap_s); offset_s < 3600.0;
@@ -304,6 +417,15 @@ class TrafficSimulator {
   }
 
  private:
+  // The add-ons of one family that generations name, with their weights.
+  struct AddOns {
+    std::vector<const ModelFile*> loras;
+    std::vector<double> lora_weights;
+    const ModelFile* vae = nullptr;
+    std::vector<const ModelFile*> controlnets;
+    std::vector<double> controlnet_weights;
+  };
+
   struct PendingEvent {
     int64_t timestamp_us;
     uint64_t sequence;  // ties keep creation order
@@ -334,10 +456,12 @@ class TrafficSimulator {
   // Enough workers that the busiest hours run at about kTargetPeakUtilization.
   int worker_count() const {
     double busy_s = 0;
+    double popularity = 0;
     for (const ModelProfile& model : kModels) {
       busy_s += model.popularity * model.median_generation_s;
+      popularity += model.popularity;
     }
-    busy_s *= 1.25;  // batches, larger images and the lognormal tail
+    busy_s *= 1.25 / popularity;  // batches, larger images and the lognormal tail
     const double peak_per_hour = options_.mean_generations_per_hour * kPeakHourLoad /
                                  kHourLoadMean * kWeekdayLoad * (1 + kGrowthOverWindow / 2);
     return std::max(
@@ -352,12 +476,16 @@ class TrafficSimulator {
     }
     const int weekday = utc_weekday_of(hour_us);
     const double weekly = (weekday == 0 || weekday == 6) ? kWeekendLoad : kWeekdayLoad;
-    const double progress =
-        static_cast<double>(hour_us - begin_us_) / static_cast<double>(options_.end_us - begin_us_);
-    const double trend = 1 + kGrowthOverWindow * (progress - 0.5);
+    const double trend = 1 + kGrowthOverWindow * (progress(hour_us) - 0.5);
     return options_.mean_generations_per_hour *
            kHourLoad[static_cast<size_t>(utc_hour_of(hour_us))] / kHourLoadMean * weekly * trend *
            day_noise_ * traffic_rng_.noise(kHourNoiseSigma);
+  }
+
+  // How far `at_us` is into the window: 0 at its start, 1 at its end.
+  double progress(int64_t at_us) const {
+    return static_cast<double>(at_us - begin_us_) /
+           static_cast<double>(options_.end_us - begin_us_);
   }
 
   const DemoUser& pick_user(int64_t at_us) {
@@ -381,9 +509,10 @@ class TrafficSimulator {
     job.type = rng.pick(kGenerationTypeWeights);
     job.model = (job.user->favourite_model >= 0 && rng.chance(kFavouriteModelLoyalty))
                     ? static_cast<size_t>(job.user->favourite_model)
-                    : rng.pick(kModelPopularity);
+                    : rng.pick(model_weights_);
     job.batch_size = job.type == kBatchType ? rng.uniform_int(2, 4) : 1;
-    std::span<const Dimensions> sizes = kModels[job.model].sd15_family
+    const ModelFamily family = kModelFamilies[job.model];
+    std::span<const Dimensions> sizes = family == ModelFamily::kSd15
                                             ? std::span<const Dimensions>(kSd15Dimensions)
                                             : std::span<const Dimensions>(kXlDimensions);
     static_assert(kXlDimensions.size() >= kSd15Dimensions.size());
@@ -401,7 +530,33 @@ class TrafficSimulator {
                               .field("style", kStyles[style])
                               .field("client", kClients[job.user->client])
                               .finish();
+    pick_add_ons(family, &job);
     return job;
+  }
+
+  // The LoRAs, VAE and ControlNet of `job`, all of its checkpoint's family.
+  void pick_add_ons(ModelFamily family, Job* job) {
+    DemoRng& rng = traffic_rng_;
+    const AddOns& add_ons = add_ons_[static_cast<size_t>(family)];
+    const AddOnRates& rates = kAddOnRates[static_cast<size_t>(family)];
+    if (!add_ons.loras.empty() && rng.chance(rates.lora)) {
+      const size_t count = std::min<size_t>(
+          rng.chance(rates.several) ? static_cast<size_t>(rng.uniform_int(2, 3)) : 1,
+          add_ons.loras.size());
+      lora_weights_ = add_ons.lora_weights;
+      for (size_t i = 0; i < count; ++i) {
+        const size_t pick = rng.pick(lora_weights_);
+        lora_weights_[pick] = 0;  // distinct
+        const ModelFile* lora = add_ons.loras[pick];
+        job->loras.push_back(lora);
+        if (lora->fixed_steps > 0) job->fixed_steps = lora->fixed_steps;
+        if (lora->id == kDamagedModelId) job->uses_damaged_model = true;
+      }
+    }
+    if (add_ons.vae != nullptr && rng.chance(rates.vae)) job->vae = add_ons.vae;
+    if (!add_ons.controlnets.empty() && rng.chance(rates.controlnet)) {
+      job->controlnet = add_ons.controlnets[rng.pick(add_ons.controlnet_weights)];
+    }
   }
 
   void simulate_generation(int64_t request_us) {
@@ -410,19 +565,43 @@ class TrafficSimulator {
     const ModelProfile& model = kModels[job.model];
 
     constexpr std::array<double, 3> kStepChoices = {0.2, 0.6, 0.2};
-    const int steps = model.default_steps + std::array{-8, 0, 12}[rng.pick(kStepChoices)];
-    const double cfg = model.default_cfg + 0.5 * rng.uniform_int(-2, 2);
+    int steps = model.default_steps + std::array{-8, 0, 12}[rng.pick(kStepChoices)];
+    double cfg = model.default_cfg + 0.5 * rng.uniform_int(-2, 2);
+    if (job.fixed_steps > 0) {
+      steps = job.fixed_steps;
+      cfg = kCfgWithFixedSteps;
+    }
 
-    const double native_pixels = model.sd15_family ? 512.0 * 512.0 : 1024.0 * 1024.0;
+    const double native_pixels =
+        kModelFamilies[job.model] == ModelFamily::kSd15 ? 512.0 * 512.0 : 1024.0 * 1024.0;
     const double megapixels = job.width * job.height / 1e6;
     double generation_s = model.median_generation_s * (job.width * job.height / native_pixels) *
                           (1 + 0.8 * (job.batch_size - 1)) * steps / model.default_steps *
+                          (1 + kSlowdownPerLora * static_cast<double>(job.loras.size())) *
+                          (job.controlnet != nullptr ? kControlnetSlowdown : 1.0) *
                           rng.lognormal(1.0, 0.3);
     if (rng.chance(0.02)) generation_s *= rng.uniform(2, 4);  // a slow or throttled worker
-    const int64_t memory_needed_mb =
+    int64_t memory_needed_mb =
         model.base_memory_mb +
         static_cast<int64_t>(megapixels * job.batch_size *
                              static_cast<double>(model.memory_per_megapixel_mb));
+    for (const ModelFile* lora : job.loras) memory_needed_mb += lora->vram_mb;
+    if (job.vae != nullptr) memory_needed_mb += job.vae->vram_mb;
+    if (job.controlnet != nullptr) memory_needed_mb += job.controlnet->vram_mb;
+
+    CompactJson params;
+    params.field("steps", steps)
+        .field("cfg", cfg, 1)
+        .field("sampler", model.sampler)
+        .resolution("resolution", job.width, job.height);
+    if (job.loras.size() == 1) {
+      params.field("lora", job.loras.front()->id);
+    } else if (!job.loras.empty()) {
+      params.field("loras", job.loras);
+    }
+    if (job.vae != nullptr) params.field("vae", job.vae->id);
+    if (job.controlnet != nullptr) params.field("controlnet", job.controlnet->id);
+    job.params_json = params.finish();
 
     // Queueing: priority jobs have their own lane; the rest share the worker pool in FIFO order.
     int64_t queue_length = 0;
@@ -440,11 +619,7 @@ class TrafficSimulator {
     GenerationEvent request = make_event(GenerationEventType::kRequest, request_us, job);
     request.image_dimensions_json = job.image_dimensions_json;
     request.prompt_tokens = job.prompt_tokens;
-    request.params_json = CompactJson()
-                              .field("steps", steps)
-                              .field("cfg", cfg, 1)
-                              .field("sampler", model.sampler)
-                              .finish();
+    request.params_json = job.params_json;
     request.attributes_json = job.attributes_json;
     request.queue_length = queue_length;
     schedule(std::move(request));
@@ -508,17 +683,21 @@ class TrafficSimulator {
     for (double rate : failure_rates) total_failure_rate += rate;
 
     std::optional<ErrorKind> error;
-    size_t message = 0;
-    if (rng.chance(total_failure_rate)) {
+    std::string_view message;
+    if (job.uses_damaged_model && rng.chance(kDamagedModelFailureRate)) {
+      error = ErrorKind::kModelLoadFailed;
+      message = kDamagedModelMessage;
+    } else if (rng.chance(total_failure_rate)) {
       error = static_cast<ErrorKind>(rng.pick(failure_rates));
-      message = static_cast<size_t>(rng.uniform_int(
-          0, static_cast<int>(kErrors[static_cast<size_t>(*error)].messages.size()) - 1));
+      const auto messages = kErrors[static_cast<size_t>(*error)].messages;
+      message =
+          messages[static_cast<size_t>(rng.uniform_int(0, static_cast<int>(messages.size()) - 1))];
     }
     int64_t generation_ms = static_cast<int64_t>(generation_s * 1000);
     // Jobs that would not fail before the limit hit it; the safety checker runs only at the end.
     if (generation_ms > kTimeLimitMs && (!error || *error == ErrorKind::kNsfwFiltered)) {
       error = ErrorKind::kTimeout;
-      message = 0;
+      message = kErrors[static_cast<size_t>(ErrorKind::kTimeout)].messages.front();
     }
 
     int64_t memory_mb = std::min(
@@ -553,15 +732,15 @@ class TrafficSimulator {
     GenerationEvent completion = make_event(GenerationEventType::kCompletion, completed_us, job);
     completion.success = !error.has_value();
     if (error) {
-      const ErrorProfile& profile = kErrors[static_cast<size_t>(*error)];
-      completion.error_type = std::string(profile.type);
-      completion.error_message = std::string(profile.messages[message]);
+      completion.error_type = std::string(kErrors[static_cast<size_t>(*error)].type);
+      completion.error_message = std::string(message);
     }
     completion.duration_ms = (completed_us - job.request_us) / 1000;
     completion.queue_wait_time_ms = wait_us / 1000;
     completion.generation_time_ms = generation_ms;
     completion.image_dimensions_json = job.image_dimensions_json;
     completion.prompt_tokens = job.prompt_tokens;
+    completion.params_json = job.params_json;
     completion.gpu_memory_mb = memory_mb;
 
     const bool prompt_rejected = error == ErrorKind::kInvalidPrompt;
@@ -638,6 +817,10 @@ class TrafficSimulator {
   std::vector<DemoUser> users_;
   std::vector<double> user_cumulative_weight_;  // Zipf: a few users make most requests
   std::vector<Incident> incidents_;
+
+  std::array<AddOns, 3> add_ons_;                       // by ModelFamily
+  std::vector<double> lora_weights_;                    // scratch of pick_add_ons
+  std::array<double, kModels.size()> model_weights_{};  // this hour's share of each checkpoint
 
   int64_t noise_day_ = std::numeric_limits<int64_t>::min();
   double day_noise_ = 1;

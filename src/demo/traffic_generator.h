@@ -1,6 +1,9 @@
 // Simulated generation traffic for `genalytics demo` and for tests: a daily
 // load curve, heavy users, models that differ in speed and failure rate,
-// error types with messages, cancellations and batches.
+// error types with messages, cancellations and batches. Requests and
+// completions carry params (steps, cfg, sampler, resolution, and on a share
+// of them LoRAs, a VAE or a ControlNet of the checkpoint's family); one
+// checkpoint rises over the window and one declines.
 #pragma once
 
 #include <cstdint>

@@ -10,11 +10,12 @@
 
 #include "event/event_kind.h"
 #include "event/generation_kind.h"
+#include "event/model_kind.h"
 #include "event/route_kind.h"
 
 namespace genalytics {
 
-using EventKinds = KindList<GenerationKind, RouteKind>;  // one entry per kind
+using EventKinds = KindList<GenerationKind, RouteKind, ModelKind>;  // one entry per kind
 
 // Events of one kind: a std::vector of the kind's Event.
 using EventBatch = EventKinds::Batch;
@@ -36,7 +37,7 @@ inline EventKind event_kind(const EventSpan& events) {
   return static_cast<EventKind>(events.index());
 }
 
-// The kind's kName: "generation_events", "route_analytics".
+// The kind's kName: "generation_events", "route_analytics", "model_usage_events".
 inline std::string_view event_kind_name(EventKind kind) {
   return EventKinds::kNames[static_cast<size_t>(kind)];
 }

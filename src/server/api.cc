@@ -1,5 +1,6 @@
 #include "server/api.h"
 
+#include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -8,10 +9,12 @@
 #include <memory>
 #include <string>
 
+#include "analytics/model_inventory.h"
 #include "event/event_batch.h"
 #include "event/rejected_event.h"
 #include "event/time.h"
 #include "server/analytics_json.h"
+#include "server/model_analytics_json.h"
 #include "server/responses.h"
 
 namespace genalytics {
@@ -59,17 +62,45 @@ bool matches(std::string_view pattern, std::string_view path, std::string_view* 
   return path == pattern;
 }
 
+std::string_view method_name(ApiService::Route::Method method) {
+  using enum ApiService::Route::Method;
+  switch (method) {
+    case kGet:
+      return "GET";
+    case kPost:
+      return "POST";
+    case kPut:
+      return "PUT";
+  }
+  return "GET";
+}
+
+bool allows(ApiService::Route::Method method, http::verb verb) {
+  using enum ApiService::Route::Method;
+  switch (method) {
+    case kGet:
+      return verb == http::verb::get || verb == http::verb::head;
+    case kPost:
+      return verb == http::verb::post;
+    case kPut:
+      return verb == http::verb::put;
+  }
+  return false;
+}
+
 }  // namespace
 
-ApiService::ApiService(const Store& store, EventSink& sink, const PipelineMonitor* monitor,
-                       DecodeLimits limits, RouteApiOptions routes)
-    : sink_(sink),
+ApiService::ApiService(Store& store, EventSink& sink, const PipelineMonitor* monitor,
+                       DecodeLimits limits, RouteApiOptions routes, ModelAnalyticsConfig models)
+    : store_(store),
+      sink_(sink),
       monitor_(monitor),
       routes_(std::move(routes)),
       decode_options_{limits, routes_.normalization},
       generation_(store),
       route_analytics_(store, routes_.normalization),
-      planner_(store) {
+      planner_(store),
+      models_(store, std::move(models)) {
   using enum Route::Method;
   constexpr std::optional<ApiRole> kOpen = std::nullopt;
   table_ = {
@@ -96,6 +127,15 @@ ApiService::ApiService(const Store& store, EventSink& sink, const PipelineMonito
       {kGet, "/api/v1/analytics/routes/peak-hours", ApiRole::kRead, &ApiService::route_peak_hours},
       {kGet, "/api/v1/analytics/routes/patterns", ApiRole::kRead, &ApiService::route_patterns},
       {kGet, "/api/v1/analytics/routes/*", ApiRole::kRead, &ApiService::unknown_route_analytics},
+      {kGet, "/api/v1/analytics/models/usage", ApiRole::kRead, &ApiService::model_usage},
+      {kGet, "/api/v1/analytics/models/usage/{model_id}", ApiRole::kRead, &ApiService::model_usage_one},
+      {kGet, "/api/v1/analytics/models/recommendations", ApiRole::kRead, &ApiService::model_recommendations},
+      {kGet, "/api/v1/analytics/models/report", ApiRole::kRead, &ApiService::model_report},
+      {kGet, "/api/v1/analytics/models/simulate", ApiRole::kRead, &ApiService::model_simulate},
+      {kGet, "/api/v1/analytics/models/*", ApiRole::kRead, &ApiService::unknown_model_analytics},
+      {kGet, "/api/v1/models", ApiRole::kRead, &ApiService::models},
+      {kGet, "/api/v1/models/{model_id}", ApiRole::kRead, &ApiService::model},
+      {kPut, "/api/v1/models/{model_id}", ApiRole::kIngest, &ApiService::register_model},
   });
   if (monitor_ != nullptr) {
     table_.push_back({kGet, "/api/v1/analytics/pipeline", ApiRole::kRead, &ApiService::pipeline});
@@ -113,26 +153,43 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
     }
     const std::string path = url->path();
     std::string_view argument;
-    auto route = std::find_if(table_.begin(), table_.end(),
-                              [&](const Route& r) { return matches(r.pattern, path, &argument); });
-    if (route == table_.end()) {
-      return respond(error_response(http::status::not_found, "not_found", "no such endpoint: " + path,
-                                    version, keep_alive));
+    const auto first = std::find_if(table_.begin(), table_.end(), [&](const Route& r) {
+      return matches(r.pattern, path, &argument);
+    });
+    // The first pattern that matches decides; of its rows (one per method),
+    // the one of the request's method answers.
+    auto route = table_.end();
+    std::string allowed;
+    for (auto r = first; r != table_.end(); ++r) {
+      if (r->pattern != first->pattern) continue;
+      if (allows(r->method, request.method())) {
+        route = r;
+        break;
+      }
+      allowed += (allowed.empty() ? "" : ", ") + std::string(method_name(r->method));
     }
-    const bool get = route->method == Route::Method::kGet;
-    if (get ? request.method() != http::verb::get && request.method() != http::verb::head
-            : request.method() != http::verb::post) {
-      HttpResponse response = error_response(http::status::method_not_allowed, "method_not_allowed",
-                                             get ? "use GET" : "use POST", version, keep_alive);
-      response.set(http::field::allow, get ? "GET" : "POST");
+    if (route == table_.end()) {
+      if (first == table_.end()) {
+        return respond(error_response(http::status::not_found, "not_found",
+                                      "no such endpoint: " + path, version, keep_alive));
+      }
+      HttpResponse response =
+          error_response(http::status::method_not_allowed, "method_not_allowed",
+                         allowed.find(',') == std::string::npos ? "use " + allowed
+                                                                 : "use one of: " + allowed,
+                         version, keep_alive);
+      response.set(http::field::allow, allowed);
       return respond(std::move(response));
     }
-    if (const auto* ingest = std::get_if<IngestHandler>(&route->handler)) {
-      return (this->**ingest)(request, std::move(respond));
+    if (const auto* body = std::get_if<BodyHandler>(&route->handler)) {
+      return (this->**body)(request, argument, std::move(respond));
     }
     QueryParams params;
     for (auto param : url->params()) params[param.key] = param.value;
     const Call call{path, params, argument, now_us()};
+    if (const auto* raw = std::get_if<ResponseHandler>(&route->handler)) {
+      return respond((this->**raw)(call, version, keep_alive));
+    }
     const boost::json::value body = (this->*std::get<JsonHandler>(route->handler))(call);
     return respond(json_response(http::status::ok, body, version, keep_alive));
   } catch (...) {
@@ -222,6 +279,135 @@ boost::json::value ApiService::unknown_route_analytics(const Call& call) const {
   window_of(call);  // parameters are reported before the path, as on the known endpoints
   route_limit(call.params);
   throw NotFound("no such route analytics endpoint: " + std::string(call.argument));
+}
+
+namespace {
+
+// The window of the model endpoints: `days` defaults to 30 there.
+TimeWindow model_window(const ApiService::Call& call) {
+  auto days = get(call.params, "days");
+  auto start = get(call.params, "start");
+  auto end = get(call.params, "end");
+  if (!days && !start && !end) days = std::to_string(kDefaultModelWindowDays);
+  return resolve_window(WindowParams{days, start, end}, call.now_us);
+}
+
+// `vram_budget_gb`, when given: a number in [0, 100000].
+std::optional<double> vram_budget(const QueryParams& params) {
+  auto text = get(params, "vram_budget_gb");
+  if (!text) return std::nullopt;
+  const double gb = parse_number_parameter("vram_budget_gb", *text);
+  if (gb > 100'000) throw InvalidArgument("vram_budget_gb", "vram_budget_gb must be at most 100000");
+  return gb;
+}
+
+}  // namespace
+
+boost::json::value ApiService::models(const Call& /*call*/) const {
+  return to_json(models_.list_models());
+}
+
+boost::json::value ApiService::model(const Call& call) const {
+  for (const ModelListEntry& entry : models_.list_models()) {
+    if (entry.record.model_id == call.argument) return to_json(entry);
+  }
+  throw NotFound("no such model: " + std::string(call.argument));
+}
+
+boost::json::value ApiService::model_usage(const Call& call) const {
+  return to_json(models_.usage(model_window(call), call.now_us));
+}
+
+boost::json::value ApiService::model_usage_one(const Call& call) const {
+  const TimeWindow window = model_window(call);
+  return to_json(models_.usage(window, std::string(call.argument), call.now_us));
+}
+
+boost::json::value ApiService::model_recommendations(const Call& call) const {
+  const TimeWindow window = model_window(call);
+  std::optional<RecommendationKind> kind;
+  if (auto k = get(call.params, "kind")) kind = parse_recommendation_kind(*k);
+  return to_json(models_.recommendations(window, kind, vram_budget(call.params), call.now_us));
+}
+
+HttpResponse ApiService::model_report(const Call& call, unsigned version, bool keep_alive) const {
+  const TimeWindow window = model_window(call);
+  const std::string format = get(call.params, "format").value_or("json");
+  if (format != "json" && format != "csv") throw InvalidArgument("format", "format must be json or csv");
+  const std::optional<double> budget = vram_budget(call.params);
+  const ModelUsageReport usage = models_.usage(window, call.now_us);
+  const ModelRecommendations recommendations =
+      models_.recommendations(window, std::nullopt, budget, call.now_us);
+  if (format == "json") {
+    return json_response(http::status::ok, model_report_json(usage, recommendations, call.now_us),
+                         version, keep_alive);
+  }
+  HttpResponse response(http::status::ok, version);
+  response.set(http::field::content_type, "text/csv; charset=utf-8");
+  response.set(http::field::content_disposition,
+               "attachment; filename=\"model-report-" +
+                   format_rfc3339_seconds(call.now_us).substr(0, 10) + ".csv\"");
+  response.keep_alive(keep_alive);
+  response.body() = model_report_csv(usage, recommendations);
+  response.prepare_payload();
+  return response;
+}
+
+boost::json::value ApiService::model_simulate(const Call& call) const {
+  const TimeWindow window = model_window(call);
+  return to_json(models_.simulate(window, vram_budget(call.params)));
+}
+
+boost::json::value ApiService::unknown_model_analytics(const Call& call) const {
+  model_window(call);  // parameters are reported before the path, as on the known endpoints
+  throw NotFound("no such model analytics endpoint: " + std::string(call.argument));
+}
+
+void ApiService::register_model(HttpRequest& request, std::string_view model_id,
+                                Responder respond) const {
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  boost::system::error_code ec;
+  const boost::json::value body = boost::json::parse(request.body(), ec);
+  if (ec || !body.is_object()) {
+    return respond(error_response(http::status::bad_request, "invalid_body",
+                                  "the body must be a JSON object of size_bytes, model_kind, "
+                                  "base_model and path",
+                                  version, keep_alive));
+  }
+  // The handler owns `respond` now: it answers what it throws itself.
+  try {
+    const boost::json::object& fields = body.get_object();
+    ModelRegistration registration;
+    auto text = [&](const char* name, std::optional<std::string>* out) {
+      const boost::json::value* v = fields.if_contains(name);
+      if (v == nullptr || v->is_null()) return;
+      if (!v->is_string()) throw InvalidArgument(name, std::string(name) + " must be a string");
+      *out = std::string(v->get_string());
+    };
+    text("model_kind", &registration.model_kind);
+    text("base_model", &registration.base_model);
+    text("path", &registration.path);
+    if (const boost::json::value* v = fields.if_contains("size_bytes"); v && !v->is_null()) {
+      if (v->is_int64()) {
+        registration.size_bytes = v->get_int64();
+      } else if (v->is_uint64()) {
+        throw InvalidArgument("size_bytes", "size_bytes is too large");
+      } else {
+        throw InvalidArgument("size_bytes", "size_bytes must be a non-negative integer");
+      }
+    }
+    const ModelRecord record = registration_record(model_id, registration, now_us());
+    store_.register_models(std::span(&record, 1));
+    for (const ModelListEntry& entry : models_.list_models()) {
+      if (entry.record.model_id == record.model_id) {
+        return respond(json_response(http::status::ok, to_json(entry), version, keep_alive));
+      }
+    }
+    throw StoreError("a registered model is not in the inventory", StoreFailure::kCorrupt);
+  } catch (...) {
+    respond(current_exception_response(version, keep_alive));
+  }
 }
 
 namespace {
@@ -339,7 +525,8 @@ std::optional<HttpResponse> refuse_media_type(const HttpRequest& request) {
 }  // namespace
 
 template <typename Kind>
-void ApiService::ingest(HttpRequest& request, Responder respond) const {
+void ApiService::ingest(HttpRequest& request, std::string_view /*argument*/,
+                        Responder respond) const {
   if (auto refused = refuse_media_type(request)) return respond(std::move(*refused));
   if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
   auto decoded = Kind::decode_body(request.body(), is_ndjson(request), now_us(), decode_options_);

@@ -14,6 +14,7 @@
 
 #include "analytics/cache_planning.h"
 #include "analytics/generation_analytics.h"
+#include "analytics/model_analytics.h"
 #include "analytics/route_analytics.h"
 #include "event/decode_limits.h"
 #include "event/event_kind.h"
@@ -41,13 +42,18 @@ class ApiService {
     int64_t now_us;
   };
   using JsonHandler = boost::json::value (ApiService::*)(const Call&) const;
-  using IngestHandler = void (ApiService::*)(HttpRequest&, Responder) const;
+  // A GET whose answer is not always JSON (a CSV report).
+  using ResponseHandler = HttpResponse (ApiService::*)(const Call&, unsigned version,
+                                                       bool keep_alive) const;
+  // A POST or PUT that reads the body; `argument` as in Call.
+  using BodyHandler = void (ApiService::*)(HttpRequest&, std::string_view argument,
+                                           Responder) const;
 
   // One row of the route table.
   struct Route {
-    // kGet routes answer GET and HEAD, kPost routes POST; any other method
-    // gets 405 with Allow.
-    enum class Method : uint8_t { kGet, kPost };
+    // kGet routes answer GET and HEAD, kPost routes POST, kPut routes PUT;
+    // any other method gets 405 with Allow.
+    enum class Method : uint8_t { kGet, kPost, kPut };
     Method method;
     // An exact path; or one ending in "/{name}", which matches one non-empty
     // segment without '/'; or one ending in "/*", which matches anything
@@ -55,13 +61,15 @@ class ApiService {
     std::string_view pattern;
     // The role an API key needs (server/auth.h; nullopt: open to anyone).
     std::optional<ApiRole> role;
-    std::variant<JsonHandler, IngestHandler> handler;
+    std::variant<JsonHandler, ResponseHandler, BodyHandler> handler;
   };
 
   // `store`, `sink` and `monitor` must outlive this object. Without a
-  // monitor, /api/v1/analytics/pipeline answers 404.
-  ApiService(const Store& store, EventSink& sink, const PipelineMonitor* monitor, DecodeLimits limits,
-             RouteApiOptions routes);
+  // monitor, /api/v1/analytics/pipeline answers 404. The store is written
+  // only by model registrations (PUT /api/v1/models/{model_id}); events go
+  // through `sink`.
+  ApiService(Store& store, EventSink& sink, const PipelineMonitor* monitor, DecodeLimits limits,
+             RouteApiOptions routes, ModelAnalyticsConfig models = {});
 
   // The HttpHandler: answers every request exactly once. Thread-safe.
   void handle(HttpRequest& request, Responder respond) const;
@@ -74,7 +82,11 @@ class ApiService {
   // 503 when the sink is full, else decodes it with Kind::decode_body and
   // answers once the valid events are durable (api.cc, submit_and_answer).
   template <typename Kind>
-  void ingest(HttpRequest& request, Responder respond) const;
+  void ingest(HttpRequest& request, std::string_view argument, Responder respond) const;
+  // PUT /api/v1/models/{model_id}: registers or describes a model from a
+  // JSON object (size_bytes, model_kind, base_model, path); answers the
+  // model as GET /api/v1/models lists it.
+  void register_model(HttpRequest& request, std::string_view model_id, Responder respond) const;
 
   // GET handlers: each throws InvalidArgument or NotFound for the request's
   // fault. Every analytics handler reads the window first.
@@ -92,7 +104,16 @@ class ApiService {
   boost::json::value route_peak_hours(const Call& call) const;
   boost::json::value route_patterns(const Call& call) const;
   boost::json::value unknown_route_analytics(const Call& call) const;
+  boost::json::value models(const Call& call) const;
+  boost::json::value model(const Call& call) const;
+  boost::json::value model_usage(const Call& call) const;
+  boost::json::value model_usage_one(const Call& call) const;
+  boost::json::value model_recommendations(const Call& call) const;
+  HttpResponse model_report(const Call& call, unsigned version, bool keep_alive) const;
+  boost::json::value model_simulate(const Call& call) const;
+  boost::json::value unknown_model_analytics(const Call& call) const;
 
+  Store& store_;
   EventSink& sink_;
   const PipelineMonitor* monitor_;
   RouteApiOptions routes_;
@@ -101,6 +122,7 @@ class ApiService {
   GenerationAnalytics generation_;
   RouteAnalytics route_analytics_;
   CachePlanner planner_;
+  ModelAnalytics models_;
   std::vector<Route> table_;
 };
 

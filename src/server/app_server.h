@@ -43,6 +43,7 @@ struct AppServerOptions {
   BatchWriter::Options writer;
   DecodeLimits limits;
   RouteApiOptions routes;
+  ModelAnalyticsConfig models;  // config "model-analytics"
   // Keys the API asks for (server/auth.h); empty: every request is let through.
   ApiKeys api_keys;
   // Without keys, listening on an address other machines can reach is

@@ -21,6 +21,7 @@ struct RoleRule {
   bool safe_methods_only;        // GET and HEAD; other methods need kAdmin
   bool post_only;                // POST; other methods need kAdmin
   std::optional<ApiRole> role;   // nullopt: open to anyone
+  bool put_ingests = false;      // with safe_methods_only: PUT needs kIngest (registrations)
 };
 
 // The first rule whose prefix matches decides; no match needs kAdmin.
@@ -29,6 +30,8 @@ constexpr RoleRule kRoleRules[] = {
     {"/api/v1/health", false, false, std::nullopt},
     {"/api/v1/events/", false, true, ApiRole::kIngest},
     {"/api/v1/analytics/", true, false, ApiRole::kRead},
+    {"/api/v1/models", true, false, ApiRole::kRead},
+    {"/api/v1/models/", true, false, ApiRole::kRead, true},
 };
 
 std::string_view trim(std::string_view text) {
@@ -192,6 +195,7 @@ std::optional<ApiRole> required_role(http::verb method, std::string_view path) {
                                                          : path == rule.path_prefix;
     if (!matches) continue;
     const bool safe = method == http::verb::get || method == http::verb::head;
+    if (rule.put_ingests && method == http::verb::put) return ApiRole::kIngest;
     if (rule.safe_methods_only && !safe) return ApiRole::kAdmin;
     if (rule.post_only && method != http::verb::post) return ApiRole::kAdmin;
     return rule.role;

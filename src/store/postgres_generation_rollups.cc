@@ -6,6 +6,7 @@
 
 #include "event/uuid.h"
 #include "store/generation_rollup_columns.h"
+#include "store/postgres_model_usage.h"
 #include "store/postgres_rollup_changes.h"
 #include "store/postgres_rows.h"
 #include "store/rollup_columns.h"
@@ -67,8 +68,8 @@ std::string create_staging_sql() {
   return fmt::format(
       "CREATE TEMP TABLE IF NOT EXISTS genalytics_incoming_events ON COMMIT DELETE ROWS AS "
       "SELECT {} FROM generation_events WITH NO DATA;"
-      "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS",
-      kGenerationEventCopyColumns, kStatesTable, states);
+      "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS;{}",
+      kGenerationEventCopyColumns, kStatesTable, states, model_usage_staging_sql());
 }
 
 // One row of the states table.
@@ -127,8 +128,11 @@ const PgBatchSql& PostgresGenerationKind::batch_sql() {
   return kSql;
 }
 
-void PostgresGenerationKind::merge(PgConnection& c, RollupDelta& delta,
-                                   size_t max_values_per_dimension_hour) {
+namespace {
+
+// Merges `delta` into the generation rollup rows as PostgresGenerationKind::merge says.
+void merge_generation_rollups(PgConnection& c, RollupDelta& delta,
+                              size_t max_values_per_dimension_hour) {
   static const std::string kLockHourlySql = fmt::format(
       "INSERT INTO {} AS t (timestamp, duration_sketch, users_hll) "
       "SELECT k.timestamp, $2::bytea, $3::bytea FROM unnest($1::timestamptz[]) AS k(timestamp) "
@@ -229,7 +233,16 @@ void PostgresGenerationKind::merge(PgConnection& c, RollupDelta& delta,
   }
   c.copy_from(kCopyStatesSql, states.data());
   c.exec(kUpdateSql);
-  log_rollup_changes(c, delta);
+}
+
+}  // namespace
+
+void PostgresGenerationKind::merge(PgConnection& c, GenerationDeltas& delta,
+                                   size_t max_values_per_dimension_hour) {
+  merge_generation_rollups(c, delta.rollups, max_values_per_dimension_hour);
+  merge_model_usage(c, delta.models, max_values_per_dimension_hour);
+  // Last: the log's row lock serializes writers until they commit.
+  log_rollup_changes(c, delta.rollups);
 }
 
 std::vector<RollupRow> read_generation_rollups(PgConnection& c, Dimension dimension,

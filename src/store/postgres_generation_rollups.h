@@ -14,6 +14,7 @@
 
 #include "event/generation_event.h"
 #include "rollup/dimension_cap.h"
+#include "rollup/model_rollup.h"
 #include "rollup/rollup_bucket.h"
 #include "store/postgres.h"
 #include "store/postgres_connection_pool.h"
@@ -28,28 +29,45 @@ namespace genalytics {
 extern const char* const kGenerationEventCopyColumns;
 void append_generation_event_copy_row(PgCopyBuffer& out, const GenerationEvent& event);
 
+// The rollup changes of a batch of generation events: the generation
+// rollups, and the model usage rollups of the models the events use
+// (store/postgres_model_usage.h).
+struct GenerationDeltas {
+  RollupDelta rollups;
+  ModelUsageDelta models;
+
+  void add(const GenerationEvent& event) {
+    rollups.add(event);
+    models.add(event);
+  }
+  bool empty() const { return rollups.empty() && models.empty(); }
+};
+
 // Generation events as PostgresStore writes them (store/postgres_copy_batch.h).
 struct PostgresGenerationKind {
   using Event = GenerationEvent;
-  using Delta = RollupDelta;
+  using Delta = GenerationDeltas;
   static constexpr std::string_view kTable = "generation_events";
   static const PgBatchSql& batch_sql();
   static void append_copy_row(PgCopyBuffer& out, const GenerationEvent& event) {
     append_generation_event_copy_row(out, event);
   }
-  // Merges `delta` into the rollup rows and logs the change
-  // (store/postgres_rollup_changes.h). First folds each attribute
-  // dimension's values of an hour over `max_values_per_dimension_hour` into
-  // "(other)" (RollupDelta::fold_attribute_values; one query per (hour,
-  // attribute dimension) for the values the hour has), under the lock of
-  // the hour's row, so the cap holds with any number of writers. Every
-  // writer locks the rows it changes in one order (the hourly table by hour,
-  // then dimension rows by (dimension, hour, value) in the database's
-  // collation), each lock taken by creating the row or by updating its
-  // updated_at, so concurrent writers never deadlock. Throws StoreError
-  // (kCorrupt when a stored row does not decode, or the rows locked are not
-  // one per key of `delta`). REQUIRES: inside the batch's transaction.
-  static void merge(PgConnection& c, RollupDelta& delta,
+  // Merges `delta.rollups` into the rollup rows, then `delta.models` into
+  // the model rows (merge_model_usage, under the same cap), and logs the
+  // change of the generation rollups (store/postgres_rollup_changes.h).
+  // First folds each attribute dimension's values of an hour over
+  // `max_values_per_dimension_hour` into "(other)"
+  // (RollupDelta::fold_attribute_values; one query per (hour, attribute
+  // dimension) for the values the hour has), under the lock of the hour's
+  // row, so the cap holds with any number of writers. Every writer locks the
+  // rows it changes in one order (the hourly table by hour, then dimension
+  // rows by (dimension, hour, value) in the database's collation, then the
+  // model rows as merge_model_usage does), each lock taken by creating the
+  // row or by updating its updated_at, so concurrent writers never
+  // deadlock. Throws StoreError (kCorrupt when a stored row does not
+  // decode, or the rows locked are not one per key of `delta`). REQUIRES:
+  // inside the batch's transaction.
+  static void merge(PgConnection& c, GenerationDeltas& delta,
                     size_t max_values_per_dimension_hour = kDefaultMaxValuesPerDimensionHour);
 };
 

@@ -1,3 +1,5 @@
+// Over 400 lines: the frozen SQL of every schema version, each shipped text
+// kept as it was (a change is a new version), in the one place that applies them.
 #include "store/postgres_migrations.h"
 
 #include <fmt/format.h>
@@ -248,10 +250,135 @@ CREATE INDEX idx_rollup_changes_seq ON rollup_changes(seq);
 CREATE INDEX idx_rollup_changes_changed_at ON rollup_changes(changed_at);
 )sql";
 
+// Version 4: model lifecycle events and the model rollups (seed 003, issue
+// 10; the semantics are store/store.h's "Models" part and
+// rollup/model_rollup.h's):
+// - model_usage_events, the raw model events, partitioned by month like the
+//   other raw tables (created and dropped with them), idempotent on UNIQUE
+//   (event_id, timestamp). Integers are BIGINT: ingest accepts any
+//   non-negative size_bytes or duration_ms.
+// - model_usage_hourly and model_param_hourly, written from generation
+//   events; model_lifecycle_hourly, from model events. Each row is its key
+//   and the mergeable state of its bucket (store/model_rollup_columns.h);
+//   the figures are computed from merged windows, so no per-hour columns.
+// - model_inventory: one row per model known from any event, registration
+//   or scan. described_at is the time of the model event or registration
+//   its descriptive fields come from, so an older one arriving later does
+//   not replace them.
+// - model_worker_state: per (model, worker) the latest load or unload
+//   (worker_id '' for events that named none).
+constexpr std::string_view kModelUsageSql = R"sql(
+CREATE TABLE model_usage_events (
+    id BIGSERIAL,
+    event_id UUID NOT NULL,
+    event_type TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    duration_ms BIGINT,
+    success BOOLEAN,
+    error_type TEXT,
+    error_message TEXT,
+    size_bytes BIGINT,
+    gpu_memory_mb BIGINT,
+    model_kind TEXT,
+    base_model TEXT,
+    reason TEXT,
+    worker_id TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    PRIMARY KEY (id, timestamp),
+    CONSTRAINT model_usage_events_event_id_key UNIQUE (event_id, timestamp)
+) PARTITION BY RANGE (timestamp);
+
+CREATE INDEX idx_model_events_timestamp ON model_usage_events(timestamp DESC);
+CREATE INDEX idx_model_events_model_time ON model_usage_events(model_id, timestamp DESC);
+
+CREATE TABLE model_usage_hourly (
+    timestamp TIMESTAMPTZ NOT NULL,
+    model_id TEXT NOT NULL,
+    uses BIGINT NOT NULL DEFAULT 0,
+    completions BIGINT NOT NULL DEFAULT 0,
+    successes BIGINT NOT NULL DEFAULT 0,
+    generation_time_count BIGINT NOT NULL DEFAULT 0,
+    generation_time_sum BIGINT NOT NULL DEFAULT 0,
+    generation_time_sketch BYTEA NOT NULL,
+    gpu_memory_sketch BYTEA NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    PRIMARY KEY (timestamp, model_id)
+);
+CREATE INDEX idx_model_usage_model_time ON model_usage_hourly(model_id, timestamp);
+
+CREATE TABLE model_param_hourly (
+    timestamp TIMESTAMPTZ NOT NULL,
+    model_id TEXT NOT NULL,
+    param_key TEXT NOT NULL,
+    param_value TEXT NOT NULL,
+    uses BIGINT NOT NULL DEFAULT 0,
+    timed BIGINT NOT NULL DEFAULT 0,
+    generation_time_sum BIGINT NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    PRIMARY KEY (timestamp, model_id, param_key, param_value)
+);
+CREATE INDEX idx_model_params_model_time ON model_param_hourly(model_id, timestamp);
+
+CREATE TABLE model_lifecycle_hourly (
+    timestamp TIMESTAMPTZ NOT NULL,
+    model_id TEXT NOT NULL,
+    loads BIGINT NOT NULL DEFAULT 0,
+    load_failures BIGINT NOT NULL DEFAULT 0,
+    load_time_count BIGINT NOT NULL DEFAULT 0,
+    load_time_sum BIGINT NOT NULL DEFAULT 0,
+    unloads BIGINT NOT NULL DEFAULT 0,
+    unloads_idle BIGINT NOT NULL DEFAULT 0,
+    unloads_evicted BIGINT NOT NULL DEFAULT 0,
+    unloads_manual BIGINT NOT NULL DEFAULT 0,
+    unloads_error BIGINT NOT NULL DEFAULT 0,
+    downloads BIGINT NOT NULL DEFAULT 0,
+    download_failures BIGINT NOT NULL DEFAULT 0,
+    download_time_sum BIGINT NOT NULL DEFAULT 0,
+    health_checks BIGINT NOT NULL DEFAULT 0,
+    health_check_failures BIGINT NOT NULL DEFAULT 0,
+    max_size_bytes BIGINT NOT NULL DEFAULT 0,
+    load_time_sketch BYTEA NOT NULL,
+    loaded_gpu_memory_sketch BYTEA NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    PRIMARY KEY (timestamp, model_id)
+);
+CREATE INDEX idx_model_lifecycle_model_time ON model_lifecycle_hourly(model_id, timestamp);
+
+CREATE TABLE model_inventory (
+    model_id TEXT PRIMARY KEY,
+    model_kind TEXT,
+    base_model TEXT,
+    path TEXT,
+    size_bytes BIGINT,
+    first_seen_at TIMESTAMPTZ,
+    last_used_at TIMESTAMPTZ,
+    last_event_at TIMESTAMPTZ,
+    registered_at TIMESTAMPTZ,
+    described_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+);
+
+CREATE TABLE model_worker_state (
+    model_id TEXT NOT NULL,
+    worker_id TEXT NOT NULL,
+    loaded BOOLEAN NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL,
+    gpu_memory_mb BIGINT,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    PRIMARY KEY (model_id, worker_id)
+);
+)sql";
+
 constexpr PostgresMigration kMigrations[] = {
     {1, kInitSql},
     {2, kRouteAnalyticsSql},
     {3, kRollupChangesSql},
+    {4, kModelUsageSql},
 };
 
 }  // namespace

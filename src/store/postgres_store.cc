@@ -8,6 +8,8 @@
 
 #include "store/postgres_copy_batch.h"
 #include "store/postgres_migrations.h"
+#include "store/postgres_model_rollups.h"
+#include "store/postgres_model_usage.h"
 #include "store/postgres_rollup_changes.h"
 #include "store/postgres_route_rollups.h"
 #include "store/postgres_rows.h"
@@ -36,7 +38,8 @@ struct PostgresKindList {
 
 // The event kinds this store writes (store/postgres_copy_batch.h), one
 // entry each: a new kind adds its entry here.
-using PostgresKinds = PostgresKindList<PostgresGenerationKind, PostgresRouteKind>;
+using PostgresKinds =
+    PostgresKindList<PostgresGenerationKind, PostgresRouteKind, PostgresModelKind>;
 
 }  // namespace
 
@@ -157,6 +160,45 @@ std::vector<Store::UrlCount> PostgresStore::most_requested_urls(
     size_t limit) const {
   return most_requested_route_urls(pool_, route, method, query_params_normalized_json, start_us,
                                    end_us, limit);
+}
+
+std::vector<ModelUsageRow> PostgresStore::read_model_usage(int64_t start_us, int64_t end_us,
+                                                           const std::optional<std::string>& model,
+                                                           bool sketches) const {
+  return genalytics::read_model_usage(pool_, start_us, end_us, model, sketches);
+}
+
+std::vector<ModelParamRow> PostgresStore::read_model_params(
+    int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const {
+  return genalytics::read_model_params(pool_, start_us, end_us, model);
+}
+
+std::vector<ModelLifecycleRow> PostgresStore::read_model_lifecycle(
+    int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const {
+  return genalytics::read_model_lifecycle(pool_, start_us, end_us, model);
+}
+
+std::vector<ModelRecord> PostgresStore::read_models() const {
+  return genalytics::read_models(pool_);
+}
+
+std::vector<ModelWorkerState> PostgresStore::read_model_worker_states() const {
+  return genalytics::read_model_worker_states(pool_);
+}
+
+void PostgresStore::register_models(std::span<const ModelRecord> records) {
+  genalytics::register_models(pool_, records);
+}
+
+void PostgresStore::scan_model_events(int64_t start_us, int64_t end_us,
+                                      const std::function<void(const ModelEvent&)>& visit) const {
+  genalytics::scan_model_events(pool_, start_us, end_us, visit);
+}
+
+void PostgresStore::scan_model_uses(
+    int64_t start_us, int64_t end_us,
+    const std::function<void(int64_t timestamp_us, std::span<const ModelUse> uses)>& visit) const {
+  genalytics::scan_model_uses(pool_, start_us, end_us, visit);
 }
 
 }  // namespace genalytics

@@ -1,9 +1,11 @@
-// The production store: PostgreSQL with the seeds' tables (generation_events
-// and route_analytics, each partitioned by month; generation_metrics_hourly
-// and route_analytics_hourly) plus the dimension rollups
-// (generation_dimension_hourly). Any number of processes may write
-// concurrently: each write is one transaction, idempotent on
-// (event_id, timestamp), that locks rollup rows in one global order.
+// The production store: PostgreSQL with the seeds' tables (generation_events,
+// route_analytics and model_usage_events, each partitioned by month;
+// generation_metrics_hourly and route_analytics_hourly) plus the dimension
+// rollups (generation_dimension_hourly) and the model tables (hourly usage,
+// params and lifecycle rollups, the inventory, workers' loaded state). Any
+// number of processes may write concurrently: each write is one
+// transaction, idempotent on (event_id, timestamp), that locks rollup rows
+// in one global order.
 //
 // This class is the shell that implements Store; each concept has its file:
 //   postgres_migrations     the schema, versioned, and the schema lock
@@ -11,8 +13,11 @@
 //   postgres_partitions     the monthly partitions: upkeep and retention
 //   postgres_copy_batch     a batch of any kind: COPY, insert, merge
 //   postgres_rollup_changes the change log behind every process's rollup cache
-//   postgres_generation_rollups, postgres_route_rollups  one per event kind:
-//                           its raw COPY row, its rollup merge, its reads
+//   postgres_generation_rollups, postgres_route_rollups, postgres_model_rollups
+//                           one per event kind: its raw COPY row, its rollup
+//                           merge, its reads
+//   postgres_model_usage    the model rollups of generation events, merged
+//                           by the generation kind, and their reads
 // Adding an event kind: its postgres_<kind>_rollups files (a kind struct as
 // postgres_copy_batch.h describes, and its reads), its migration, its entry
 // in PostgresKinds (postgres_store.cc), through which write() dispatches, and
@@ -95,6 +100,22 @@ class PostgresStore final : public Store {
                                             const std::string& query_params_normalized_json,
                                             int64_t start_us, int64_t end_us,
                                             size_t limit) const override;
+  std::vector<ModelUsageRow> read_model_usage(int64_t start_us, int64_t end_us,
+                                              const std::optional<std::string>& model,
+                                              bool sketches) const override;
+  std::vector<ModelParamRow> read_model_params(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
+  std::vector<ModelLifecycleRow> read_model_lifecycle(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
+  std::vector<ModelRecord> read_models() const override;
+  std::vector<ModelWorkerState> read_model_worker_states() const override;
+  void register_models(std::span<const ModelRecord> records) override;
+  void scan_model_events(int64_t start_us, int64_t end_us,
+                         const std::function<void(const ModelEvent&)>& visit) const override;
+  void scan_model_uses(
+      int64_t start_us, int64_t end_us,
+      const std::function<void(int64_t timestamp_us, std::span<const ModelUse> uses)>& visit)
+      const override;
   int64_t count_generation_events() const override;
   // `events` is the planner's estimate (pg_class.reltuples): an exact
   // COUNT(*) of a large partitioned table is too slow to poll.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "event/time.h"
+#include "rollup/model_rollup.h"
 #include "store/generation_rollup_columns.h"
 #include "store/sqlite_event_batch.h"
 #include "store/sqlite_rollup_rows.h"
@@ -58,6 +59,18 @@ void bind_event(SqliteStatement& insert, const GenerationEvent& e, const std::st
 
 constexpr RollupColumns kEveryColumn{true, true, true};
 
+// What a batch of generation events changes: its generation rollups and the
+// usage rollups of the models it uses.
+struct GenerationBatchDelta {
+  RollupDelta rollups;
+  ModelUsageDelta models;
+  void add(const GenerationEvent& e) {
+    rollups.add(e);
+    models.add(e);
+  }
+  bool empty() const { return rollups.empty(); }
+};
+
 }  // namespace
 
 void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
@@ -66,10 +79,11 @@ void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
   uint64_t seq = 0;
   std::vector<RollupCache::Key> touched;
   SqliteDatabase& writer = connections_.writer();
-  write_event_batch<RollupDelta>(
+  write_event_batch<GenerationBatchDelta>(
       writer, kInsertEventSql, events, inserted,
       [&](SqliteStatement& insert, const GenerationEvent& e) { bind_event(insert, e, now_text); },
-      [&](RollupDelta& delta) {
+      [&](GenerationBatchDelta& batch_delta) {
+        RollupDelta& delta = batch_delta.rollups;
         SqliteStatement& values = writer.prepare_cached(
             "SELECT value FROM generation_dimension_hourly WHERE dimension = ? AND timestamp = ?");
         delta.fold_attribute_values(
@@ -92,6 +106,7 @@ void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
             touched.push_back(RollupCache::Key{key.dimension, key.hour_us});
           }
         }
+        model_usage_.merge(batch_delta.models, max_values_per_dimension_hour_, now_text);
       });
   if (seq != 0) cache_.invalidate(seq, touched);
 }

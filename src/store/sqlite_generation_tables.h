@@ -2,7 +2,9 @@
 // rollups, generation_metrics_hourly (every event, one row per hour, with
 // the seed's derived figures) and generation_dimension_hourly (one row per
 // dimension, hour and value), whose columns store/generation_rollup_columns.h
-// describes. SqliteStore implements the generation part of Store with it.
+// describes; each write also merges the models the events use into the
+// model usage tables (store/sqlite_model_usage_tables.h), in the same
+// transaction. SqliteStore implements the generation part of Store with it.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include "rollup/dimension_cap.h"
 #include "store/rollup_cache.h"
 #include "store/sqlite_connections.h"
+#include "store/sqlite_model_usage_tables.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -24,11 +27,12 @@ class SqliteGenerationTables {
  public:
   // Uses `connections` and keeps `cache` fresh; both must outlive this.
   SqliteGenerationTables(SqliteConnections& connections, RollupCache& cache)
-      : connections_(connections), cache_(cache) {}
+      : connections_(connections), cache_(cache), model_usage_(connections) {}
 
-  // An hour keeps at most `cap` values of each attribute dimension in rows
-  // of their own (rollup/dimension_cap.h); kDefaultMaxValuesPerDimensionHour
-  // until set. REQUIRES: no write() running (the store sets it when it opens).
+  // An hour keeps at most `cap` values of each attribute dimension (and of
+  // each model's params key) in rows of their own (rollup/dimension_cap.h);
+  // kDefaultMaxValuesPerDimensionHour until set. REQUIRES: no write()
+  // running (the store sets it when it opens).
   void set_max_values_per_dimension_hour(size_t cap) { max_values_per_dimension_hour_ = cap; }
 
   // Store::write_generation_events: folds each attribute dimension's values
@@ -52,6 +56,8 @@ class SqliteGenerationTables {
   // Store::count_generation_events and Store::status.
   int64_t count() const;
   StoreStatus status() const;
+  // The model usage rollups this class's writes keep, for their reads.
+  const SqliteModelUsageTables& model_usage() const { return model_usage_; }
 
  private:
   void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
@@ -66,6 +72,7 @@ class SqliteGenerationTables {
 
   SqliteConnections& connections_;
   RollupCache& cache_;
+  SqliteModelUsageTables model_usage_;
   size_t max_values_per_dimension_hour_ = kDefaultMaxValuesPerDimensionHour;
 };
 

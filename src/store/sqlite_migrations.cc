@@ -183,7 +183,117 @@ CREATE TABLE rollup_sequence (
 INSERT INTO rollup_sequence (id, seq) VALUES (1, 0);
 )sql";
 
-constexpr SqliteMigration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+// Version 4: seed 003's model tables (issue 10). Model lifecycle events and
+// their hourly rollup; the hourly usage and params rollups of generation
+// events (store/model_rollup_columns.h); the inventory (described_at: the
+// time of the model event or registration its descriptive fields come from,
+// so that an older one arriving later does not override them) and each
+// worker's loaded state.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE model_usage_events (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    duration_ms INTEGER,
+    success INTEGER,
+    error_type TEXT,
+    error_message TEXT,
+    size_bytes INTEGER,
+    gpu_memory_mb INTEGER,
+    model_kind TEXT,
+    base_model TEXT,
+    reason TEXT,
+    worker_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX idx_model_events_event_id ON model_usage_events(event_id);
+CREATE INDEX idx_model_events_timestamp ON model_usage_events(timestamp);
+CREATE INDEX idx_model_events_model_time ON model_usage_events(model_id, timestamp);
+
+CREATE TABLE model_lifecycle_hourly (
+    timestamp TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    loads INTEGER NOT NULL,
+    load_failures INTEGER NOT NULL,
+    load_time_count INTEGER NOT NULL,
+    load_time_sum INTEGER NOT NULL,
+    unloads INTEGER NOT NULL,
+    unloads_idle INTEGER NOT NULL,
+    unloads_evicted INTEGER NOT NULL,
+    unloads_manual INTEGER NOT NULL,
+    unloads_error INTEGER NOT NULL,
+    downloads INTEGER NOT NULL,
+    download_failures INTEGER NOT NULL,
+    download_time_sum INTEGER NOT NULL,
+    health_checks INTEGER NOT NULL,
+    health_check_failures INTEGER NOT NULL,
+    max_size_bytes INTEGER NOT NULL,
+    load_time_sketch BLOB NOT NULL,
+    loaded_gpu_memory_sketch BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (timestamp, model_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_model_lifecycle_model_time ON model_lifecycle_hourly(model_id, timestamp);
+
+CREATE TABLE model_usage_hourly (
+    timestamp TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    uses INTEGER NOT NULL,
+    completions INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    generation_time_count INTEGER NOT NULL,
+    generation_time_sum INTEGER NOT NULL,
+    generation_time_sketch BLOB NOT NULL,
+    gpu_memory_sketch BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (timestamp, model_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_model_usage_model_time ON model_usage_hourly(model_id, timestamp);
+
+CREATE TABLE model_param_hourly (
+    timestamp TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    param_key TEXT NOT NULL,
+    param_value TEXT NOT NULL,
+    uses INTEGER NOT NULL,
+    timed INTEGER NOT NULL,
+    generation_time_sum INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (timestamp, model_id, param_key, param_value)
+) WITHOUT ROWID;
+CREATE INDEX idx_model_param_model_time ON model_param_hourly(model_id, timestamp);
+
+CREATE TABLE model_inventory (
+    model_id TEXT PRIMARY KEY,
+    model_kind TEXT,
+    base_model TEXT,
+    path TEXT,
+    size_bytes INTEGER,
+    first_seen_at TEXT,
+    last_used_at TEXT,
+    last_event_at TEXT,
+    registered_at TEXT,
+    described_at TEXT,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE model_worker_state (
+    model_id TEXT NOT NULL,
+    worker_id TEXT NOT NULL,
+    loaded INTEGER NOT NULL,
+    changed_at TEXT NOT NULL,
+    gpu_memory_mb INTEGER,
+    PRIMARY KEY (model_id, worker_id)
+) WITHOUT ROWID;
+)sql";
+
+constexpr SqliteMigration kMigrations[] = {
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
 
 }  // namespace
 

@@ -9,9 +9,11 @@
 #include <type_traits>
 #include <variant>
 
+#include "event/model_kind.h"
 #include "store/sqlite_connections.h"
 #include "store/sqlite_generation_tables.h"
 #include "store/sqlite_migrations.h"
+#include "store/sqlite_model_tables.h"
 #include "store/sqlite_route_tables.h"
 
 namespace genalytics {
@@ -76,7 +78,8 @@ class SqliteKindList {
 // The event kinds this store writes, one entry each, in EventKinds' order:
 // a new kind adds its entry here.
 using SqliteKinds = SqliteKindList<SqliteKind<GenerationKind, SqliteGenerationTables>,
-                                   SqliteKind<RouteKind, SqliteRouteTables>>;
+                                   SqliteKind<RouteKind, SqliteRouteTables>,
+                                   SqliteKind<ModelKind, SqliteModelTables>>;
 
 }  // namespace
 
@@ -106,6 +109,7 @@ SqliteGenerationTables& SqliteStore::generation() const {
   return tables_->get<SqliteGenerationTables>();
 }
 SqliteRouteTables& SqliteStore::routes() const { return tables_->get<SqliteRouteTables>(); }
+SqliteModelTables& SqliteStore::models() const { return tables_->get<SqliteModelTables>(); }
 
 const std::string& SqliteStore::path() const { return connections_->path(); }
 
@@ -181,6 +185,43 @@ std::vector<Store::UrlCount> SqliteStore::most_requested_urls(
 void SqliteStore::scan_route_events(int64_t start_us, int64_t end_us,
                                     const std::function<void(const RouteEvent&)>& visit) const {
   routes().scan(start_us, end_us, visit);
+}
+
+std::vector<ModelUsageRow> SqliteStore::read_model_usage(int64_t start_us, int64_t end_us,
+                                                         const std::optional<std::string>& model,
+                                                         bool sketches) const {
+  return generation().model_usage().read_usage(start_us, end_us, model, sketches);
+}
+
+std::vector<ModelParamRow> SqliteStore::read_model_params(
+    int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const {
+  return generation().model_usage().read_params(start_us, end_us, model);
+}
+
+void SqliteStore::scan_model_uses(
+    int64_t start_us, int64_t end_us,
+    const std::function<void(int64_t timestamp_us, std::span<const ModelUse> uses)>& visit) const {
+  generation().model_usage().scan_uses(start_us, end_us, visit);
+}
+
+std::vector<ModelLifecycleRow> SqliteStore::read_model_lifecycle(
+    int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const {
+  return models().read_lifecycle(start_us, end_us, model);
+}
+
+std::vector<ModelRecord> SqliteStore::read_models() const { return models().read_models(); }
+
+std::vector<ModelWorkerState> SqliteStore::read_model_worker_states() const {
+  return models().read_worker_states();
+}
+
+void SqliteStore::register_models(std::span<const ModelRecord> records) {
+  models().register_models(records);
+}
+
+void SqliteStore::scan_model_events(int64_t start_us, int64_t end_us,
+                                    const std::function<void(const ModelEvent&)>& visit) const {
+  models().scan(start_us, end_us, visit);
 }
 
 RollupCache::Stats SqliteStore::rollup_cache_stats() const { return rollup_cache_->stats(); }

@@ -1,8 +1,10 @@
 // The embedded store: one SQLite file (WAL mode, synchronous=FULL) holding
 // the seeds' tables (generation_events, generation_metrics_hourly,
-// route_analytics, route_analytics_hourly) plus the dimension rollups
-// (generation_dimension_hourly). Timestamps are RFC 3339 text with
-// microseconds (fixed width, so text order is time order).
+// route_analytics, route_analytics_hourly, model_usage_events) plus the
+// dimension rollups (generation_dimension_hourly) and the model tables
+// (store/sqlite_model_tables.h, sqlite_model_usage_tables.h). Timestamps
+// are RFC 3339 text with microseconds (fixed width, so text order is time
+// order).
 //
 // This class is the shell: it opens the file, applies the schema
 // (store/sqlite_migrations.h) and hands each event kind's calls to that
@@ -28,6 +30,7 @@ namespace genalytics {
 
 class SqliteConnections;
 class SqliteGenerationTables;
+class SqliteModelTables;
 class SqliteRouteTables;
 
 struct SqliteStoreOptions {
@@ -69,6 +72,22 @@ class SqliteStore final : public Store {
                                             const std::string& query_params_normalized_json,
                                             int64_t start_us, int64_t end_us,
                                             size_t limit) const override;
+  std::vector<ModelUsageRow> read_model_usage(int64_t start_us, int64_t end_us,
+                                              const std::optional<std::string>& model,
+                                              bool sketches) const override;
+  std::vector<ModelParamRow> read_model_params(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
+  std::vector<ModelLifecycleRow> read_model_lifecycle(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
+  std::vector<ModelRecord> read_models() const override;
+  std::vector<ModelWorkerState> read_model_worker_states() const override;
+  void register_models(std::span<const ModelRecord> records) override;
+  void scan_model_events(int64_t start_us, int64_t end_us,
+                         const std::function<void(const ModelEvent&)>& visit) const override;
+  void scan_model_uses(int64_t start_us, int64_t end_us,
+                       const std::function<void(int64_t timestamp_us,
+                                                std::span<const ModelUse> uses)>& visit)
+      const override;
   int64_t count_generation_events() const override;
   StoreStatus status() const override;
 
@@ -77,8 +96,9 @@ class SqliteStore final : public Store {
   uint64_t wal_checkpoints() const { return checkpointer_->checkpoints(); }
 
   // The schema version this build writes (PRAGMA user_version): 1 the
-  // generation tables, 2 the route tables, 3 the rollup write sequence.
-  static constexpr int kSchemaVersion = 3;
+  // generation tables, 2 the route tables, 3 the rollup write sequence, 4
+  // the model tables.
+  static constexpr int kSchemaVersion = 4;
 
  private:
   void migrate();
@@ -87,6 +107,7 @@ class SqliteStore final : public Store {
   struct KindTables;
   SqliteGenerationTables& generation() const;
   SqliteRouteTables& routes() const;
+  SqliteModelTables& models() const;
 
   std::unique_ptr<RollupCache> rollup_cache_;
   std::unique_ptr<SqliteConnections> connections_;

@@ -35,6 +35,9 @@
 #include "event/event_batch.h"
 #include "event/generation_event.h"
 #include "event/route_event.h"
+#include "event/model_event.h"
+#include "event/model_uses.h"
+#include "rollup/model_rollup.h"
 #include "rollup/rollup_bucket.h"
 #include "rollup/route_rollup.h"
 
@@ -89,6 +92,45 @@ struct RollupColumns {
 struct RouteRollupRow {
   RouteKey key;
   RouteBucket bucket;
+};
+
+// One row of model_usage_hourly, model_param_hourly, model_lifecycle_hourly.
+struct ModelUsageRow {
+  ModelHourKey key;
+  ModelUsageBucket bucket;
+};
+struct ModelParamRow {
+  ModelParamKey key;
+  ModelParamBucket bucket;
+};
+struct ModelLifecycleRow {
+  ModelHourKey key;
+  ModelLifecycleBucket bucket;
+};
+
+// One model of the inventory (model_inventory): known from any event naming
+// it, from a registration (PUT /api/v1/models/{id}) or from a folder scan.
+struct ModelRecord {
+  std::string model_id;
+  std::optional<std::string> model_kind;  // one of kModelKinds (event/model_event.h)
+  std::optional<std::string> base_model;
+  std::optional<std::string> path;        // registrations and scans only
+  std::optional<int64_t> size_bytes;
+  std::optional<int64_t> first_seen_us;   // earliest event, registration or file mtime
+  std::optional<int64_t> last_used_us;    // latest generation request naming it
+  std::optional<int64_t> last_event_us;   // latest model event naming it
+  std::optional<int64_t> registered_us;   // latest registration or scan
+  bool operator==(const ModelRecord&) const = default;
+};
+
+// Whether a model is loaded on a worker, as its latest load or unload said.
+struct ModelWorkerState {
+  std::string model_id;
+  std::string worker_id;  // "" for events that named no worker
+  bool loaded = false;
+  int64_t changed_us = 0;  // timestamp of that load or unload
+  std::optional<int64_t> gpu_memory_mb;
+  bool operator==(const ModelWorkerState&) const = default;
 };
 
 // What a store holds, for pipeline monitoring.
@@ -182,6 +224,51 @@ class Store {
                                                     const std::string& query_params_normalized_json,
                                                     int64_t start_us, int64_t end_us,
                                                     size_t limit) const;
+
+  // Models (issue 10, seed 003). Usage rows come from generation events
+  // (every model a generation uses: event/model_uses.h), lifecycle rows from
+  // model events; both are written by write() in the batch's transaction.
+
+  // The model_usage_hourly rows for hours in [start_us, end_us), ordered by
+  // hour then model_id; only `model`'s when given. Without `sketches` the
+  // two DDSketches are left empty (cheaper). Thread-safe.
+  virtual std::vector<ModelUsageRow> read_model_usage(int64_t start_us, int64_t end_us,
+                                                      const std::optional<std::string>& model,
+                                                      bool sketches) const = 0;
+  // The model_param_hourly rows, ordered by hour, model_id, key, value.
+  // Thread-safe.
+  virtual std::vector<ModelParamRow> read_model_params(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const = 0;
+  // The model_lifecycle_hourly rows, ordered by hour then model_id.
+  // Thread-safe.
+  virtual std::vector<ModelLifecycleRow> read_model_lifecycle(
+      int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const = 0;
+  // The inventory, ordered by model_id. Thread-safe.
+  virtual std::vector<ModelRecord> read_models() const = 0;
+  // Every (model, worker) loaded state, ordered by model_id then worker_id.
+  // Thread-safe.
+  virtual std::vector<ModelWorkerState> read_model_worker_states() const = 0;
+  // Registers or describes models, in one transaction: a new model_id is
+  // added; for a known one each field given replaces the stored one, except
+  // first_seen_us, which keeps the earlier. last_used_us and last_event_us
+  // of `records` are ignored (events set them). REQUIRES: records validated
+  // (ids and kinds as a model event's). Thread-safe, and may run while
+  // another thread is in write(): the API server registers models while its
+  // batch writer writes events (SqliteStore: on a connection of its own,
+  // waiting on SQLite's write lock).
+  virtual void register_models(std::span<const ModelRecord> records) = 0;
+  // Calls `visit` for every model event with timestamp in [start_us, end_us),
+  // in timestamp order. Thread-safe.
+  virtual void scan_model_events(int64_t start_us, int64_t end_us,
+                                 const std::function<void(const ModelEvent&)>& visit) const = 0;
+  // Calls `visit(timestamp_us, uses)` for every generation request with
+  // timestamp in [start_us, end_us), in timestamp order, with the models it
+  // uses (event/model_uses.h; requests naming none are skipped), reading
+  // only the columns that takes. Thread-safe.
+  virtual void scan_model_uses(
+      int64_t start_us, int64_t end_us,
+      const std::function<void(int64_t timestamp_us, std::span<const ModelUse> uses)>& visit)
+      const = 0;
 
   // Number of stored generation events. Thread-safe.
   virtual int64_t count_generation_events() const = 0;

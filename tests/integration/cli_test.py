@@ -132,7 +132,7 @@ def check_demo_loads_routes(tmp):
     """A newcomer's demo gives cache-analysis routes to rank at once."""
     demo = os.path.join(tmp, "demo")
     r = run("demo", "--days", "1", "--data-dir", demo)
-    m = re.search(r"loaded (\d+) demo generation events and (\d+) route events", r.stderr)
+    m = re.search(r"loaded (\d+) demo generation events, (\d+) route events and (\d+) model events", r.stderr)
     check(r.returncode == 0 and m and int(m.group(1)) > 0 and int(m.group(2)) > 0,
           f"demo loads generation and route events: {r.stderr.strip()}")
     r = run("cache-analysis", "-d", "1", "--data-dir", demo)

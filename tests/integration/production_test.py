@@ -2,7 +2,9 @@
 Real PostgreSQL and Redis on loopback in a temp folder. Kill -9 of a worker
 mid-batch and of serve mid-ingest, PostgreSQL restarted under load: no
 acknowledged event is lost, none is counted twice (raw table or rollups).
-Route events take their own stream, {ns}:route_analytics:stream."""
+Route events take their own stream, {ns}:route_analytics:stream, and model
+lifecycle events theirs, {ns}:model_usage_events:stream (a flood of them runs
+through the kill -9 too)."""
 import json
 import os
 import random
@@ -41,11 +43,25 @@ def batch(n):
     return "\n".join(lines) + "\n"
 
 
+MODEL_TYPES = ["model_load", "model_unload", "model_download", "model_health_check"]
+
+
+def model_batch(n):
+    lines = []
+    for _ in range(n):
+        ts = (datetime.now(timezone.utc) - timedelta(minutes=random.randint(0, 600))).isoformat()
+        e = {"event_id": str(uuid.uuid4()), "event_type": random.choice(MODEL_TYPES),
+             "model_id": random.choice(MODELS), "timestamp": ts, "worker_id": f"gpu-{random.randint(0, 3)}",
+             "duration_ms": random.randint(100, 30000), "success": random.random() < 0.95}
+        lines.append(json.dumps(e))
+    return "\n".join(lines) + "\n"
+
+
 class Flood:
     """Posts batches from several threads; counts what was acknowledged."""
 
-    def __init__(self, url_fn, threads=4, size=100):
-        self.url_fn, self.size = url_fn, size
+    def __init__(self, url_fn, threads=4, size=100, path="/api/v1/events/generation", make=batch):
+        self.url_fn, self.size, self.path, self.make = url_fn, size, path, make
         self.acknowledged = 0
         self.refused = 0
         self.lock = threading.Lock()
@@ -57,7 +73,7 @@ class Flood:
     def run(self):
         while not self.stop_event.is_set():
             try:
-                status, answer = post(self.url_fn() + "/api/v1/events/generation", batch(self.size), timeout=10)
+                status, answer = post(self.url_fn() + self.path, self.make(self.size), timeout=10)
             except OSError:
                 time.sleep(0.05)
                 continue
@@ -106,6 +122,20 @@ def check_exact(pg, server, acknowledged, what):
           f"{what}: rollups count each event once ({o['total_requests']} == {raw_requests})")
     hourly = int(pg.psql("SELECT COALESCE(SUM(total_requests), 0) FROM generation_metrics_hourly").strip())
     check(hourly == raw_requests, f"{what}: generation_metrics_hourly agrees with the raw table")
+    named = int(pg.psql("SELECT COUNT(*) FROM generation_events WHERE event_type = 'request' "
+                        "AND model_checkpoint IS NOT NULL").strip())
+    uses = int(pg.psql("SELECT COALESCE(SUM(uses), 0) FROM model_usage_hourly").strip())
+    check(uses == named, f"{what}: model_usage_hourly counts each request once ({uses} == {named})")
+
+
+def check_models_exact(pg, acknowledged, what):
+    total, distinct = [int(x) for x in pg.psql(
+        "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM model_usage_events").strip().split("|")]
+    check(total == distinct, f"{what}: no model event stored twice ({total} rows)")
+    check(total >= acknowledged, f"{what}: {total} model events stored >= {acknowledged} acknowledged")
+    rolled = int(pg.psql("SELECT COALESCE(SUM(loads + unloads + downloads + health_checks), 0) "
+                         "FROM model_lifecycle_hourly").strip())
+    check(rolled == total, f"{what}: model_lifecycle_hourly counts each model event once ({rolled} == {total})")
 
 
 def route_hits(n):
@@ -138,7 +168,8 @@ def check_routes(pg, redis, server):
               "status_code", "200")
     status = drained(server)
     names = [s["name"] for s in status["streams"]]
-    check(names == ["generation_events", "route_analytics"], f"pipeline status lists both streams: {names}")
+    check(names == ["generation_events", "route_analytics", "model_usage_events"],
+          f"pipeline status lists every stream: {names}")
     routes = status["streams"][1]
     check(routes["key"] == key and routes["dead_letter_key"] == dead_key and routes["dead_letters"] == 1,
           f"route stream status: {routes}")
@@ -186,8 +217,10 @@ def main():
                 time.sleep(0.05)
             check(status == 200 and time.time() - t0 < 2.0, f"fresh in {time.time() - t0:.2f} s (< 2 s)")
 
-            # kill -9 a worker mid-flood, and serve mid-ingest.
+            # kill -9 a worker mid-flood, and serve mid-ingest (model events too).
             flood = Flood(lambda: server.url)
+            model_flood = Flood(lambda: server.url, threads=1, size=50, path="/api/v1/events/model",
+                                make=model_batch)
             flood.wait_for(3000)
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait()
@@ -197,10 +230,13 @@ def main():
             procs.append(server)
             flood.wait_for(flood.acknowledged + 3000)
             acknowledged = flood.stop() + 1
+            models_acknowledged = model_flood.stop()
             check(flood.acknowledged > 6000, f"{flood.acknowledged} events acknowledged in the flood")
+            check(models_acknowledged > 500, f"{models_acknowledged} model events acknowledged in the flood")
             status = drained(server)
             check(status["store"]["last_transfer_at"] is not None, "pipeline status reports the last transfer")
             check_exact(pg, server, acknowledged, "after kill -9 of a worker and of serve")
+            check_models_exact(pg, models_acknowledged, "after kill -9 of a worker and of serve")
 
             # PostgreSQL restarted under load: ingest goes on, the stream drains afterwards.
             before = acknowledged

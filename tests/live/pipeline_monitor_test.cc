@@ -135,7 +135,9 @@ TEST_F(PipelineMonitorProductionTest, EveryKindsStreamAndWorkerAreListedUnderThe
   const json::object before = monitor.status(now_us());
   EXPECT_EQ(before.at("mode"), "production");
   const json::array& streams = before.at("streams").as_array();
-  ASSERT_EQ(streams.size(), 2u);
+  ASSERT_EQ(streams.size(), kEventKinds.size());  // every kind's stream, with or without a worker
+  EXPECT_EQ(streams[2].at("name"), "model_usage_events");
+  EXPECT_EQ(streams[2].at("length"), 0);
   EXPECT_EQ(streams[0].at("name"), "generation_events");
   EXPECT_EQ(text(streams[0].at("key")), ns_ + ":generation_events:stream");
   EXPECT_EQ(text(streams[0].at("dead_letter_key")), ns_ + ":generation_events:dead");

@@ -491,9 +491,10 @@ TEST_F(RouteStreamTest, BothWorkersRunSideBySideAndTheStatusReportsBothStreams) 
   StreamWorker::Options options = worker_options();
   options.kind = kGeneration;  // StreamWorkerThreads sets each worker's own
   StreamWorkerThreads workers(&store_, redis_.options(), options);
-  ASSERT_EQ(workers.workers().size(), 2u);
+  ASSERT_EQ(workers.workers().size(), kEventKinds.size());  // one per kind
   EXPECT_EQ(workers.workers()[0]->kind(), kGeneration);
   EXPECT_EQ(workers.workers()[1]->kind(), kRoute);
+  EXPECT_EQ(workers.workers()[2]->kind(), event_kind<ModelKind>());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while ((count_rows("route_analytics") < 300 || store_.count_generation_events() < 200) &&
          std::chrono::steady_clock::now() < deadline) {

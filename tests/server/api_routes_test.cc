@@ -109,6 +109,8 @@ TEST_F(ApiRoutesTest, EveryRouteNeedsTheRoleTheAuthorizerAsksFor) {
     if (route.method == ApiService::Route::Method::kGet) {
       EXPECT_EQ(required_role(http::verb::get, path), route.role);
       EXPECT_EQ(required_role(http::verb::head, path), route.role);
+    } else if (route.method == ApiService::Route::Method::kPut) {
+      EXPECT_EQ(required_role(http::verb::put, path), route.role);
     } else {
       EXPECT_EQ(required_role(http::verb::post, path), route.role);
     }
@@ -118,14 +120,29 @@ TEST_F(ApiRoutesTest, EveryRouteNeedsTheRoleTheAuthorizerAsksFor) {
 // POST on a route analytics endpoint, /health or the pipeline answered 405
 // without the Allow header HTTP requires (the generation endpoints had it).
 TEST_F(ApiRoutesTest, MethodNotAllowedCarriesAllowOnEveryRoute) {
+  using Method = ApiService::Route::Method;
   for (const ApiService::Route& route : api_.routes()) {
     SCOPED_TRACE(route.pattern);
-    const bool get = route.method == ApiService::Route::Method::kGet;
-    for (http::verb wrong : {get ? http::verb::post : http::verb::get, http::verb::delete_, http::verb::options}) {
-      const HttpResponse response = ask(wrong, example_path(route.pattern));
+    // The methods of every row of this pattern, in table order.
+    std::vector<std::string> allowed;
+    std::vector<http::verb> wrong = {http::verb::post, http::verb::get, http::verb::put,
+                                     http::verb::delete_, http::verb::options};
+    for (const ApiService::Route& row : api_.routes()) {
+      if (row.pattern != route.pattern) continue;
+      const http::verb verb = row.method == Method::kGet    ? http::verb::get
+                              : row.method == Method::kPut ? http::verb::put
+                                                           : http::verb::post;
+      allowed.emplace_back(http::to_string(verb));
+      std::erase(wrong, verb);
+    }
+    std::string allow;
+    for (const std::string& method : allowed) allow += (allow.empty() ? "" : ", ") + method;
+    for (http::verb verb : wrong) {
+      const HttpResponse response = ask(verb, example_path(route.pattern));
       EXPECT_EQ(response.result(), http::status::method_not_allowed);
-      EXPECT_EQ(response[http::field::allow], get ? "GET" : "POST");
-      EXPECT_EQ(error_message(response), get ? "use GET" : "use POST");
+      EXPECT_EQ(response[http::field::allow], allow);
+      EXPECT_EQ(error_message(response),
+                allowed.size() == 1 ? "use " + allow : "use one of: " + allow);
     }
   }
 }

@@ -1,11 +1,12 @@
 // The embedded store's schema is a versioned list of migrations that are never
 // edited: the data directory of an earlier build must open as it is. The
-// fixture below is, verbatim, the schema (sqlite_master) that builds since
-// schema version 3 have written.
+// fixtures below are, verbatim, the schema (sqlite_master) that builds since
+// schema version 3 have written, and the objects version 4 added to it.
 #include "store/sqlite_migrations.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -204,6 +205,119 @@ const std::vector<SchemaObject>& schema_v3() {
   return kObjects;
 }
 
+// The objects version 4 added to sqlite_master (the model tables), as the
+// build that introduced it wrote them, in schema_of's order.
+const std::vector<SchemaObject>& schema_v4_additions() {
+  static const std::vector<SchemaObject> kObjects = {
+    {"table", "model_inventory", "model_inventory", R"fixture(CREATE TABLE model_inventory (
+    model_id TEXT PRIMARY KEY,
+    model_kind TEXT,
+    base_model TEXT,
+    path TEXT,
+    size_bytes INTEGER,
+    first_seen_at TEXT,
+    last_used_at TEXT,
+    last_event_at TEXT,
+    registered_at TEXT,
+    described_at TEXT,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID)fixture"},
+    {"table", "model_lifecycle_hourly", "model_lifecycle_hourly", R"fixture(CREATE TABLE model_lifecycle_hourly (
+    timestamp TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    loads INTEGER NOT NULL,
+    load_failures INTEGER NOT NULL,
+    load_time_count INTEGER NOT NULL,
+    load_time_sum INTEGER NOT NULL,
+    unloads INTEGER NOT NULL,
+    unloads_idle INTEGER NOT NULL,
+    unloads_evicted INTEGER NOT NULL,
+    unloads_manual INTEGER NOT NULL,
+    unloads_error INTEGER NOT NULL,
+    downloads INTEGER NOT NULL,
+    download_failures INTEGER NOT NULL,
+    download_time_sum INTEGER NOT NULL,
+    health_checks INTEGER NOT NULL,
+    health_check_failures INTEGER NOT NULL,
+    max_size_bytes INTEGER NOT NULL,
+    load_time_sketch BLOB NOT NULL,
+    loaded_gpu_memory_sketch BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (timestamp, model_id)
+) WITHOUT ROWID)fixture"},
+    {"table", "model_param_hourly", "model_param_hourly", R"fixture(CREATE TABLE model_param_hourly (
+    timestamp TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    param_key TEXT NOT NULL,
+    param_value TEXT NOT NULL,
+    uses INTEGER NOT NULL,
+    timed INTEGER NOT NULL,
+    generation_time_sum INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (timestamp, model_id, param_key, param_value)
+) WITHOUT ROWID)fixture"},
+    {"table", "model_usage_events", "model_usage_events", R"fixture(CREATE TABLE model_usage_events (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    duration_ms INTEGER,
+    success INTEGER,
+    error_type TEXT,
+    error_message TEXT,
+    size_bytes INTEGER,
+    gpu_memory_mb INTEGER,
+    model_kind TEXT,
+    base_model TEXT,
+    reason TEXT,
+    worker_id TEXT,
+    created_at TEXT NOT NULL
+))fixture"},
+    {"table", "model_usage_hourly", "model_usage_hourly", R"fixture(CREATE TABLE model_usage_hourly (
+    timestamp TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    uses INTEGER NOT NULL,
+    completions INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    generation_time_count INTEGER NOT NULL,
+    generation_time_sum INTEGER NOT NULL,
+    generation_time_sketch BLOB NOT NULL,
+    gpu_memory_sketch BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (timestamp, model_id)
+) WITHOUT ROWID)fixture"},
+    {"table", "model_worker_state", "model_worker_state", R"fixture(CREATE TABLE model_worker_state (
+    model_id TEXT NOT NULL,
+    worker_id TEXT NOT NULL,
+    loaded INTEGER NOT NULL,
+    changed_at TEXT NOT NULL,
+    gpu_memory_mb INTEGER,
+    PRIMARY KEY (model_id, worker_id)
+) WITHOUT ROWID)fixture"},
+    {"index", "idx_model_events_event_id", "model_usage_events", R"fixture(CREATE UNIQUE INDEX idx_model_events_event_id ON model_usage_events(event_id))fixture"},
+    {"index", "idx_model_events_model_time", "model_usage_events", R"fixture(CREATE INDEX idx_model_events_model_time ON model_usage_events(model_id, timestamp))fixture"},
+    {"index", "idx_model_events_timestamp", "model_usage_events", R"fixture(CREATE INDEX idx_model_events_timestamp ON model_usage_events(timestamp))fixture"},
+    {"index", "idx_model_lifecycle_model_time", "model_lifecycle_hourly", R"fixture(CREATE INDEX idx_model_lifecycle_model_time ON model_lifecycle_hourly(model_id, timestamp))fixture"},
+    {"index", "idx_model_param_model_time", "model_param_hourly", R"fixture(CREATE INDEX idx_model_param_model_time ON model_param_hourly(model_id, timestamp))fixture"},
+    {"index", "idx_model_usage_model_time", "model_usage_hourly", R"fixture(CREATE INDEX idx_model_usage_model_time ON model_usage_hourly(model_id, timestamp))fixture"},
+  };
+  return kObjects;
+}
+
+// sqlite_master of a file at schema version 4, in schema_of's order.
+std::vector<SchemaObject> schema_v4() {
+  std::vector<SchemaObject> objects = schema_v3();
+  objects.insert(objects.end(), schema_v4_additions().begin(), schema_v4_additions().end());
+  std::sort(objects.begin(), objects.end(), [](const SchemaObject& a, const SchemaObject& b) {
+    return std::tie(b.type, a.name) < std::tie(a.type, b.name);  // type descending, then name
+  });
+  return objects;
+}
+
 std::vector<SchemaObject> schema_of(const std::string& path) {
   SqliteDatabase db(path, false);
   SqliteStatement s(db.handle(),
@@ -240,8 +354,8 @@ TEST(SqliteMigrationsTest, ANewFileHasTheSchemaEarlierBuildsWrote) {
     SqliteStore store(dir.path());
     path = store.path();
   }
-  EXPECT_EQ(user_version(path), 3);
-  EXPECT_EQ(schema_of(path), schema_v3());
+  EXPECT_EQ(user_version(path), 4);
+  EXPECT_EQ(schema_of(path), schema_v4());
 }
 
 TEST(SqliteMigrationsTest, AVersion3FileOfAnEarlierBuildOpensAndKeepsWorking) {
@@ -265,8 +379,13 @@ TEST(SqliteMigrationsTest, AVersion3FileOfAnEarlierBuildOpensAndKeepsWorking) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].key.value, "sdxl");
   EXPECT_EQ(rows[0].bucket.successes, 1);
-  EXPECT_EQ(user_version(path), 3);
-  EXPECT_EQ(schema_of(path), schema_v3());
+  // Migrated to version 4: the completion is a use of its model.
+  EXPECT_EQ(user_version(path), 4);
+  EXPECT_EQ(schema_of(path), schema_v4());
+  const auto usage = store.read_model_usage(kHour, kHour + kMicrosPerHour, std::nullopt, false);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].key.model_id, "sdxl");
+  EXPECT_EQ(usage[0].bucket.completions, 1);
 }
 
 }  // namespace

@@ -35,11 +35,14 @@ TEST(SqliteStoreRouteTest, MigratesAVersion1File) {
                                   &inserted);
   }
   {
-    // What version 1 left: no route tables, no rollup sequence.
+    // What version 1 left: no route tables, no rollup sequence, no model tables.
     SqliteDatabase db(path, false);
     db.exec(
         "DROP TABLE route_analytics; DROP TABLE route_analytics_hourly; "
-        "DROP TABLE rollup_sequence; PRAGMA user_version = 1");
+        "DROP TABLE rollup_sequence; DROP TABLE model_usage_events; "
+        "DROP TABLE model_lifecycle_hourly; DROP TABLE model_usage_hourly; "
+        "DROP TABLE model_param_hourly; DROP TABLE model_inventory; "
+        "DROP TABLE model_worker_state; PRAGMA user_version = 1");
   }
   SqliteStore store(dir.path());
   {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,35 @@ class ForwardingStore : public Store {
   void scan_route_events(int64_t s, int64_t e,
                          const std::function<void(const RouteEvent&)>& f) const override {
     store_.scan_route_events(s, e, f);
+  }
+  std::vector<ModelUsageRow> read_model_usage(int64_t s, int64_t e,
+                                              const std::optional<std::string>& m,
+                                              bool sketches) const override {
+    return store_.read_model_usage(s, e, m, sketches);
+  }
+  std::vector<ModelParamRow> read_model_params(int64_t s, int64_t e,
+                                               const std::optional<std::string>& m) const override {
+    return store_.read_model_params(s, e, m);
+  }
+  std::vector<ModelLifecycleRow> read_model_lifecycle(
+      int64_t s, int64_t e, const std::optional<std::string>& m) const override {
+    return store_.read_model_lifecycle(s, e, m);
+  }
+  std::vector<ModelRecord> read_models() const override { return store_.read_models(); }
+  std::vector<ModelWorkerState> read_model_worker_states() const override {
+    return store_.read_model_worker_states();
+  }
+  void register_models(std::span<const ModelRecord> records) override {
+    store_.register_models(records);
+  }
+  void scan_model_events(int64_t s, int64_t e,
+                         const std::function<void(const ModelEvent&)>& f) const override {
+    store_.scan_model_events(s, e, f);
+  }
+  void scan_model_uses(
+      int64_t s, int64_t e,
+      const std::function<void(int64_t, std::span<const ModelUse>)>& f) const override {
+    store_.scan_model_uses(s, e, f);
   }
   int64_t count_generation_events() const override { return store_.count_generation_events(); }
 

@@ -1,0 +1,188 @@
+#include "analytics/model_statistics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace genalytics {
+namespace {
+
+constexpr int64_t kUsPerHour = int64_t{3'600'000'000};
+
+// Floor division: hours before 1970 belong to the hour that starts before them.
+int64_t floor_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int sign(double x) { return (x > 0) - (x < 0); }
+
+// The median of `values` (reordered). REQUIRES: !values.empty().
+double median_of(std::vector<double>& values) {
+  const size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
+  const double upper = values[mid];
+  if (values.size() % 2 == 1) return upper;
+  const double lower =
+      *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
+  return (lower + upper) / 2;
+}
+
+}  // namespace
+
+int hour_of_week(int64_t timestamp_us) {
+  // Hour 0 since the epoch is Thursday 00:00, which is hour 72 of its week.
+  const int64_t hours = floor_div(timestamp_us, kUsPerHour) + 72;
+  return static_cast<int>(((hours % kHoursPerWeek) + kHoursPerWeek) % kHoursPerWeek);
+}
+
+std::string_view to_string(TrendDirection direction) {
+  switch (direction) {
+    case TrendDirection::kIncreasing:
+      return "increasing";
+    case TrendDirection::kDecreasing:
+      return "decreasing";
+    case TrendDirection::kStable:
+      break;
+  }
+  return "stable";
+}
+
+double theil_sen_slope(std::span<const double> series) {
+  const size_t n = series.size();
+  if (n < 2) return 0;
+  std::vector<double> slopes;
+  slopes.reserve(n * (n - 1) / 2);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      slopes.push_back((series[j] - series[i]) / static_cast<double>(j - i));
+    }
+  }
+  return median_of(slopes);
+}
+
+Trend mann_kendall_trend(std::span<const double> series, double alpha) {
+  const size_t n = series.size();
+  Trend trend;
+  int64_t s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) s += sign(series[j] - series[i]);
+  }
+  trend.mann_kendall_s = static_cast<double>(s);
+  trend.theil_sen_slope = theil_sen_slope(series);
+  double sum = 0;
+  for (double x : series) sum += x;
+  if (n > 0 && sum != 0) {
+    trend.percent_per_week = trend.theil_sen_slope * 7 / (sum / static_cast<double>(n)) * 100;
+  }
+
+  // Var(S) = [n(n-1)(2n+5) - sum over groups of ties t(t-1)(2t+5)] / 18.
+  std::vector<double> sorted(series.begin(), series.end());
+  std::sort(sorted.begin(), sorted.end());
+  const auto term = [](double t) { return t * (t - 1) * (2 * t + 5); };
+  double variance = term(static_cast<double>(n));
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && sorted[j] == sorted[i]) ++j;
+    variance -= term(static_cast<double>(j - i));
+    i = j;
+  }
+  variance /= 18;
+  if (n < 3 || variance <= 0 || s == 0) return trend;  // stable, p = 1
+
+  const double z = (static_cast<double>(s) - sign(static_cast<double>(s))) / std::sqrt(variance);
+  trend.p_value = std::erfc(std::abs(z) / std::sqrt(2.0));
+  if (trend.p_value < alpha) {
+    trend.direction = s > 0 ? TrendDirection::kIncreasing : TrendDirection::kDecreasing;
+  }
+  return trend;
+}
+
+Interval wilson_interval(int64_t successes, int64_t trials, double z) {
+  if (trials <= 0) return {};
+  successes = std::clamp<int64_t>(successes, 0, trials);
+  const double n = static_cast<double>(trials);
+  const double p = static_cast<double>(successes) / n;
+  const double z2 = z * z;
+  const double denominator = 1 + z2 / n;
+  const double center = (p + z2 / (2 * n)) / denominator;
+  const double half = z * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator;
+  Interval interval;
+  interval.lower = successes == 0 ? 0 : std::clamp(center - half, 0.0, 1.0);
+  interval.upper = successes == trials ? 1 : std::clamp(center + half, 0.0, 1.0);
+  return interval;
+}
+
+GammaRate fleet_prior(std::span<const RateObservation> models) {
+  double count = 0;
+  double rate_sum = 0;
+  double rate_square_sum = 0;
+  double noise_sum = 0;  // sum of 1 / exposure_i, for the mean Poisson noise
+  double exposure_sum = 0;
+  for (const RateObservation& model : models) {
+    if (!(model.exposure_days > 0) || !std::isfinite(model.exposure_days)) continue;
+    const double rate = std::max(0.0, model.uses) / model.exposure_days;
+    count += 1;
+    rate_sum += rate;
+    rate_square_sum += rate * rate;
+    noise_sum += 1 / model.exposure_days;
+    exposure_sum += model.exposure_days;
+  }
+  if (count == 0) return {};
+  const double mean = std::max(rate_sum / count, 0.5 / exposure_sum);
+  const double observed_variance =
+      std::max(0.0, rate_square_sum / count - (rate_sum / count) * (rate_sum / count));
+  const double variance = std::max(observed_variance - mean * noise_sum / count, mean * mean);
+  return {.shape = mean * mean / variance, .rate = mean / variance};
+}
+
+GammaRate posterior(const GammaRate& prior, double uses, double exposure_days) {
+  return {.shape = prior.shape + uses, .rate = prior.rate + exposure_days};
+}
+
+double probability_of_no_use(const GammaRate& posterior, double horizon_days) {
+  if (!(horizon_days > 0)) return 1;
+  return std::exp(-posterior.shape * std::log1p(horizon_days / posterior.rate));
+}
+
+std::optional<NextUse> predict_next_use(std::span<const double, kHoursPerWeek> expected_uses,
+                                        int64_t now_us, int horizon_days) {
+  if (horizon_days <= 0) return std::nullopt;
+  // The cumulative rate at which each quantile q is reached: -ln(1 - q).
+  const double lower_target = -std::log(0.95);
+  const double median_target = std::log(2.0);
+  const double upper_target = std::log(20.0);
+  const int64_t horizon_us = now_us + int64_t{horizon_days} * 24 * kUsPerHour;
+
+  NextUse next;
+  std::optional<int64_t> lower;
+  std::optional<int64_t> median;
+  double cumulative = 0;  // expected uses from now to segment_start
+  int64_t segment_start = now_us;
+  while (segment_start < horizon_us) {
+    const int64_t hour_end = (floor_div(segment_start, kUsPerHour) + 1) * kUsPerHour;
+    const int64_t segment_end = std::min(hour_end, horizon_us);
+    const double per_hour = expected_uses[static_cast<size_t>(hour_of_week(segment_start))];
+    if (per_hour > 0 && std::isfinite(per_hour)) {
+      const double added = per_hour * static_cast<double>(segment_end - segment_start) / kUsPerHour;
+      // The time within this segment at which `target` is reached, if it is.
+      const auto reached = [&](double target) -> std::optional<int64_t> {
+        if (cumulative + added < target) return std::nullopt;
+        const double hours = (target - cumulative) / per_hour;
+        return segment_start + std::llround(hours * kUsPerHour);
+      };
+      if (!lower) lower = reached(lower_target);
+      if (!median) median = reached(median_target);
+      next.upper_us = reached(upper_target);
+      if (next.upper_us) break;
+      cumulative += added;
+    }
+    segment_start = segment_end;
+  }
+  if (!median) return std::nullopt;
+  next.lower_us = *lower;
+  next.median_us = *median;
+  return next;
+}
+
+}  // namespace genalytics
