@@ -178,7 +178,7 @@ int run(const Flags& flags) {
     if (i >= 2) times.push_back(ms);  // two warm-ups
     models = r.schedule ? r.schedule->keep_alive.size() : 0;
   }
-  const ModelUsageReport usage = analytics.usage(window, kEnd);
+  const ModelUsageReport usage = analytics.usage(window);
   std::vector<double> raw_times;
   std::map<std::string, RawFigures> raw;
   for (int i = 0; i < flags.raw_runs; ++i) {

@@ -106,27 +106,36 @@ bool ModelListEntry::loaded() const {
 // What the service reads for a window: the model rollups grouped by model,
 // the inventory and the loaded state.
 struct ModelAnalytics::Fleet {
-  std::vector<ModelUsageRow> usage;
-  std::vector<ModelParamRow> params;
-  std::vector<ModelLifecycleRow> lifecycle;
+  std::vector<ModelUsageRow> usage;        // by model, then hour
+  std::vector<ModelParamRow> params;       // by model, then hour, key, value
+  std::vector<ModelLifecycleRow> lifecycle;  // by model, then hour
   std::map<std::string, ModelRecord> inventory;
   std::map<std::string, std::vector<std::string>> loaded_on;  // model -> workers holding it
-  // Per model, its rows' indexes in the vectors above.
+  // Per model, its rows in the vectors above.
   struct Rows {
-    std::vector<size_t> usage;
-    std::vector<size_t> params;
-    std::vector<size_t> lifecycle;
+    std::span<const ModelUsageRow> usage;
+    std::span<const ModelParamRow> params;
+    std::span<const ModelLifecycleRow> lifecycle;
   };
   std::map<std::string, Rows> rows;  // every model of the window or the inventory
-
-  template <typename Row>
-  static std::vector<Row> pick(const std::vector<Row>& all, const std::vector<size_t>& indexes) {
-    std::vector<Row> picked;
-    picked.reserve(indexes.size());
-    for (size_t i : indexes) picked.push_back(all[i]);
-    return picked;
-  }
 };
+
+namespace {
+
+// Orders `all` by model (each model's rows keep the store's order) and sets
+// each model's `member` of `rows` to its run.
+template <typename Row, typename Rows>
+void group_by_model(std::vector<Row>& all, std::span<const Row> Rows::*member,
+                    std::map<std::string, Rows>* rows) {
+  std::stable_sort(all.begin(), all.end(),
+                   [](const Row& a, const Row& b) { return a.key.model_id < b.key.model_id; });
+  for (size_t first = 0, last = 0; first < all.size(); first = last) {
+    while (last < all.size() && all[last].key.model_id == all[first].key.model_id) ++last;
+    (*rows)[all[first].key.model_id].*member = std::span<const Row>(all).subspan(first, last - first);
+  }
+}
+
+}  // namespace
 
 ModelAnalytics::Fleet ModelAnalytics::load_fleet(const TimeWindow& window,
                                                  const std::optional<std::string>& model) const {
@@ -145,11 +154,9 @@ ModelAnalytics::Fleet ModelAnalytics::load_fleet(const TimeWindow& window,
       fleet.loaded_on[state.model_id].push_back(state.worker_id);
     }
   }
-  for (size_t i = 0; i < fleet.usage.size(); ++i) fleet.rows[fleet.usage[i].key.model_id].usage.push_back(i);
-  for (size_t i = 0; i < fleet.params.size(); ++i) fleet.rows[fleet.params[i].key.model_id].params.push_back(i);
-  for (size_t i = 0; i < fleet.lifecycle.size(); ++i) {
-    fleet.rows[fleet.lifecycle[i].key.model_id].lifecycle.push_back(i);
-  }
+  group_by_model(fleet.usage, &Fleet::Rows::usage, &fleet.rows);
+  group_by_model(fleet.params, &Fleet::Rows::params, &fleet.rows);
+  group_by_model(fleet.lifecycle, &Fleet::Rows::lifecycle, &fleet.rows);
   return fleet;
 }
 
@@ -271,55 +278,43 @@ ModelUsageStats ModelAnalytics::compute_stats(const TimeWindow& window,
   return stats;
 }
 
-namespace {
-
-// The inventory's description and loaded state, onto computed stats.
-void describe(ModelUsageStats* stats, const ModelRecord* record,
-              const std::vector<std::string>* loaded_on) {
-  if (record != nullptr) {
-    stats->model_kind = record->model_kind;
-    stats->base_model = record->base_model;
-    if (record->size_bytes) stats->size_bytes = record->size_bytes;
-    stats->first_seen_us = record->first_seen_us;
-    stats->last_used_us = record->last_used_us;
+ModelUsageStats ModelAnalytics::stats_of(const TimeWindow& window, const Fleet& fleet,
+                                         const std::string& model_id) const {
+  ModelUsageStats stats;
+  if (auto rows = fleet.rows.find(model_id); rows != fleet.rows.end()) {
+    stats = compute_stats(window, model_id, rows->second.usage, rows->second.params,
+                          rows->second.lifecycle, config_);
+  } else {
+    stats.model_id = model_id;
   }
-  if (loaded_on != nullptr) stats->loaded_on = *loaded_on;
+  // The inventory's description and the loaded state.
+  if (auto record = fleet.inventory.find(model_id); record != fleet.inventory.end()) {
+    stats.model_kind = record->second.model_kind;
+    stats.base_model = record->second.base_model;
+    if (record->second.size_bytes) stats.size_bytes = record->second.size_bytes;
+    stats.first_seen_us = record->second.first_seen_us;
+    stats.last_used_us = record->second.last_used_us;
+  }
+  if (auto loaded = fleet.loaded_on.find(model_id); loaded != fleet.loaded_on.end()) {
+    stats.loaded_on = loaded->second;
+  }
+  return stats;
 }
 
-}  // namespace
-
-ModelUsageReport ModelAnalytics::usage(const TimeWindow& window, int64_t /*now_us*/) const {
+ModelUsageReport ModelAnalytics::usage(const TimeWindow& window) const {
   const Fleet fleet = load_fleet(window, std::nullopt);
   ModelUsageReport report;
   report.window = window;
-  for (const auto& [model_id, rows] : fleet.rows) {
-    ModelUsageStats stats =
-        compute_stats(window, model_id, Fleet::pick(fleet.usage, rows.usage),
-                      Fleet::pick(fleet.params, rows.params),
-                      Fleet::pick(fleet.lifecycle, rows.lifecycle), config_);
-    auto record = fleet.inventory.find(model_id);
-    auto loaded = fleet.loaded_on.find(model_id);
-    describe(&stats, record == fleet.inventory.end() ? nullptr : &record->second,
-             loaded == fleet.loaded_on.end() ? nullptr : &loaded->second);
-    report.models.push_back(std::move(stats));
-  }
+  for (const auto& [model_id, rows] : fleet.rows) report.models.push_back(stats_of(window, fleet, model_id));
   std::stable_sort(report.models.begin(), report.models.end(),
                    [](const ModelUsageStats& a, const ModelUsageStats& b) { return a.uses > b.uses; });
   return report;
 }
 
-ModelUsageStats ModelAnalytics::usage(const TimeWindow& window, const std::string& model_id,
-                                      int64_t /*now_us*/) const {
+ModelUsageStats ModelAnalytics::usage(const TimeWindow& window, const std::string& model_id) const {
   const Fleet fleet = load_fleet(window, model_id);
-  auto rows = fleet.rows.find(model_id);
-  if (rows == fleet.rows.end()) throw NotFound("no such model: " + model_id);
-  ModelUsageStats stats = compute_stats(window, model_id, fleet.usage, fleet.params,
-                                        fleet.lifecycle, config_);
-  auto record = fleet.inventory.find(model_id);
-  auto loaded = fleet.loaded_on.find(model_id);
-  describe(&stats, record == fleet.inventory.end() ? nullptr : &record->second,
-           loaded == fleet.loaded_on.end() ? nullptr : &loaded->second);
-  return stats;
+  if (!fleet.rows.contains(model_id)) throw NotFound("no such model: " + model_id);
+  return stats_of(window, fleet, model_id);
 }
 
 namespace {
@@ -375,7 +370,7 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
                                                      std::optional<RecommendationKind> kind,
                                                      std::optional<double> vram_budget_gb,
                                                      int64_t now_us) const {
-  const ModelUsageReport report = usage(window, now_us);
+  const ModelUsageReport report = usage(window);
   ModelRecommendations out;
   out.window = window;
   out.kind = kind;
@@ -630,15 +625,7 @@ ModelSimulationReport ModelAnalytics::simulate(const TimeWindow& window,
   auto model_index = [&](const std::string& id) -> uint32_t {
     auto [it, inserted] = index.try_emplace(id, static_cast<uint32_t>(input.models.size()));
     if (inserted) {
-      ModelUsageStats stats;
-      if (auto rows = fleet.rows.find(id); rows != fleet.rows.end()) {
-        stats = compute_stats(fitted, id, Fleet::pick(fleet.usage, rows->second.usage), {},
-                              Fleet::pick(fleet.lifecycle, rows->second.lifecycle), config_);
-      }
-      if (auto record = fleet.inventory.find(id); record != fleet.inventory.end()) {
-        if (record->second.size_bytes) stats.size_bytes = record->second.size_bytes;
-        stats.model_kind = record->second.model_kind;
-      }
+      const ModelUsageStats stats = stats_of(fitted, fleet, id);
       input.models.push_back({id, load_time_ms(stats, config_), vram_mb(stats, config_)});
     }
     return it->second;
@@ -706,6 +693,13 @@ std::vector<ModelListEntry> ModelAnalytics::list_models() const {
     if (entry->record.model_id == state.model_id) entry->workers.push_back(state);
   }
   return entries;
+}
+
+ModelListEntry ModelAnalytics::find_model(const std::string& model_id) const {
+  for (ModelListEntry& entry : list_models()) {
+    if (entry.record.model_id == model_id) return std::move(entry);
+  }
+  throw NotFound("no such model: " + model_id);
 }
 
 }  // namespace genalytics

@@ -221,11 +221,10 @@ class ModelAnalytics {
   const ModelAnalyticsConfig& config() const { return config_; }
 
   // Every model used in the window or known to the inventory.
-  ModelUsageReport usage(const TimeWindow& window, int64_t now_us) const;
+  ModelUsageReport usage(const TimeWindow& window) const;
   // One model; throws NotFound when neither the window nor the inventory
   // knows it.
-  ModelUsageStats usage(const TimeWindow& window, const std::string& model_id,
-                        int64_t now_us) const;
+  ModelUsageStats usage(const TimeWindow& window, const std::string& model_id) const;
   // `vram_budget_gb` defaults to the config's. REQUIRES: budget >= 0.
   ModelRecommendations recommendations(const TimeWindow& window,
                                        std::optional<RecommendationKind> kind,
@@ -235,6 +234,8 @@ class ModelAnalytics {
       const;
   // The inventory, by model_id.
   std::vector<ModelListEntry> list_models() const;
+  // One model of the inventory; throws NotFound when it is not there.
+  ModelListEntry find_model(const std::string& model_id) const;
 
   // The pure parts, for tests: the statistics of one model from its rows.
   static ModelUsageStats compute_stats(const TimeWindow& window, const std::string& model_id,
@@ -246,6 +247,10 @@ class ModelAnalytics {
  private:
   struct Fleet;
   Fleet load_fleet(const TimeWindow& window, const std::optional<std::string>& model) const;
+  // compute_stats of `model_id`'s rows in `fleet`, with the inventory's
+  // description and the loaded state.
+  ModelUsageStats stats_of(const TimeWindow& window, const Fleet& fleet,
+                           const std::string& model_id) const;
 
   const Store& store_;
   const ModelAnalyticsConfig config_;

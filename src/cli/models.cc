@@ -92,7 +92,7 @@ void print_json(const boost::json::value& value) { fmt::print("{}\n", serialize_
 int usage_command(const ModelAnalytics& analytics, const ModelsFlags& flags) {
   const TimeWindow window = window_of(flags);
   if (!flags.model_id.empty()) {
-    const ModelUsageStats s = analytics.usage(window, flags.model_id, now_us());
+    const ModelUsageStats s = analytics.usage(window, flags.model_id);
     if (flags.format == "json") {
       print_json(to_json(s));
       return 0;
@@ -126,7 +126,7 @@ int usage_command(const ModelAnalytics& analytics, const ModelsFlags& flags) {
     fmt::print("{}", render_grid({{"Figure"}, {"Value"}}, rows));
     return 0;
   }
-  const ModelUsageReport report = analytics.usage(window, now_us());
+  const ModelUsageReport report = analytics.usage(window);
   if (flags.format == "json") {
     print_json(to_json(report));
     return 0;
@@ -206,7 +206,7 @@ int recommend_command(const ModelAnalytics& analytics, const ModelsFlags& flags)
 int report_command(const ModelAnalytics& analytics, const ModelsFlags& flags) {
   const TimeWindow window = window_of(flags);
   const int64_t now = now_us();
-  const ModelUsageReport usage = analytics.usage(window, now);
+  const ModelUsageReport usage = analytics.usage(window);
   const ModelRecommendations recommendations =
       analytics.recommendations(window, std::nullopt, flags.vram_budget_gb, now);
   const std::string text = flags.format == "csv"

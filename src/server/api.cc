@@ -308,19 +308,16 @@ boost::json::value ApiService::models(const Call& /*call*/) const {
 }
 
 boost::json::value ApiService::model(const Call& call) const {
-  for (const ModelListEntry& entry : models_.list_models()) {
-    if (entry.record.model_id == call.argument) return to_json(entry);
-  }
-  throw NotFound("no such model: " + std::string(call.argument));
+  return to_json(models_.find_model(std::string(call.argument)));
 }
 
 boost::json::value ApiService::model_usage(const Call& call) const {
-  return to_json(models_.usage(model_window(call), call.now_us));
+  return to_json(models_.usage(model_window(call)));
 }
 
 boost::json::value ApiService::model_usage_one(const Call& call) const {
   const TimeWindow window = model_window(call);
-  return to_json(models_.usage(window, std::string(call.argument), call.now_us));
+  return to_json(models_.usage(window, std::string(call.argument)));
 }
 
 boost::json::value ApiService::model_recommendations(const Call& call) const {
@@ -335,7 +332,7 @@ HttpResponse ApiService::model_report(const Call& call, unsigned version, bool k
   const std::string format = get(call.params, "format").value_or("json");
   if (format != "json" && format != "csv") throw InvalidArgument("format", "format must be json or csv");
   const std::optional<double> budget = vram_budget(call.params);
-  const ModelUsageReport usage = models_.usage(window, call.now_us);
+  const ModelUsageReport usage = models_.usage(window);
   const ModelRecommendations recommendations =
       models_.recommendations(window, std::nullopt, budget, call.now_us);
   if (format == "json") {
@@ -399,12 +396,8 @@ void ApiService::register_model(HttpRequest& request, std::string_view model_id,
     }
     const ModelRecord record = registration_record(model_id, registration, now_us());
     store_.register_models(std::span(&record, 1));
-    for (const ModelListEntry& entry : models_.list_models()) {
-      if (entry.record.model_id == record.model_id) {
-        return respond(json_response(http::status::ok, to_json(entry), version, keep_alive));
-      }
-    }
-    throw StoreError("a registered model is not in the inventory", StoreFailure::kCorrupt);
+    respond(json_response(http::status::ok, to_json(models_.find_model(record.model_id)), version,
+                          keep_alive));
   } catch (...) {
     respond(current_exception_response(version, keep_alive));
   }

@@ -325,12 +325,12 @@ std::string csv_field(std::string_view text) {
   return out + "\"";
 }
 
-template <typename T>
-std::string csv_optional(const std::optional<T>& value) {
-  if (!value) return "";
-  if constexpr (std::is_same_v<T, double>) return fmt::format("{}", *value);
-  if constexpr (std::is_same_v<T, std::string>) return csv_field(*value);
-  if constexpr (std::is_same_v<T, int64_t>) return std::to_string(*value);
+std::string csv_optional(const std::optional<std::string>& value) {
+  return value ? csv_field(*value) : std::string();
+}
+
+std::string csv_optional(const std::optional<int64_t>& value) {
+  return value ? std::to_string(*value) : std::string();
 }
 
 std::string csv_ms(const std::optional<double>& ms) {

@@ -369,7 +369,7 @@ TEST_F(ModelRecommendationsTest, PerformanceFindsTheLowSuccessModelAndTiesItToTh
 }
 
 TEST_F(ModelRecommendationsTest, UsageKnowsTheInventoryAndAnUnknownModelIsNotFound) {
-  const ModelUsageReport report = analytics_.usage(window_, kNow);
+  const ModelUsageReport report = analytics_.usage(window_);
   std::set<std::string> ids;
   for (const ModelUsageStats& s : report.models) ids.insert(s.model_id);
   for (const char* id :
@@ -377,14 +377,14 @@ TEST_F(ModelRecommendationsTest, UsageKnowsTheInventoryAndAnUnknownModelIsNotFou
     EXPECT_TRUE(ids.contains(id)) << id;
   }
   EXPECT_EQ(report.models.front().model_id, "busy");  // most uses first
-  const ModelUsageStats resident = analytics_.usage(window_, "resident", kNow);
+  const ModelUsageStats resident = analytics_.usage(window_, "resident");
   EXPECT_EQ(resident.loaded_on, std::vector<std::string>{"gpu-0"});
   EXPECT_EQ(resident.loads, 1);
   EXPECT_NEAR(*resident.p50_load_time_ms, 3000, 30);  // DDSketch: 1%
-  const ModelUsageStats styler = analytics_.usage(window_, "styler", kNow);
+  const ModelUsageStats styler = analytics_.usage(window_, "styler");
   EXPECT_EQ(styler.uses, 180);
   EXPECT_EQ(styler.model_kind, "lora");  // registered
-  EXPECT_THROW(analytics_.usage(window_, "nothing", kNow), NotFound);
+  EXPECT_THROW(analytics_.usage(window_, "nothing"), NotFound);
 }
 
 TEST_F(ModelRecommendationsTest, SimulateReplaysEveryRequestUnderEveryPolicy) {
