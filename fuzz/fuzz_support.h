@@ -1,6 +1,7 @@
 // What the fuzz targets share: a fixed clock, the split of one input into
-// parts, and the check that turns a broken invariant into a crash (which
-// libFuzzer reports with the input that caused it).
+// parts, the check that turns a broken invariant into a crash (which
+// libFuzzer reports with the input that caused it), and the invariants of
+// every body decoder's rejections.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +10,9 @@
 #include <cstdlib>
 #include <string_view>
 #include <vector>
+
+#include "event/decode_limits.h"
+#include "event/rejected_event.h"
 
 namespace genalytics::fuzz {
 
@@ -76,6 +80,20 @@ inline void check(bool ok, const char* what) {
   if (ok) return;
   std::fprintf(stderr, "fuzz: invariant broken: %s\n", what);
   std::abort();
+}
+
+// A body decoder's rejections are listed by increasing index, each with its
+// errors, no more than the limit, and counted at least as often as listed.
+inline void check_rejections(const Rejections& rejected, const DecodeLimits& limits) {
+  check(rejected.listed.size() <= rejected.count, "more rejections listed than counted");
+  check(rejected.listed.size() <= limits.max_rejected_listed,
+        "more rejections listed than the limit");
+  for (size_t i = 1; i < rejected.listed.size(); ++i) {
+    check(rejected.listed[i - 1].index < rejected.listed[i].index, "rejections out of order");
+  }
+  for (const RejectedEvent& event : rejected.listed) {
+    check(!event.errors.empty(), "a rejection without errors");
+  }
 }
 
 }  // namespace genalytics::fuzz

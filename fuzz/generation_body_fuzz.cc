@@ -1,9 +1,10 @@
 // Fuzzes decode_generation_body, the ingest edge of POST
 // /api/v1/events/generation: one JSON object, an array, or NDJSON.
 // Input: one flags byte (bit 0: the request said NDJSON), then the body.
-// Invariants: the rejections are listed by increasing index, no more than the
-// limit, and counted at least as often as listed; every accepted event
-// re-encodes (to_json, as JSON text and back) to an identical event.
+// Invariants: the rejections (check_rejections, fuzz_support.h) are listed by
+// increasing index, each with its errors, no more than the limit, and
+// counted at least as often as listed; every accepted event re-encodes
+// (to_json, as JSON text and back) to an identical event.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstddef>
@@ -14,22 +15,8 @@
 #include "event/generation_decoder.h"
 #include "fuzz_support.h"
 
-namespace {
-
-using genalytics::fuzz::check;
-
-void check_rejections(const genalytics::Rejections& rejected, const genalytics::DecodeLimits& limits) {
-  check(rejected.listed.size() <= rejected.count, "more rejections listed than counted");
-  check(rejected.listed.size() <= limits.max_rejected_listed, "more rejections listed than the limit");
-  for (size_t i = 1; i < rejected.listed.size(); ++i) {
-    check(rejected.listed[i - 1].index < rejected.listed[i].index, "rejections out of order");
-  }
-  for (const auto& event : rejected.listed) check(!event.errors.empty(), "a rejection without errors");
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using genalytics::fuzz::check;
   if (size == 0) return 0;
   const bool ndjson = (data[0] & 1) != 0;
   const std::string_view body = genalytics::fuzz::as_text(data + 1, size - 1);
@@ -39,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const genalytics::DecodedBatch batch =
       genalytics::decode_generation_body(body, ndjson, genalytics::fuzz::kFuzzNowUs, limits);
-  check_rejections(batch.rejected, limits);
+  genalytics::fuzz::check_rejections(batch.rejected, limits);
   check(batch.events.size() <= limits.max_events_per_body, "more events than the limit");
 
   for (const genalytics::GenerationEvent& event : batch.events) {

@@ -4,10 +4,11 @@
 // generation event and on stored text read back.
 // Input: one flags byte (bit 0: the request said NDJSON), then the body,
 // which is also the params text (and, up to its first '{', the checkpoint).
-// Invariants: the rejections are listed by increasing index, no more than the
-// limit, and counted at least as often as listed; every accepted event
-// re-encodes (to_json, as JSON text and back) to an identical event. The
-// models used are distinct model ids (is_model_id, trimmed), at most
+// Invariants: the rejections (check_rejections, fuzz_support.h) are listed by
+// increasing index, each with its errors, no more than the limit, and
+// counted at least as often as listed; every accepted event re-encodes
+// (to_json, as JSON text and back) to an identical event. The models used
+// are distinct model ids (is_model_id, trimmed), at most
 // kMaxModelsPerGeneration, the checkpoint first; params keys and values are
 // UTF-8 within their bounds, at most kMaxParamsPerEvent keys.
 #include <boost/json/parse.hpp>
@@ -35,13 +36,7 @@ void check_body(std::string_view body, bool ndjson) {
 
   const genalytics::DecodedModelBatch batch =
       genalytics::decode_model_body(body, ndjson, genalytics::fuzz::kFuzzNowUs, limits);
-  const genalytics::Rejections& rejected = batch.rejected;
-  check(rejected.listed.size() <= rejected.count, "more rejections listed than counted");
-  check(rejected.listed.size() <= limits.max_rejected_listed,
-        "more rejections listed than the limit");
-  for (size_t i = 1; i < rejected.listed.size(); ++i) {
-    check(rejected.listed[i - 1].index < rejected.listed[i].index, "rejections out of order");
-  }
+  genalytics::fuzz::check_rejections(batch.rejected, limits);
   check(batch.events.size() <= limits.max_events_per_body, "more events than the limit");
 
   for (const genalytics::ModelEvent& event : batch.events) {

@@ -3,10 +3,11 @@
 // string split off).
 // Input: one flags byte (bit 0: the request said NDJSON; bit 1: ids are not
 // templated), then the body.
-// Invariants: the rejections are listed by increasing index, no more than the
-// limit, and counted at least as often as listed; every accepted event
-// re-encodes (to_json, as JSON text and back) to an identical event under the
-// same normalisation.
+// Invariants: the rejections (check_rejections, fuzz_support.h) are listed by
+// increasing index, each with its errors, no more than the limit, and
+// counted at least as often as listed; every accepted event re-encodes
+// (to_json, as JSON text and back) to an identical event under the same
+// normalisation.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstddef>
@@ -30,12 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const genalytics::DecodedRouteBatch batch = genalytics::decode_route_body(
       body, ndjson, genalytics::fuzz::kFuzzNowUs, limits, normalization);
-  const genalytics::Rejections& rejected = batch.rejected;
-  check(rejected.listed.size() <= rejected.count, "more rejections listed than counted");
-  check(rejected.listed.size() <= limits.max_rejected_listed, "more rejections listed than the limit");
-  for (size_t i = 1; i < rejected.listed.size(); ++i) {
-    check(rejected.listed[i - 1].index < rejected.listed[i].index, "rejections out of order");
-  }
+  genalytics::fuzz::check_rejections(batch.rejected, limits);
   check(batch.events.size() <= limits.max_events_per_body, "more events than the limit");
 
   for (const genalytics::RouteEvent& event : batch.events) {

@@ -315,11 +315,12 @@ class DemoModelFleet::Simulation {
   }
 
   // The worker a job needing `models` lands on: among those where they fit
-  // after evicting models no running job needs, the one with the fewest
-  // running jobs, then the least to load, then the least to evict; -1 if none.
+  // after evicting models no running job needs, the one with the least VRAM
+  // to load, then the fewest running jobs, then the least to evict; -1 if
+  // none. A worker with the models loaded thus wins however busy it is.
   int pick_worker(const std::vector<const FleetModel*>& models) const {
     int best = -1;
-    std::tuple<int, int64_t, int64_t> best_key;
+    std::tuple<int64_t, int, int64_t> best_key;  // (load_mb, running jobs, evict_mb)
     for (size_t w = 0; w < workers_.size(); ++w) {
       const Worker& worker = workers_[w];
       int64_t evictable_mb = 0;

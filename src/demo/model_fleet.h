@@ -42,8 +42,8 @@ class DemoModelFleet {
 
   // Feeds the next generation events (REQUIRES: in timestamp order, after the
   // previous batch's) and returns the model events they cause, in timestamp
-  // order: when a job starts (its start event) on the worker it lands on (an
-  // idle one if any, preferring one with more of its models loaded), a load
+  // order: when a job starts (its start event) on the worker it lands on (the
+  // one with the least VRAM to load for it, then the fewest running jobs), a load
   // of each model its request named (checkpoint, LoRAs, VAE, ControlNet) that
   // is not loaded there, after evicting least recently used models the
   // running jobs do not need until they fit in the budget (unload reason

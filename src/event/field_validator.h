@@ -1,8 +1,10 @@
 // The part of an event decoder's validator that does not depend on the kind
 // of event: the object's members by field, the errors collected so far, and
 // the reads of field types every event has (UUIDs, timestamps, strings,
-// integers), with the same messages everywhere. generation_decoder and
-// route_decoder derive their validators from it.
+// integers, error messages, choices from a list), with the same messages
+// everywhere; and the writing of optional fields back by to_json.
+// generation_decoder, route_decoder and model_decoder derive their
+// validators from it.
 #pragma once
 
 #include <array>
@@ -21,6 +23,29 @@
 #include "event/uuid.h"
 
 namespace genalytics {
+
+// The member of `names` that `text` spells in any case, or nullopt.
+template <size_t kCount>
+std::optional<std::string_view> find_ignoring_case(const std::string_view (&names)[kCount],
+                                                   std::string_view text) {
+  const auto lower = [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  for (std::string_view name : names) {
+    if (text.size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < text.size() && same; ++i) same = lower(text[i]) == lower(name[i]);
+    if (same) return name;
+  }
+  return std::nullopt;
+}
+
+// Adds `name`: `*value` to `object` when `value` holds one.
+template <typename T>
+void put_optional(boost::json::object* object, std::string_view name,
+                  const std::optional<T>& value) {
+  if (value) object->emplace(name, *value);
+}
 
 // `Field` is an enum of kFieldCount fields numbered from 0.
 template <typename Field, size_t kFieldCount>
@@ -108,12 +133,36 @@ class FieldValidator {
     }
   }
 
-  // Reads an integer >= `minimum` (0 or 1) found at `pointer`; nullopt (and an
-  // error) when it is not one.
+  // Cut, not refused, when longer than max_error_message_length: the message
+  // is for reading.
+  void read_error_message(Field field, std::optional<std::string>* out) {
+    const boost::json::value* value = find(field);
+    if (value == nullptr) return;
+    if (!value->is_string()) return fail(field, "must be a string");
+    const std::string_view text = view(value->get_string());
+    if (text.find('\0') != std::string_view::npos) return fail(field, kNulMessage);
+    out->emplace(truncate_utf8(text, limits_.max_error_message_length));
+  }
+
+  // One of `choices` in any case, stored as `choices` spells it.
+  template <size_t kCount>
+  void read_choice(Field field, const std::string_view (&choices)[kCount],
+                   std::optional<std::string>* out) {
+    const boost::json::value* value = find(field);
+    if (value == nullptr) return;
+    std::optional<std::string_view> parsed;
+    if (value->is_string()) parsed = find_ignoring_case(choices, view(value->get_string()));
+    if (!parsed) return fail(field, one_of(choices));
+    out->emplace(*parsed);
+  }
+
+  // Reads an integer in [minimum, maximum] (`minimum` 0 or 1) found at
+  // `pointer`; nullopt (and an error) when it is not one.
   std::optional<int64_t> read_integer(const boost::json::value& value, int64_t minimum,
-                                      std::string_view pointer) {
+                                      std::string_view pointer,
+                                      int64_t maximum = kMaxEventInteger) {
     int64_t integer = 0;
-    switch (check_integer(value, minimum, &integer)) {
+    switch (check_integer(value, minimum, &integer, maximum)) {
       case IntegerCheck::kOk:
         return integer;
       case IntegerCheck::kNotInteger:
@@ -122,16 +171,17 @@ class FieldValidator {
              minimum > 0 ? "must be a positive integer" : "must be a non-negative integer");
         break;
       case IntegerCheck::kTooLarge:
-        fail(std::string(pointer), "must be at most " + std::to_string(kMaxEventInteger));
+        fail(std::string(pointer), "must be at most " + std::to_string(maximum));
         break;
     }
     return std::nullopt;
   }
 
   // Leaves `*out` alone when the field is absent.
-  void read_integer(Field field, int64_t minimum, std::optional<int64_t>* out) {
+  void read_integer(Field field, int64_t minimum, std::optional<int64_t>* out,
+                    int64_t maximum = kMaxEventInteger) {
     if (const boost::json::value* value = find(field)) {
-      *out = read_integer(*value, minimum, pointer_of(field));
+      *out = read_integer(*value, minimum, pointer_of(field), maximum);
     }
   }
 
@@ -151,6 +201,17 @@ class FieldValidator {
 
  private:
   static size_t index(Field field) { return static_cast<size_t>(field); }
+
+  // "must be one of a, b, c".
+  template <size_t kCount>
+  static std::string one_of(const std::string_view (&names)[kCount]) {
+    std::string text = "must be one of ";
+    for (size_t i = 0; i < kCount; ++i) {
+      if (i > 0) text += ", ";
+      text += names[i];
+    }
+    return text;
+  }
 
   const Pointers& pointers_;
   std::array<const boost::json::value*, kFieldCount> values_{};  // indexed by Field

@@ -6,8 +6,12 @@
 #include <boost/json/object.hpp>
 #include <boost/json/storage_ptr.hpp>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "event/rejected_event.h"
@@ -38,5 +42,22 @@ boost::json::object flat_fields_to_json(std::span<const StreamField> fields,
                                         std::span<const FlatFieldType> types,
                                         std::vector<FieldError>* errors,
                                         const boost::json::storage_ptr& storage = {});
+
+// Appends `name` and the flat text of `*value` (a string as it is, a boolean
+// "true" or "false", an integer in decimal) when `value` holds one: the
+// writer of to_stream_fields' optional fields.
+template <typename T>
+void put_optional(std::vector<std::pair<std::string, std::string>>* fields, std::string_view name,
+                  const std::optional<T>& value) {
+  if (!value) return;
+  if constexpr (std::is_same_v<T, std::string>) {
+    fields->emplace_back(name, *value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    fields->emplace_back(name, *value ? "true" : "false");
+  } else {
+    static_assert(std::is_integral_v<T>);
+    fields->emplace_back(name, std::to_string(*value));
+  }
+}
 
 }  // namespace genalytics

@@ -157,20 +157,6 @@ class EventValidator : public FieldValidator<Field, kFieldCount> {
     }
   }
 
-  void read_error_message(std::optional<std::string>* out) {
-    const json::value* value = find(Field::kErrorMessage);
-    if (value == nullptr) return;
-    if (!value->is_string()) {
-      fail(Field::kErrorMessage, "must be a string");
-      return;
-    }
-    if (view(value->get_string()).find('\0') != std::string_view::npos) {
-      fail(Field::kErrorMessage, kNulMessage);
-      return;
-    }
-    out->emplace(truncate_utf8(view(value->get_string()), limits_.max_error_message_length));
-  }
-
   // The field's object, or nullptr (with an error unless it is absent).
   const json::object* find_object(Field field) {
     const json::value* value = find(field);
@@ -329,11 +315,6 @@ void put_nested(json::object* object, Field field, const std::optional<std::stri
   object->emplace(wire_name(field), std::move(value));
 }
 
-template <typename T>
-void put_optional(json::object* object, Field field, const std::optional<T>& value) {
-  if (value) object->emplace(wire_name(field), *value);
-}
-
 }  // namespace
 
 bool decode_generation_event(const json::value& value, int64_t now_us, const DecodeLimits& limits,
@@ -356,7 +337,7 @@ bool decode_generation_event(const json::value& value, int64_t now_us, const Dec
   validator.read_integer(Field::kDurationMs, 0, &event->duration_ms);
   validator.read_success(type_known && event->is_completion(), &event->success);
   validator.read_string(Field::kErrorType, &event->error_type);
-  validator.read_error_message(&event->error_message);
+  validator.read_error_message(Field::kErrorMessage, &event->error_message);
   validator.read_integer(Field::kQueueWaitTimeMs, 0, &event->queue_wait_time_ms);
   validator.read_integer(Field::kGenerationTimeMs, 0, &event->generation_time_ms);
   validator.read_string(Field::kModelCheckpoint, &event->model_checkpoint);
@@ -396,26 +377,26 @@ json::object to_json(const GenerationEvent& event) {
   object.emplace(wire_name(Field::kEventId), event.event_id);
   object.emplace(wire_name(Field::kEventType), to_string(event.event_type));
   object.emplace(wire_name(Field::kGenerationId), event.generation_id);
-  put_optional(&object, Field::kUserId, event.user_id);
+  put_optional(&object, wire_name(Field::kUserId), event.user_id);
   object.emplace(wire_name(Field::kTimestamp), format_rfc3339_micros(event.timestamp_us));
-  put_optional(&object, Field::kGenerationType, event.generation_type);
-  put_optional(&object, Field::kDurationMs, event.duration_ms);
-  put_optional(&object, Field::kSuccess, event.success);
-  put_optional(&object, Field::kErrorType, event.error_type);
-  put_optional(&object, Field::kErrorMessage, event.error_message);
-  put_optional(&object, Field::kQueueWaitTimeMs, event.queue_wait_time_ms);
-  put_optional(&object, Field::kGenerationTimeMs, event.generation_time_ms);
-  put_optional(&object, Field::kModelCheckpoint, event.model_checkpoint);
+  put_optional(&object, wire_name(Field::kGenerationType), event.generation_type);
+  put_optional(&object, wire_name(Field::kDurationMs), event.duration_ms);
+  put_optional(&object, wire_name(Field::kSuccess), event.success);
+  put_optional(&object, wire_name(Field::kErrorType), event.error_type);
+  put_optional(&object, wire_name(Field::kErrorMessage), event.error_message);
+  put_optional(&object, wire_name(Field::kQueueWaitTimeMs), event.queue_wait_time_ms);
+  put_optional(&object, wire_name(Field::kGenerationTimeMs), event.generation_time_ms);
+  put_optional(&object, wire_name(Field::kModelCheckpoint), event.model_checkpoint);
   put_nested(&object, Field::kImageDimensions, event.image_dimensions_json);
-  put_optional(&object, Field::kBatchSize, event.batch_size);
-  put_optional(&object, Field::kPromptTokens, event.prompt_tokens);
+  put_optional(&object, wire_name(Field::kBatchSize), event.batch_size);
+  put_optional(&object, wire_name(Field::kPromptTokens), event.prompt_tokens);
   put_nested(&object, Field::kCosts, event.costs_json);
   put_nested(&object, Field::kTokens, event.tokens_json);
   put_nested(&object, Field::kParams, event.params_json);
   put_nested(&object, Field::kAttributes, event.attributes_json);
-  put_optional(&object, Field::kRetryCount, event.retry_count);
-  put_optional(&object, Field::kGpuMemoryMb, event.gpu_memory_mb);
-  put_optional(&object, Field::kQueueLength, event.queue_length);
+  put_optional(&object, wire_name(Field::kRetryCount), event.retry_count);
+  put_optional(&object, wire_name(Field::kGpuMemoryMb), event.gpu_memory_mb);
+  put_optional(&object, wire_name(Field::kQueueLength), event.queue_length);
   return object;
 }
 

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <vector>
 
-#include "event/decode_limits.h"
 #include "event/time.h"
 #include "event/uuid.h"
 
@@ -120,7 +119,8 @@ std::string_view truncate_utf8(std::string_view text, size_t max_bytes) {
   return text.substr(0, end);
 }
 
-IntegerCheck check_integer(const json::value& value, int64_t minimum, int64_t* out) {
+IntegerCheck check_integer(const json::value& value, int64_t minimum, int64_t* out,
+                           int64_t maximum) {
   int64_t integer;
   switch (value.kind()) {
     case json::kind::int64:
@@ -131,7 +131,7 @@ IntegerCheck check_integer(const json::value& value, int64_t minimum, int64_t* o
     case json::kind::double_: {
       const double number = value.get_double();
       if (std::isnan(number) || std::trunc(number) != number) return IntegerCheck::kNotInteger;
-      if (number > static_cast<double>(kMaxEventInteger)) return IntegerCheck::kTooLarge;
+      if (number > static_cast<double>(maximum)) return IntegerCheck::kTooLarge;
       if (number < static_cast<double>(minimum)) return IntegerCheck::kTooSmall;
       integer = static_cast<int64_t>(number);
       break;
@@ -140,7 +140,7 @@ IntegerCheck check_integer(const json::value& value, int64_t minimum, int64_t* o
       return IntegerCheck::kNotInteger;
   }
   if (integer < minimum) return IntegerCheck::kTooSmall;
-  if (integer > kMaxEventInteger) return IntegerCheck::kTooLarge;
+  if (integer > maximum) return IntegerCheck::kTooLarge;
   *out = integer;
   return IntegerCheck::kOk;
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "event/decode_limits.h"
+
 namespace genalytics {
 
 // PostgreSQL cannot store NUL in text or jsonb; an event carrying one could
@@ -45,9 +47,10 @@ std::string_view truncate_utf8(std::string_view text, size_t max_bytes);
 
 enum class IntegerCheck { kOk, kNotInteger, kTooSmall, kTooLarge };
 
-// Reads `value` as an integer in [minimum, kMaxEventInteger] into `*out`. A
-// double with an integral value (5.0) is an integer; 5.5, "5" and true are not.
-IntegerCheck check_integer(const boost::json::value& value, int64_t minimum, int64_t* out);
+// Reads `value` as an integer in [minimum, maximum] into `*out`. A double
+// with an integral value (5.0) is an integer; 5.5, "5" and true are not.
+IntegerCheck check_integer(const boost::json::value& value, int64_t minimum, int64_t* out,
+                           int64_t maximum = kMaxEventInteger);
 
 // Reads an RFC 3339 date-time string. A date-time without an offset is UTC:
 // Python's datetime.utcnow().isoformat(), which the seeds' producers send,

@@ -1,7 +1,6 @@
 #include "event/model_decoder.h"
 
 #include <array>
-#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
@@ -55,33 +54,6 @@ size_t field_index(std::string_view key) {
     if (key == wire_name(static_cast<Field>(i))) return i;
   }
   return kFieldCount;
-}
-
-// "one of a, b, c" for a field's message.
-template <size_t kCount>
-std::string one_of(const std::string_view (&names)[kCount]) {
-  std::string text = "must be one of ";
-  for (size_t i = 0; i < kCount; ++i) {
-    if (i > 0) text += ", ";
-    text += names[i];
-  }
-  return text;
-}
-
-// The member of `names` that `text` spells in any case, or nullopt.
-template <size_t kCount>
-std::optional<std::string_view> find_ignoring_case(const std::string_view (&names)[kCount],
-                                                   std::string_view text) {
-  const auto lower = [](char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  };
-  for (std::string_view name : names) {
-    if (text.size() != name.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < text.size() && same; ++i) same = lower(text[i]) == lower(name[i]);
-    if (same) return name;
-  }
-  return std::nullopt;
 }
 
 // Validates the members of one event object and collects every problem.
@@ -141,45 +113,6 @@ class ModelValidator : public FieldValidator<Field, kFieldCount> {
     *success = value->get_bool();
   }
 
-  // Cut, not refused, when long: the message is for reading.
-  void read_error_message(std::optional<std::string>* out) {
-    const json::value* value = find(Field::kErrorMessage);
-    if (value == nullptr) return;
-    if (!value->is_string()) return fail(Field::kErrorMessage, "must be a string");
-    const std::string_view text = view(value->get_string());
-    if (text.find('\0') != std::string_view::npos) return fail(Field::kErrorMessage, kNulMessage);
-    out->emplace(truncate_utf8(text, limits_.max_error_message_length));
-  }
-
-  // check_integer's range ends at kMaxEventInteger, far below a
-  // checkpoint's size.
-  void read_size_bytes(std::optional<int64_t>* out) {
-    const json::value* value = find(Field::kSizeBytes);
-    if (value == nullptr) return;
-    const bool integral =
-        value->is_int64() || value->is_uint64() ||
-        (value->is_double() && std::trunc(value->get_double()) == value->get_double());
-    if (!integral || value->to_number<double>() < 0) {
-      return fail(Field::kSizeBytes, "must be a non-negative integer");
-    }
-    if (value->to_number<double>() > static_cast<double>(kMaxModelSizeBytes)) {
-      return fail(Field::kSizeBytes, "must be at most " + std::to_string(kMaxModelSizeBytes));
-    }
-    *out = value->is_int64() ? value->get_int64() : static_cast<int64_t>(value->get_double());
-  }
-
-  // One of `names` in any case, stored as `names` spells it.
-  template <size_t kCount>
-  void read_choice(Field field, const std::string_view (&names)[kCount],
-                   std::optional<std::string>* out) {
-    const json::value* value = find(field);
-    if (value == nullptr) return;
-    std::optional<std::string_view> parsed;
-    if (value->is_string()) parsed = find_ignoring_case(names, view(value->get_string()));
-    if (!parsed) return fail(field, one_of(names));
-    out->emplace(*parsed);
-  }
-
   // `type` is nullopt when the event type was not valid.
   void read_reason(std::optional<ModelEventType> type, std::optional<std::string>* out) {
     if (find(Field::kReason) == nullptr) return;
@@ -189,11 +122,6 @@ class ModelValidator : public FieldValidator<Field, kFieldCount> {
     read_choice(Field::kReason, kUnloadReasons, out);
   }
 };
-
-template <typename T>
-void put_optional(json::object* object, Field field, const std::optional<T>& value) {
-  if (value) object->emplace(wire_name(field), *value);
-}
 
 }  // namespace
 
@@ -215,8 +143,8 @@ bool decode_model_event(const json::value& value, int64_t now_us, const DecodeLi
   validator.read_integer(Field::kDurationMs, 0, &event->duration_ms);
   validator.read_success(&event->success);
   validator.read_string(Field::kErrorType, &event->error_type);
-  validator.read_error_message(&event->error_message);
-  validator.read_size_bytes(&event->size_bytes);
+  validator.read_error_message(Field::kErrorMessage, &event->error_message);
+  validator.read_integer(Field::kSizeBytes, 0, &event->size_bytes, kMaxModelSizeBytes);
   validator.read_integer(Field::kGpuMemoryMb, 0, &event->gpu_memory_mb);
   validator.read_choice(Field::kModelKind, kModelKinds, &event->model_kind);
   validator.read_id(Field::kBaseModel, false, &event->base_model);
@@ -249,16 +177,16 @@ json::object to_json(const ModelEvent& event) {
   object.emplace(wire_name(Field::kEventType), to_string(event.event_type));
   object.emplace(wire_name(Field::kModelId), event.model_id);
   object.emplace(wire_name(Field::kTimestamp), format_rfc3339_micros(event.timestamp_us));
-  put_optional(&object, Field::kDurationMs, event.duration_ms);
-  put_optional(&object, Field::kSuccess, event.success);
-  put_optional(&object, Field::kErrorType, event.error_type);
-  put_optional(&object, Field::kErrorMessage, event.error_message);
-  put_optional(&object, Field::kSizeBytes, event.size_bytes);
-  put_optional(&object, Field::kGpuMemoryMb, event.gpu_memory_mb);
-  put_optional(&object, Field::kModelKind, event.model_kind);
-  put_optional(&object, Field::kBaseModel, event.base_model);
-  put_optional(&object, Field::kReason, event.reason);
-  put_optional(&object, Field::kWorkerId, event.worker_id);
+  put_optional(&object, wire_name(Field::kDurationMs), event.duration_ms);
+  put_optional(&object, wire_name(Field::kSuccess), event.success);
+  put_optional(&object, wire_name(Field::kErrorType), event.error_type);
+  put_optional(&object, wire_name(Field::kErrorMessage), event.error_message);
+  put_optional(&object, wire_name(Field::kSizeBytes), event.size_bytes);
+  put_optional(&object, wire_name(Field::kGpuMemoryMb), event.gpu_memory_mb);
+  put_optional(&object, wire_name(Field::kModelKind), event.model_kind);
+  put_optional(&object, wire_name(Field::kBaseModel), event.base_model);
+  put_optional(&object, wire_name(Field::kReason), event.reason);
+  put_optional(&object, wire_name(Field::kWorkerId), event.worker_id);
   return object;
 }
 

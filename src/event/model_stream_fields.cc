@@ -19,18 +19,6 @@ constexpr FlatFieldType kTypedFields[] = {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-void put_optional(Fields* fields, std::string_view name, const std::optional<std::string>& value) {
-  if (value) fields->emplace_back(name, *value);
-}
-
-void put_optional(Fields* fields, std::string_view name, const std::optional<int64_t>& value) {
-  if (value) fields->emplace_back(name, std::to_string(*value));
-}
-
-void put_optional(Fields* fields, std::string_view name, const std::optional<bool>& value) {
-  if (value) fields->emplace_back(name, *value ? "true" : "false");
-}
-
 }  // namespace
 
 boost::json::object model_fields_to_json(std::span<const StreamField> fields,

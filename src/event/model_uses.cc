@@ -63,17 +63,37 @@ std::string_view trim(std::string_view text) {
   return text.substr(begin, text.find_last_not_of(kSpace) + 1 - begin);
 }
 
-// The value `text` holds, allocated from `resource`; null when the text is
-// not JSON (malformed, not UTF-8, a lone surrogate escape, nested deeper than
-// kMaxDepth). Never throws but for memory exhaustion.
-json::value parse_params(std::string_view text, json::monotonic_resource* resource) {
-  json::parse_options options;
-  options.max_depth = kMaxDepth;
-  json::error_code error;
-  json::value value = json::parse(text, error, json::storage_ptr(resource), options);
-  if (error) return json::value(json::storage_ptr(resource));
-  return value;
-}
+// Params text parsed into a stack buffer (the heap only beyond it). Never
+// throws but for memory exhaustion.
+class ParsedParams {
+ public:
+  explicit ParsedParams(std::string_view text)
+      : resource_(buffer_, sizeof(buffer_)), value_(parse(text, &resource_)) {}
+  ParsedParams(const ParsedParams&) = delete;
+  ParsedParams& operator=(const ParsedParams&) = delete;
+
+  // The params object; nullptr when the text is not one JSON object
+  // (malformed, not UTF-8, a lone surrogate escape, nested deeper than
+  // kMaxDepth, or another value).
+  const json::object* object() const { return value_.if_object(); }
+
+ private:
+  // The value `text` holds, allocated from `resource`; null when the text is
+  // not JSON.
+  static json::value parse(std::string_view text, json::monotonic_resource* resource) {
+    json::parse_options options;
+    options.max_depth = kMaxDepth;
+    json::error_code error;
+    json::value value = json::parse(text, error, json::storage_ptr(resource), options);
+    if (error) return json::value(json::storage_ptr(resource));
+    return value;
+  }
+
+  // Declared in this order, which is the order of construction.
+  unsigned char buffer_[kParseBufferBytes];
+  json::monotonic_resource resource_;  // over buffer_
+  json::value value_;                  // allocated from resource_
+};
 
 // A model reference: a string, or an object with a string "name", "model"
 // or "id" member (preferred in that order). Calls `found(id)` with the id
@@ -129,28 +149,10 @@ std::optional<std::string_view> scalar_text(const json::value& value, std::strin
   }
 }
 
-}  // namespace
-
-std::string_view model_kind_of(ModelRole role) {
-  switch (role) {
-    case ModelRole::kCheckpoint:
-      return "checkpoint";
-    case ModelRole::kLora:
-      return "lora";
-    case ModelRole::kVae:
-      return "vae";
-    case ModelRole::kControlnet:
-      return "controlnet";
-  }
-  return "other";
-}
-
-std::vector<ModelUse> models_used(const GenerationEvent& event) {
-  return models_used(event.model_checkpoint, event.params_json);
-}
-
-std::vector<ModelUse> models_used(const std::optional<std::string>& model_checkpoint,
-                                  const std::optional<std::string>& params_json) {
+// models_used of the checkpoint and of the parsed params object (nullptr:
+// none).
+std::vector<ModelUse> uses_of(const std::optional<std::string>& model_checkpoint,
+                              const json::object* params) {
   std::vector<ModelUse> uses;
   const auto add = [&uses](std::string_view id, ModelRole role) {
     if (uses.size() >= kMaxModelsPerGeneration) return;
@@ -164,11 +166,6 @@ std::vector<ModelUse> models_used(const std::optional<std::string>& model_checkp
     const std::string_view id = trim(*model_checkpoint);
     if (is_model_id(id)) add(id, ModelRole::kCheckpoint);
   }
-  if (!params_json || !may_name_models(*params_json)) return uses;
-  unsigned char buffer[kParseBufferBytes];
-  json::monotonic_resource resource(buffer, sizeof(buffer));
-  const json::value value = parse_params(*params_json, &resource);
-  const json::object* params = value.if_object();
   if (params == nullptr) return uses;
   // In kModelKeys' order, not the text's: PostgreSQL's JSONB reorders keys
   // (shorter first), and both stores must read the same uses.
@@ -181,21 +178,16 @@ std::vector<ModelUse> models_used(const std::optional<std::string>& model_checkp
   return uses;
 }
 
-void for_each_param(
-    std::string_view params_json,
-    const std::function<void(std::string_view key, std::string_view value)>& visit) {
-  unsigned char buffer[kParseBufferBytes];
-  json::monotonic_resource resource(buffer, sizeof(buffer));
-  const json::value value = parse_params(params_json, &resource);
-  const json::object* params = value.if_object();
-  if (params == nullptr) return;
+// for_each_param over the parsed params object.
+template <typename Visit>
+void visit_params(const json::object& params, Visit&& visit) {
   size_t keys = 0;
   std::string number;
   // In key order, not the text's: PostgreSQL's JSONB reorders keys (shorter
   // first), and both stores must keep the same first kMaxParamsPerEvent.
   std::vector<const json::key_value_pair*> members;
-  members.reserve(params->size());
-  for (const json::key_value_pair& member : *params) members.push_back(&member);
+  members.reserve(params.size());
+  for (const json::key_value_pair& member : params) members.push_back(&member);
   std::sort(members.begin(), members.end(),
             [](const json::key_value_pair* a, const json::key_value_pair* b) {
               return a->key() < b->key();
@@ -232,6 +224,56 @@ void for_each_param(
     }
     if (values > 0) ++keys;
   }
+}
+
+}  // namespace
+
+std::string_view model_kind_of(ModelRole role) {
+  switch (role) {
+    case ModelRole::kCheckpoint:
+      return "checkpoint";
+    case ModelRole::kLora:
+      return "lora";
+    case ModelRole::kVae:
+      return "vae";
+    case ModelRole::kControlnet:
+      return "controlnet";
+  }
+  return "other";
+}
+
+std::vector<ModelUse> models_used(const GenerationEvent& event) {
+  return models_used(event.model_checkpoint, event.params_json);
+}
+
+std::vector<ModelUse> models_used(const std::optional<std::string>& model_checkpoint,
+                                  const std::optional<std::string>& params_json) {
+  if (!params_json || !may_name_models(*params_json)) return uses_of(model_checkpoint, nullptr);
+  ParsedParams parsed(*params_json);
+  return uses_of(model_checkpoint, parsed.object());
+}
+
+void for_each_param(
+    std::string_view params_json,
+    const std::function<void(std::string_view key, std::string_view value)>& visit) {
+  ParsedParams parsed(params_json);
+  if (parsed.object() != nullptr) visit_params(*parsed.object(), visit);
+}
+
+GenerationModels read_generation_models(const GenerationEvent& event, bool with_params) {
+  GenerationModels models;
+  if (!with_params || !event.params_json) {
+    models.uses = models_used(event);
+    return models;
+  }
+  ParsedParams parsed(*event.params_json);
+  models.uses = uses_of(event.model_checkpoint, parsed.object());
+  if (parsed.object() != nullptr) {
+    visit_params(*parsed.object(), [&models](std::string_view key, std::string_view value) {
+      models.params.emplace_back(key, value);
+    });
+  }
+  return models;
 }
 
 }  // namespace genalytics

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "event/generation_event.h"
@@ -68,5 +69,17 @@ std::vector<ModelUse> models_used(const std::optional<std::string>& model_checkp
 // the call to `visit` only.
 void for_each_param(std::string_view params_json,
                     const std::function<void(std::string_view key, std::string_view value)>& visit);
+
+// What a generation event names, read with one parse of its params.
+struct GenerationModels {
+  std::vector<ModelUse> uses;  // models_used(event)
+  // (key, value) in the order for_each_param visits them; empty unless asked for.
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+// models_used(event) and, when `with_params`, for_each_param over its
+// params_json: what a rollup of the event needs, without parsing the params
+// twice.
+GenerationModels read_generation_models(const GenerationEvent& event, bool with_params);
 
 }  // namespace genalytics

@@ -90,20 +90,6 @@ std::string child_pointer(Field field, std::string_view token) {
   return pointer;
 }
 
-// The member of `names` that `text` spells in any case, or nullopt.
-template <size_t kCount>
-std::optional<std::string_view> find_ignoring_case(const std::string_view (&names)[kCount],
-                                                   std::string_view text) {
-  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  for (std::string_view name : names) {
-    if (text.size() != name.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < text.size() && same; ++i) same = lower(text[i]) == lower(name[i]);
-    if (same) return name;
-  }
-  return std::nullopt;
-}
-
 // A finite number as query string text: integral values without a fraction
 // ("5" for 5.0), others in their shortest round-trip form ("7.5", "1e+300").
 std::string number_text(const json::value& number) {
@@ -161,15 +147,6 @@ class RouteValidator : public FieldValidator<Field, kFieldCount> {
     if (value->is_string()) parsed = find_ignoring_case(kMethods, view(value->get_string()));
     if (!parsed) return fail(Field::kMethod, "must be an HTTP method");
     *method = *parsed;
-  }
-
-  void read_cache_status(std::optional<std::string>* out) {
-    const json::value* value = find(Field::kCacheStatus);
-    if (value == nullptr) return;
-    std::optional<std::string_view> parsed;
-    if (value->is_string()) parsed = find_ignoring_case(kCacheStatuses, view(value->get_string()));
-    if (!parsed) return fail(Field::kCacheStatus, "must be one of hit, miss, bypass, stale");
-    out->emplace(*parsed);
   }
 
   void read_required_integer(Field field, int64_t* out) {
@@ -259,11 +236,6 @@ void put_object(json::object* object, std::string_view name, const std::string& 
   object->emplace(name, std::move(value));
 }
 
-template <typename T>
-void put_optional(json::object* object, Field field, const std::optional<T>& value) {
-  if (value) object->emplace(wire_name(field), *value);
-}
-
 }  // namespace
 
 bool decode_route_event(const json::value& value, int64_t now_us, const DecodeLimits& limits,
@@ -299,7 +271,7 @@ bool decode_route_event(const json::value& value, int64_t now_us, const DecodeLi
   validator.read_integer(Field::kResponseSizeBytes, 0, &event->response_size_bytes);
   validator.read_string(Field::kErrorType, &event->error_type);
   validator.read_integer(Field::kDbQueryCount, 0, &event->db_query_count);
-  validator.read_cache_status(&event->cache_status);
+  validator.read_choice(Field::kCacheStatus, kCacheStatuses, &event->cache_status);
   if (errors->size() != errors_before) return false;
   if (!id_sent) {
     event->event_id = derived_event_id("route", to_json(*event),
@@ -327,17 +299,17 @@ json::object to_json(const RouteEvent& event) {
   object.emplace(wire_name(Field::kRoute), event.route);
   object.emplace(wire_name(Field::kRouteFull), event.route_full);
   object.emplace(wire_name(Field::kMethod), event.method);
-  put_optional(&object, Field::kUserId, event.user_id);
+  put_optional(&object, wire_name(Field::kUserId), event.user_id);
   object.emplace(wire_name(Field::kTimestamp), format_rfc3339_micros(event.timestamp_us));
   object.emplace(wire_name(Field::kDurationMs), event.duration_ms);
   object.emplace(wire_name(Field::kStatusCode), event.status_code);
   put_object(&object, wire_name(Field::kQueryParams), event.query_params_json);
   put_object(&object, kQueryParamsNormalized, event.query_params_normalized_json);
-  put_optional(&object, Field::kRequestSizeBytes, event.request_size_bytes);
-  put_optional(&object, Field::kResponseSizeBytes, event.response_size_bytes);
-  put_optional(&object, Field::kErrorType, event.error_type);
-  put_optional(&object, Field::kDbQueryCount, event.db_query_count);
-  put_optional(&object, Field::kCacheStatus, event.cache_status);
+  put_optional(&object, wire_name(Field::kRequestSizeBytes), event.request_size_bytes);
+  put_optional(&object, wire_name(Field::kResponseSizeBytes), event.response_size_bytes);
+  put_optional(&object, wire_name(Field::kErrorType), event.error_type);
+  put_optional(&object, wire_name(Field::kDbQueryCount), event.db_query_count);
+  put_optional(&object, wire_name(Field::kCacheStatus), event.cache_status);
   return object;
 }
 

@@ -22,14 +22,6 @@ constexpr FlatFieldType kTypedFields[] = {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-void put_optional(Fields* fields, std::string_view name, const std::optional<std::string>& value) {
-  if (value) fields->emplace_back(name, *value);
-}
-
-void put_optional(Fields* fields, std::string_view name, const std::optional<int64_t>& value) {
-  if (value) fields->emplace_back(name, std::to_string(*value));
-}
-
 }  // namespace
 
 boost::json::object route_fields_to_json(std::span<const StreamField> fields,

@@ -33,19 +33,6 @@ void put(std::vector<std::pair<std::string, std::string>>* fields, std::string_v
   fields->emplace_back(name, std::move(value));
 }
 
-template <typename T>
-void put_optional(std::vector<std::pair<std::string, std::string>>* fields, std::string_view name,
-                  const std::optional<T>& value) {
-  if (!value) return;
-  if constexpr (std::is_same_v<T, std::string>) {
-    put(fields, name, *value);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    put(fields, name, *value ? "true" : "false");
-  } else {
-    put(fields, name, std::to_string(*value));
-  }
-}
-
 }  // namespace
 
 json::object fields_to_json(std::span<const StreamField> fields, std::vector<FieldError>* errors,

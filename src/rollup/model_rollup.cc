@@ -137,10 +137,12 @@ void ModelSighting::merge(const ModelSighting& other) {
 }
 
 void ModelUsageDelta::add(const GenerationEvent& event) {
-  const std::vector<ModelUse> uses = models_used(event);
+  const bool request = event.event_type == GenerationEventType::kRequest;
+  const bool timed = event.is_completion() && event.generation_time_ms.has_value();
+  GenerationModels models = read_generation_models(event, request || timed);
+  const std::vector<ModelUse>& uses = models.uses;
   if (uses.empty()) return;
   const int64_t hour = floor_hour(event.timestamp_us);
-  const bool request = event.event_type == GenerationEventType::kRequest;
 
   for (const ModelUse& use : uses) {
     usage_[ModelHourKey{hour, use.model_id}].add(event);
@@ -152,14 +154,9 @@ void ModelUsageDelta::add(const GenerationEvent& event) {
     add_sighting(&sightings_, use.model_id, sighting);
   }
 
-  const bool timed = event.is_completion() && event.generation_time_ms.has_value();
-  if (!event.params_json || !(request || timed)) return;
   // Each (key, value) once per event: a request counts once however often
   // its params repeat a value.
-  std::vector<std::pair<std::string, std::string>> params;
-  for_each_param(*event.params_json, [&params](std::string_view key, std::string_view value) {
-    params.emplace_back(key, value);
-  });
+  std::vector<std::pair<std::string, std::string>>& params = models.params;
   std::sort(params.begin(), params.end());
   params.erase(std::unique(params.begin(), params.end()), params.end());
   for (const ModelUse& use : uses) {

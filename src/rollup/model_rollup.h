@@ -34,6 +34,7 @@
 #include "event/generation_event.h"
 #include "event/model_event.h"
 #include "rollup/dimension_cap.h"
+#include "rollup/rollup_bucket.h"
 #include "sketch/ddsketch.h"
 
 namespace genalytics {
@@ -142,7 +143,6 @@ class ModelUsageDelta {
   const std::map<ModelHourKey, ModelUsageBucket>& usage() const { return usage_; }
   // Ordered by (hour, model, key, value): each (hour, model, key) is a
   // contiguous range, as fold_to_cap needs.
-  std::map<ModelParamKey, ModelParamBucket>& params() { return params_; }
   const std::map<ModelParamKey, ModelParamBucket>& params() const { return params_; }
   const std::map<std::string, ModelSighting>& sightings() const { return sightings_; }
   bool empty() const { return usage_.empty(); }
@@ -182,6 +182,21 @@ void ModelUsageDelta::fold_param_values(size_t cap, StoredValues&& stored_values
     it = last;
   }
 }
+
+// The rollup changes of a batch of generation events, as both stores merge
+// them: the generation rollups, and the usage rollups of the models the
+// events use.
+struct GenerationDeltas {
+  RollupDelta rollups;
+  ModelUsageDelta models;
+
+  void add(const GenerationEvent& event) {
+    rollups.add(event);
+    models.add(event);
+  }
+  // Nothing to merge: no event was added.
+  bool empty() const { return rollups.empty() && models.empty(); }
+};
 
 // The rollup changes of a batch of model events.
 class ModelLifecycleDelta {

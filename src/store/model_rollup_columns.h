@@ -7,19 +7,18 @@
 //
 // Interface (stable; both stores build on it), one namespace per table, as
 // store/route_rollup_columns.h:
-//   kTable, kKeyColumns                          the table and its key, in column order
+//   kTable                                       the table, keyed by (timestamp, model_id)
 //   kCounters, kCounterCount, counters(bucket)   the int64 state, in column order
 //   kStateColumns, kStateColumnCount             every state column, in column order
 //   read_state(row, first)                       a bucket from a result row
 //   write_state(out, bucket)                     the state in column order, to binds or COPY
 // model_usage_columns also has state_select_list(sketches, prefix): the
-// state to SELECT with the two sketches left out (NULL) when not wanted.
+// state to SELECT with the two sketches left out (NULL) when not wanted;
+// model_param_columns has kKeyColumns, its key with param_key and param_value.
 //
 // The counters are merged by the buckets' merge() (read, merge, write), so a
 // counter need not be a sum: max_size_bytes is a maximum.
 #pragma once
-
-#include <fmt/format.h>
 
 #include <array>
 #include <cstdint>
@@ -33,25 +32,9 @@
 #include "store/rollup_columns.h"
 #include "store/store.h"
 
-namespace genalytics::model_columns {
-
-// A stored DDSketch of `column` in `table`. Throws StoreError(kCorrupt)
-// naming both when the bytes do not decode.
-inline DDSketch decode_sketch(std::string_view bytes, std::string_view column,
-                              std::string_view table) {
-  auto sketch = DDSketch::deserialize(bytes);
-  if (!sketch) {
-    throw StoreError(fmt::format("corrupt {} in {}", column, table), StoreFailure::kCorrupt);
-  }
-  return std::move(*sketch);
-}
-
-}  // namespace genalytics::model_columns
-
 namespace genalytics::model_usage_columns {
 
 inline constexpr const char* kTable = "model_usage_hourly";
-inline constexpr const char* kKeyColumns[] = {"timestamp", "model_id"};
 
 // The counters of a ModelUsageBucket, in column order.
 inline constexpr const char* kCounters[] = {"uses", "completions", "successes",
@@ -111,11 +94,11 @@ ModelUsageBucket read_state(const Row& row, int first) {
   int i = first;
   for (int64_t* field : counters(b)) *field = row.int64(i++);
   if (!row.is_null(i)) {
-    b.generation_times = model_columns::decode_sketch(row.bytes(i), kGenerationTimeSketch, kTable);
+    b.generation_times = rollup_columns::decode_sketch(row.bytes(i), kGenerationTimeSketch, kTable);
   }
   ++i;
   if (!row.is_null(i)) {
-    b.gpu_memory = model_columns::decode_sketch(row.bytes(i), kGpuMemorySketch, kTable);
+    b.gpu_memory = rollup_columns::decode_sketch(row.bytes(i), kGpuMemorySketch, kTable);
   }
   return b;
 }
@@ -175,7 +158,6 @@ void write_state(Out& out, const ModelParamBucket& b) {
 namespace genalytics::model_lifecycle_columns {
 
 inline constexpr const char* kTable = "model_lifecycle_hourly";
-inline constexpr const char* kKeyColumns[] = {"timestamp", "model_id"};
 
 // The counters of a ModelLifecycleBucket, in column order.
 inline constexpr const char* kCounters[] = {
@@ -221,8 +203,9 @@ ModelLifecycleBucket read_state(const Row& row, int first) {
   ModelLifecycleBucket b;
   int i = first;
   for (int64_t* field : counters(b)) *field = row.int64(i++);
-  b.load_times = model_columns::decode_sketch(row.bytes(i++), kLoadTimeSketch, kTable);
-  b.loaded_gpu_memory = model_columns::decode_sketch(row.bytes(i), kLoadedGpuMemorySketch, kTable);
+  b.load_times = rollup_columns::decode_sketch(row.bytes(i++), kLoadTimeSketch, kTable);
+  b.loaded_gpu_memory =
+      rollup_columns::decode_sketch(row.bytes(i), kLoadedGpuMemorySketch, kTable);
   return b;
 }
 

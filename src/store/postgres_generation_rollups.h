@@ -29,20 +29,6 @@ namespace genalytics {
 extern const char* const kGenerationEventCopyColumns;
 void append_generation_event_copy_row(PgCopyBuffer& out, const GenerationEvent& event);
 
-// The rollup changes of a batch of generation events: the generation
-// rollups, and the model usage rollups of the models the events use
-// (store/postgres_model_usage.h).
-struct GenerationDeltas {
-  RollupDelta rollups;
-  ModelUsageDelta models;
-
-  void add(const GenerationEvent& event) {
-    rollups.add(event);
-    models.add(event);
-  }
-  bool empty() const { return rollups.empty() && models.empty(); }
-};
-
 // Generation events as PostgresStore writes them (store/postgres_copy_batch.h).
 struct PostgresGenerationKind {
   using Event = GenerationEvent;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <tuple>
@@ -91,19 +92,14 @@ void merge_param_rows(PgConnection& c, const ModelUsageDelta& delta) {
   static const std::string kCopySql =
       fmt::format("COPY {} (timestamp, model_id, param_key, param_value, {}) FROM STDIN",
                   kParamRowsTable, column_list(param_columns::kStateColumns));
-  static const std::string kUpsertSql = [] {
-    std::string sums;
-    for (const char* column : param_columns::kStateColumns) {
-      sums += fmt::format("{0} = t.{0} + excluded.{0}, ", column);
-    }
-    return fmt::format(
-        "INSERT INTO {0} AS t (timestamp, model_id, param_key, param_value, {1}) "
-        "SELECT timestamp, model_id, param_key, param_value, {1} FROM {2} "
-        "ORDER BY timestamp, model_id, param_key, param_value "
-        "ON CONFLICT (timestamp, model_id, param_key, param_value) DO UPDATE SET {3}"
-        "updated_at = NOW()",
-        param_columns::kTable, column_list(param_columns::kStateColumns), kParamRowsTable, sums);
-  }();
+  static const std::string kUpsertSql = fmt::format(
+      "INSERT INTO {0} AS t (timestamp, model_id, param_key, param_value, {1}) "
+      "SELECT timestamp, model_id, param_key, param_value, {1} FROM {2} "
+      "ORDER BY timestamp, model_id, param_key, param_value "
+      "ON CONFLICT (timestamp, model_id, param_key, param_value) DO UPDATE SET {3}, "
+      "updated_at = NOW()",
+      param_columns::kTable, column_list(param_columns::kStateColumns), kParamRowsTable,
+      rollup_columns::sums(param_columns::kStateColumns, "t.", "excluded."));
   if (delta.params().empty()) return;
   PgCopyBuffer rows;
   for (const auto& [key, bucket] : delta.params()) {
@@ -159,19 +155,29 @@ void merge_model_usage(PgConnection& c, ModelUsageDelta& delta,
 std::vector<ModelUsageRow> read_model_usage(PostgresConnectionPool& pool, int64_t start_us,
                                             int64_t end_us, const std::optional<std::string>& model,
                                             bool sketches) {
+  // [model given][sketches wanted]; models in byte order, as SqliteStore
+  // returns them, whatever the collation.
+  static const std::array<std::array<std::string, 2>, 2> kSql = [] {
+    std::array<std::array<std::string, 2>, 2> sql;
+    for (bool with_model : {false, true}) {
+      for (bool with_sketches : {false, true}) {
+        sql[with_model][with_sketches] = fmt::format(
+            "SELECT {}, model_id, {} FROM {} "
+            "WHERE timestamp >= $1::timestamptz AND timestamp < $2::timestamptz {}"
+            "ORDER BY timestamp, model_id COLLATE \"C\"",
+            pg_epoch_us("timestamp"), usage_columns::state_select_list(with_sketches),
+            usage_columns::kTable, with_model ? "AND model_id = $3::text " : "");
+      }
+    }
+    return sql;
+  }();
   start_us = clamp_to_stored_range(start_us);
   end_us = clamp_to_stored_range(end_us);
   if (start_us >= end_us) return {};
-  // Models in byte order, as SqliteStore returns them, whatever the collation.
-  const std::string sql = fmt::format(
-      "SELECT {}, model_id, {} FROM {} "
-      "WHERE timestamp >= $1::timestamptz AND timestamp < $2::timestamptz {} "
-      "ORDER BY timestamp, model_id COLLATE \"C\"",
-      pg_epoch_us("timestamp"), usage_columns::state_select_list(sketches), usage_columns::kTable,
-      model ? "AND model_id = $3::text" : "");
   PgParams params;
   params.text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
   if (model) params.text(*model);
+  const std::string& sql = kSql[model.has_value()][sketches];
   const PgResult result =
       pool.with_connection([&](PgConnection& c) { return c.exec(sql, params, PgFormat::kBinary); });
   std::vector<ModelUsageRow> rows;

@@ -7,8 +7,10 @@
 //   rounded(optional<double>)              -> optional<int64_t>, half away from zero
 //   column_list(columns, prefix)           -> "p.a, p.b, p.c"
 //   assignments(columns, source)           -> "a = s.a, b = s.b" (source "s." or "excluded.")
+//   sums(columns, stored, source)          -> "a = t.a + excluded.a, ..." (an adding upsert)
 //   placeholders(count)                    -> "?,?,?"
-//   decode_durations(bytes, table)         -> DDSketch, or throws StoreError(kCorrupt)
+//   decode_sketch(bytes, column, table)    -> DDSketch, or throws StoreError(kCorrupt)
+//   decode_durations(bytes, table)         -> decode_sketch of duration_sketch
 //   decode_users(bytes, table)             -> HyperLogLog, or throws StoreError(kCorrupt)
 #pragma once
 
@@ -56,6 +58,20 @@ inline std::string assignments(std::span<const char* const> columns, std::string
   return list;
 }
 
+// "a = {stored}a + {source}a, b = ...": an upsert's SET list adding each
+// column of `source` ("excluded.") to the stored one (`stored`: "t." for
+// a table aliased t, "" in SQLite, whose upsert names the table's columns
+// bare).
+inline std::string sums(std::span<const char* const> columns, std::string_view stored,
+                        std::string_view source) {
+  std::string list;
+  for (const char* column : columns) {
+    if (!list.empty()) list += ", ";
+    list += fmt::format("{0} = {1}{0} + {2}{0}", column, stored, source);
+  }
+  return list;
+}
+
 // `count` positional parameters: "?,?,?".
 inline std::string placeholders(int count) {
   std::string text;
@@ -63,14 +79,21 @@ inline std::string placeholders(int count) {
   return text;
 }
 
-// A stored DDSketch. Throws StoreError(kCorrupt) naming `table` when the
-// bytes do not decode.
-inline DDSketch decode_durations(std::string_view bytes, std::string_view table) {
+// A stored DDSketch of `column` in `table`. Throws StoreError(kCorrupt)
+// naming both when the bytes do not decode.
+inline DDSketch decode_sketch(std::string_view bytes, std::string_view column,
+                              std::string_view table) {
   auto sketch = DDSketch::deserialize(bytes);
   if (!sketch) {
-    throw StoreError(fmt::format("corrupt duration_sketch in {}", table), StoreFailure::kCorrupt);
+    throw StoreError(fmt::format("corrupt {} in {}", column, table), StoreFailure::kCorrupt);
   }
   return std::move(*sketch);
+}
+
+// A stored duration_sketch. Throws StoreError(kCorrupt) naming `table` when
+// the bytes do not decode.
+inline DDSketch decode_durations(std::string_view bytes, std::string_view table) {
+  return decode_sketch(bytes, "duration_sketch", table);
 }
 
 // A stored HyperLogLog. Throws StoreError(kCorrupt) naming `table` when the

@@ -59,18 +59,6 @@ void bind_event(SqliteStatement& insert, const GenerationEvent& e, const std::st
 
 constexpr RollupColumns kEveryColumn{true, true, true};
 
-// What a batch of generation events changes: its generation rollups and the
-// usage rollups of the models it uses.
-struct GenerationBatchDelta {
-  RollupDelta rollups;
-  ModelUsageDelta models;
-  void add(const GenerationEvent& e) {
-    rollups.add(e);
-    models.add(e);
-  }
-  bool empty() const { return rollups.empty(); }
-};
-
 }  // namespace
 
 void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
@@ -79,10 +67,10 @@ void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
   uint64_t seq = 0;
   std::vector<RollupCache::Key> touched;
   SqliteDatabase& writer = connections_.writer();
-  write_event_batch<GenerationBatchDelta>(
+  write_event_batch<GenerationDeltas>(
       writer, kInsertEventSql, events, inserted,
       [&](SqliteStatement& insert, const GenerationEvent& e) { bind_event(insert, e, now_text); },
-      [&](GenerationBatchDelta& batch_delta) {
+      [&](GenerationDeltas& batch_delta) {
         RollupDelta& delta = batch_delta.rollups;
         SqliteStatement& values = writer.prepare_cached(
             "SELECT value FROM generation_dimension_hourly WHERE dimension = ? AND timestamp = ?");

@@ -81,12 +81,25 @@ int64_t stored_time(std::string_view text, std::string_view table) {
   return *us;
 }
 
+SqliteModelHourSql sqlite_model_hour_sql(std::string_view table,
+                                         std::span<const char* const> state_columns) {
+  return SqliteModelHourSql{
+      fmt::format("SELECT {} FROM {} WHERE timestamp = ? AND model_id = ?",
+                  column_list(state_columns), table),
+      fmt::format("INSERT INTO {} (timestamp, model_id, created_at, updated_at, {}) "
+                  "VALUES (?,?,?,?,{}) ON CONFLICT(timestamp, model_id) DO UPDATE SET "
+                  "updated_at = excluded.updated_at, {}",
+                  table, column_list(state_columns),
+                  placeholders(static_cast<int>(state_columns.size())),
+                  assignments(state_columns, "excluded."))};
+}
+
 void merge_model_sightings(SqliteDatabase& writer,
                            const std::map<std::string, ModelSighting>& sightings,
-                           ModelSightingSource source, const std::string& now_text) {
+                           const std::string& now_text) {
   // A descriptive field replaces the stored one when the sighting's
-  // described_at (NULL for generation sightings) is not older than the
-  // stored one's, and otherwise only fills a NULL.
+  // described_at (NULL when it describes nothing, or only implies a kind)
+  // is not older than the stored one's, and otherwise only fills a NULL.
   static const std::string kUpsertSql = [] {
     auto described = [](std::string_view column) {
       return fmt::format(
@@ -114,10 +127,9 @@ void merge_model_sightings(SqliteDatabase& writer,
     upsert.bind_text(5, format_rfc3339_micros(s.first_seen_us));
     bind_optional_time(upsert, 6, s.last_used_us);
     bind_optional_time(upsert, 7, s.last_event_us);
-    bind_optional_time(upsert, 8,
-                       source == ModelSightingSource::kModelEvent
-                           ? std::optional<int64_t>(s.described_at_us)
-                           : std::nullopt);
+    bind_optional_time(
+        upsert, 8,
+        s.described_at_us != 0 ? std::optional<int64_t>(s.described_at_us) : std::nullopt);
     upsert.bind_text(9, now_text);
     upsert.step();
   }
@@ -141,9 +153,15 @@ void SqliteModelTables::write(std::span<const ModelEvent> events, std::vector<ui
       writer, kInsertSql, events, inserted,
       [&](SqliteStatement& insert, const ModelEvent& e) { bind_event(insert, e, now_text); },
       [&](const ModelLifecycleDelta& delta) {
-        for (const auto& [key, bucket] : delta.lifecycle()) merge_lifecycle(key, bucket, now_text);
-        merge_model_sightings(writer, delta.sightings(), ModelSightingSource::kModelEvent,
-                              now_text);
+        static const SqliteModelHourSql kLifecycleSql =
+            sqlite_model_hour_sql(columns::kTable, columns::kStateColumns);
+        merge_model_hour_rows(
+            writer, kLifecycleSql, delta.lifecycle(), now_text,
+            [](const SqliteRow& row, int first) { return columns::read_state(row, first); },
+            [](SqliteBinds& out, const ModelLifecycleBucket& bucket) {
+              columns::write_state(out, bucket);
+            });
+        merge_model_sightings(writer, delta.sightings(), now_text);
         SqliteStatement& worker = writer.prepare_cached(kWorkerSql);
         for (const auto& [model_worker, change] : delta.worker_states()) {
           worker.reset();
@@ -155,37 +173,6 @@ void SqliteModelTables::write(std::span<const ModelEvent> events, std::vector<ui
           worker.step();
         }
       });
-}
-
-void SqliteModelTables::merge_lifecycle(const ModelHourKey& key, const ModelLifecycleBucket& delta,
-                                        const std::string& now_text) {
-  static const std::string kSelectSql =
-      fmt::format("SELECT {} FROM {} WHERE timestamp = ? AND model_id = ?",
-                  column_list(columns::kStateColumns), columns::kTable);
-  static const std::string kUpsertSql = fmt::format(
-      "INSERT INTO {} (timestamp, model_id, created_at, updated_at, {}) VALUES (?,?,?,?,{}) "
-      "ON CONFLICT(timestamp, model_id) DO UPDATE SET updated_at = excluded.updated_at, {}",
-      columns::kTable, column_list(columns::kStateColumns),
-      placeholders(columns::kStateColumnCount), assignments(columns::kStateColumns, "excluded."));
-
-  SqliteDatabase& writer = connections_.writer();
-  const std::string hour_text = format_rfc3339_micros(key.hour_us);
-  ModelLifecycleBucket merged;
-  SqliteStatement& select = writer.prepare_cached(kSelectSql);
-  select.bind_text(1, hour_text);
-  select.bind_text(2, key.model_id);
-  if (select.step()) merged = columns::read_state(SqliteRow(select), 0);
-  select.reset();
-  merged.merge(delta);
-
-  SqliteStatement& upsert = writer.prepare_cached(kUpsertSql);
-  upsert.bind_text(1, hour_text);
-  upsert.bind_text(2, key.model_id);
-  upsert.bind_text(3, now_text);
-  upsert.bind_text(4, now_text);
-  SqliteBinds binds(upsert, 5);
-  columns::write_state(binds, merged);
-  upsert.step();
 }
 
 std::vector<ModelLifecycleRow> SqliteModelTables::read_lifecycle(

@@ -27,7 +27,7 @@ class SqliteModelUsageTables {
 
   // Merges `delta` (of the generation events a write inserted) into the
   // usage and params rows, and its sightings into the inventory
-  // (merge_model_sightings, kGeneration: store/sqlite_model_tables.h). Each
+  // (merge_model_sightings: store/sqlite_model_tables.h). Each
   // (hour, model, params key) keeps at most `max_values_per_key_hour` values
   // in rows of their own, the rest folded into "(other)"
   // (ModelUsageDelta::fold_param_values), knowing the values the hour
@@ -46,8 +46,6 @@ class SqliteModelUsageTables {
       const std::function<void(int64_t timestamp_us, std::span<const ModelUse> uses)>& visit) const;
 
  private:
-  void merge_usage(const ModelHourKey& key, const ModelUsageBucket& delta,
-                   const std::string& now_text);
   void merge_params(ModelUsageDelta& delta, size_t max_values_per_key_hour,
                     const std::string& now_text);
 

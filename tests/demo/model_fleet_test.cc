@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -215,6 +216,17 @@ TEST_F(ModelFleetTest, OtherSeedGivesOtherEvents) {
   const FleetRun other = run_fleet(demo_days(30), options, generations(), 20'000);
   ASSERT_FALSE(other.observed.empty());
   EXPECT_NE(other.observed.front().event_id, run().observed.front().event_id);
+  // Not only the ids: what happens, where and when.
+  const auto what_happened = [](const std::vector<ModelEvent>& events) {
+    std::vector<std::tuple<ModelEventType, std::string, std::optional<std::string>, int64_t,
+                           std::optional<int64_t>>>
+        sequence;
+    for (const ModelEvent& e : events) {
+      sequence.emplace_back(e.event_type, e.model_id, e.worker_id, e.timestamp_us, e.duration_ms);
+    }
+    return sequence;
+  };
+  EXPECT_NE(what_happened(other.observed), what_happened(run().observed));
 }
 
 TEST_F(ModelFleetTest, EventsAreInTimestampOrderInsideTheWindow) {

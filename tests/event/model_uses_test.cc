@@ -273,5 +273,36 @@ TEST(ForEachParamTest, UnescapesKeysAndValues) {
   EXPECT_THAT(params_of("{}"), IsEmpty());
 }
 
+// ---------------------------------------------------------------------------
+// read_generation_models
+
+TEST(ReadGenerationModelsTest, GivesModelsUsedAndForEachParamFromOneRead) {
+  const std::string texts[] = {
+      R"({"lora":[{"name":" a ","weight":0.5},"b","a"],"vae":"v","cfg":7.5,"tags":["x",1]})",
+      R"({"steps":30,"sampler":"euler"})",
+      R"({"lo\u0072a":"escaped","loras":["c"],"controlnet":{"model":"cn"}})",
+      "{}",
+      "[1]",
+      "not json",
+  };
+  for (const std::string& text : texts) {
+    SCOPED_TRACE(text);
+    GenerationEvent event;
+    event.model_checkpoint = " sdxl ";
+    event.params_json = text;
+    const GenerationModels with_params = read_generation_models(event, true);
+    EXPECT_EQ(with_params.uses, models_used(event));
+    EXPECT_EQ(with_params.params, params_of(text));
+    const GenerationModels without = read_generation_models(event, false);
+    EXPECT_EQ(without.uses, models_used(event));
+    EXPECT_THAT(without.params, IsEmpty());
+  }
+  GenerationEvent bare;
+  bare.model_checkpoint = "sdxl";
+  const GenerationModels models = read_generation_models(bare, true);
+  EXPECT_THAT(models.uses, ElementsAre(ModelUse{"sdxl", kCheckpoint}));
+  EXPECT_THAT(models.params, IsEmpty());
+}
+
 }  // namespace
 }  // namespace genalytics
