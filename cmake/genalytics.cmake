@@ -13,9 +13,16 @@ function(genalytics_layer name)
   target_link_libraries(genalytics_${name} PUBLIC ${ARGN} Threads::Threads)
 endfunction()
 
-# genalytics_tests(NAME [DEPS...]): one GoogleTest binary from tests/NAME/*_test.cc,
-# its cases registered with CTest under the label "unit".
+# genalytics_tests(NAME [DEPS...] [SHARED_FIXTURE_SUITES SUITE...]): one
+# GoogleTest binary from tests/NAME/*_test.cc, registered with CTest under the
+# label "unit": each case as its own test, in its own process, except the cases
+# of each SHARED_FIXTURE_SUITE. Those share what is expensive to build (a month
+# of demo traffic made in SetUpTestSuite, a server started once per process),
+# so each such suite is one test, NAME.SUITE, running all its cases in one
+# process: built once, not once per case. A SUITE is named as --gtest_list_tests
+# prints it: "Fixture", or "Instantiation/Fixture" for a parameterised one.
 function(genalytics_tests name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SHARED_FIXTURE_SUITES")
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${name}/*.cc)
   if(NOT sources)
     return()
@@ -23,7 +30,22 @@ function(genalytics_tests name)
   add_executable(${name}_tests ${sources})
   target_compile_options(${name}_tests PRIVATE ${GENALYTICS_WARNINGS})
   target_include_directories(${name}_tests PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/tests)
-  target_link_libraries(${name}_tests PRIVATE ${ARGN} GTest::gtest GTest::gtest_main GTest::gmock)
-  gtest_discover_tests(${name}_tests PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+  target_link_libraries(${name}_tests PRIVATE ${arg_UNPARSED_ARGUMENTS}
+                        GTest::gtest GTest::gtest_main GTest::gmock)
+  set(shared_cases "")
+  foreach(suite IN LISTS arg_SHARED_FIXTURE_SUITES)
+    add_test(NAME ${name}.${suite} COMMAND ${name}_tests --gtest_filter=${suite}.*)
+    # A filter that selects nothing passes in GoogleTest: a renamed suite must not.
+    set_tests_properties(${name}.${suite} PROPERTIES LABELS unit
+                         FAIL_REGULAR_EXPRESSION "Running 0 tests from")
+    list(APPEND shared_cases "${suite}.*")
+  endforeach()
+  set(discovery_filter "")
+  if(shared_cases)
+    list(JOIN shared_cases ":" excluded)
+    set(discovery_filter TEST_FILTER "-${excluded}")
+  endif()
+  gtest_discover_tests(${name}_tests ${discovery_filter}
+                       PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 endfunction()
 include(GoogleTest)

@@ -77,14 +77,6 @@ TEST_F(TrafficGeneratorTest, ProducesAboutTheRequestedVolume) {
   EXPECT_LT(requests, 1.15 * expected);
 }
 
-TEST_F(TrafficGeneratorTest, SameOptionsGiveIdenticalEvents) {
-  const std::vector<GenerationEvent> again = generate(thirty_days(), 333);
-  ASSERT_EQ(again.size(), events().size());
-  for (size_t i = 0; i < again.size(); ++i) {
-    ASSERT_TRUE(fields(again[i]) == fields(events()[i])) << "event " << i;
-  }
-}
-
 TEST_F(TrafficGeneratorTest, OtherSeedGivesOtherEvents) {
   DemoOptions options = thirty_days();
   options.days = 2;
@@ -120,6 +112,21 @@ TEST(TrafficGeneratorBatchTest, BatchesHoldAtMostBatchSizeEvents) {
   const std::vector<GenerationEvent> one_batch = generate(options, events.size() + 1);
   ASSERT_EQ(one_batch.size(), events.size());
   for (size_t i = 0; i < events.size(); ++i) ASSERT_TRUE(fields(events[i]) == fields(one_batch[i]));
+}
+
+// A week, not the month: nothing the simulation does needs a longer window (a
+// week holds weekdays and a weekend, the daily incidents, users joining late,
+// the trend, batch jobs, failures and cancellations), so the same week
+// generated twice, in batches of other sizes, shows its determinism as well.
+TEST(TrafficGeneratorBatchTest, SameOptionsGiveIdenticalEvents) {
+  DemoOptions options = thirty_days();
+  options.days = 7;
+  const std::vector<GenerationEvent> events = generate(options);
+  const std::vector<GenerationEvent> again = generate(options, 333);
+  ASSERT_EQ(again.size(), events.size());
+  for (size_t i = 0; i < again.size(); ++i) {
+    ASSERT_TRUE(fields(again[i]) == fields(events[i])) << "event " << i;
+  }
 }
 
 TEST(TrafficGeneratorBatchTest, NoDaysGiveNoEvents) {
