@@ -21,7 +21,7 @@ SqliteCheckpointer::~SqliteCheckpointer() {
     MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.notify_all();
   thread_.join();
 }
 
@@ -30,20 +30,56 @@ uint64_t SqliteCheckpointer::checkpoints() const {
   return checkpoints_;
 }
 
+uint64_t SqliteCheckpointer::restarts() const {
+  MutexLock lock(mutex_);
+  return restarts_;
+}
+
 uint64_t SqliteCheckpointer::failures() const {
   MutexLock lock(mutex_);
   return failures_;
 }
 
-int SqliteCheckpointer::on_commit(void* self, sqlite3*, const char*, int pages) {
+int SqliteCheckpointer::on_commit(void* self, sqlite3* db, const char*, int pages) {
   auto* checkpointer = static_cast<SqliteCheckpointer*>(self);
   if (pages < checkpointer->threshold_pages_) return SQLITE_OK;
+  if (pages >= kCatchUpFactor * checkpointer->threshold_pages_) {
+    checkpointer->catch_up(db);
+    return SQLITE_OK;
+  }
   {
     MutexLock lock(checkpointer->mutex_);
     checkpointer->requested_ = true;
   }
-  checkpointer->wake_.notify_one();
+  checkpointer->wake_.notify_all();
   return SQLITE_OK;
+}
+
+void SqliteCheckpointer::catch_up(sqlite3* db) {
+  {
+    MutexLock lock(mutex_);
+    catching_up_ = true;
+    // Two checkpoints at once: the second would get SQLITE_BUSY.
+    wake_.wait(lock.native(), [&] {
+      mutex_.assert_held();
+      return !running_;
+    });
+  }
+  // The writer holds no lock between its transactions: this waits for
+  // readers only. SQLITE_BUSY (a reader held on past the busy timeout, or
+  // another process's checkpoint) leaves it to the next commit.
+  const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+  {
+    MutexLock lock(mutex_);
+    catching_up_ = false;
+    if (rc == SQLITE_OK) {
+      ++checkpoints_;
+      ++restarts_;
+    } else if (rc != SQLITE_BUSY) {
+      ++failures_;
+    }
+  }
+  wake_.notify_all();
 }
 
 void SqliteCheckpointer::run() {
@@ -51,10 +87,11 @@ void SqliteCheckpointer::run() {
   while (true) {
     wake_.wait(lock.native(), [&] {
       mutex_.assert_held();
-      return requested_ || stopping_;
+      return (requested_ && !catching_up_) || stopping_;
     });
     if (stopping_) return;
     requested_ = false;
+    running_ = true;
     lock.unlock();
     int wal_pages = 0;
     int copied = 0;
@@ -63,11 +100,13 @@ void SqliteCheckpointer::run() {
     // On failure the next commit past the threshold asks again; the WAL
     // only grows meanwhile, as it would under SQLite's own autocheckpoint.
     lock.lock();
+    running_ = false;
     if (rc == SQLITE_OK) {
       ++checkpoints_;
-    } else {
+    } else if (rc != SQLITE_BUSY) {  // busy: another checkpoint ran, not a failure
       ++failures_;
     }
+    wake_.notify_all();
   }
 }
 
