@@ -12,8 +12,9 @@
 #include <unordered_map>
 
 #include "analytics/errors.h"
-#include "rollup/dimension_cap.h"
 #include "event/time.h"
+#include "rollup/dimension_cap.h"
+#include "store/model_span_cache.h"
 
 namespace genalytics {
 namespace {
@@ -21,9 +22,7 @@ namespace {
 constexpr double kBytesPerGiB = 1024.0 * 1024 * 1024;
 constexpr double kMbPerGb = 1024;
 
-double window_days(const TimeWindow& window) {
-  return static_cast<double>(window.hours()) / 24.0;
-}
+double window_days(const TimeWindow& window) { return static_cast<double>(window.hours()) / 24.0; }
 
 // The regularized incomplete beta function I_x(a, b): the CDF of Beta(a, b)
 // at x (Numerical Recipes' continued fraction, modified Lentz).
@@ -58,8 +57,8 @@ double beta_cdf(double x, double a, double b) {
     }
     return h;
   };
-  const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
-                           a * std::log(x) + b * std::log1p(-x);
+  const double log_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
   const double front = std::exp(log_front);
   if (x < (a + 1) / (a + b + 2)) return front * continued_fraction(x, a, b) / a;
   return 1 - front * continued_fraction(1 - x, b, a) / b;
@@ -106,15 +105,13 @@ bool ModelListEntry::loaded() const {
 // What the service reads for a window: the model rollups grouped by model,
 // the inventory and the loaded state.
 struct ModelAnalytics::Fleet {
-  std::vector<ModelUsageRow> usage;        // by model, then hour
-  std::vector<ModelParamRow> params;       // by model, then hour, key, value
+  ModelSpans spans;                          // the window's pieces, cut at recent_start
   std::vector<ModelLifecycleRow> lifecycle;  // by model, then hour
   std::map<std::string, ModelRecord> inventory;
   std::map<std::string, std::vector<std::string>> loaded_on;  // model -> workers holding it
-  // Per model, its rows in the vectors above.
+  // Per model, its spans (in time order) and lifecycle rows.
   struct Rows {
-    std::span<const ModelUsageRow> usage;
-    std::span<const ModelParamRow> params;
+    std::vector<const ModelSpan*> spans;
     std::span<const ModelLifecycleRow> lifecycle;
   };
   std::map<std::string, Rows> rows;  // every model of the window or the inventory
@@ -122,74 +119,49 @@ struct ModelAnalytics::Fleet {
 
 namespace {
 
-// Orders `all` by model (each model's rows keep the store's order) and sets
-// each model's `member` of `rows` to its run.
-template <typename Row, typename Rows>
-void group_by_model(std::vector<Row>& all, std::span<const Row> Rows::*member,
-                    std::map<std::string, Rows>* rows) {
-  std::stable_sort(all.begin(), all.end(),
-                   [](const Row& a, const Row& b) { return a.key.model_id < b.key.model_id; });
-  for (size_t first = 0, last = 0; first < all.size(); first = last) {
-    while (last < all.size() && all[last].key.model_id == all[first].key.model_id) ++last;
-    (*rows)[all[first].key.model_id].*member = std::span<const Row>(all).subspan(first, last - first);
-  }
+// The UTC hour of day of `us`, 0 to 23 (before 1970 too).
+int64_t hour_of_day_of(int64_t us) { return (floor_hour(us) - floor_day(us)) / kMicrosPerHour; }
+
+// Where the window's "last regression_recent_days" start: the spans are cut
+// there, so that each lies on one side.
+int64_t recent_start(const TimeWindow& window, const ModelAnalyticsConfig& config) {
+  return window.end_us - static_cast<int64_t>(config.regression_recent_days) * kMicrosPerDay;
 }
 
-}  // namespace
+// The usage figures of one model from its spans (in time order, cut at
+// recent_start).
+void add_usage(const TimeWindow& window, std::span<const ModelSpan* const> spans,
+               const ModelAnalyticsConfig& config, ModelUsageStats* stats) {
+  const int64_t days = std::max<int64_t>(1, (window.hours() + 23) / 24);
+  stats->daily_uses.assign(static_cast<size_t>(days), 0);
+  stats->first_day_us = window.start_us;
+  const int64_t recent = recent_start(window, config);
 
-ModelAnalytics::Fleet ModelAnalytics::load_fleet(const TimeWindow& window,
-                                                 const std::optional<std::string>& model) const {
-  Fleet fleet;
-  fleet.usage = store_.read_model_usage(window.start_us, window.end_us, model, true);
-  fleet.params = store_.read_model_params(window.start_us, window.end_us, model);
-  fleet.lifecycle = store_.read_model_lifecycle(window.start_us, window.end_us, model);
-  for (ModelRecord& record : store_.read_models()) {
-    if (model && record.model_id != *model) continue;
-    fleet.rows[record.model_id];
-    std::string id = record.model_id;
-    fleet.inventory.emplace(std::move(id), std::move(record));
-  }
-  for (const ModelWorkerState& state : store_.read_model_worker_states()) {
-    if (state.loaded && (!model || state.model_id == *model)) {
-      fleet.loaded_on[state.model_id].push_back(state.worker_id);
+  ModelUsageBucket recent_usage;
+  ModelUsageBucket earlier_usage;
+  std::array<int64_t, 24> hour_of_day{};
+  for (const ModelSpan* span : spans) {
+    (span->start_us >= recent ? recent_usage : earlier_usage).merge(span->usage);
+    // A span's hours are consecutive within one UTC day: its first hour's
+    // day, hour of week and hour of day, then one more per hour.
+    const int first_of_week = hour_of_week(span->start_us);
+    const auto first_of_day = static_cast<int>(hour_of_day_of(span->start_us));
+    for (int i = 0; i < span->hours; ++i) {
+      const int64_t uses = span->hourly_uses[static_cast<size_t>(i)];
+      if (uses == 0) continue;
+      const int64_t hour = span->start_us + i * kMicrosPerHour;
+      const int64_t day = (hour - window.start_us) / kMicrosPerDay;
+      if (day >= 0 && day < days) stats->daily_uses[static_cast<size_t>(day)] += uses;
+      stats->hour_of_week_uses[static_cast<size_t>((first_of_week + i) % kHoursPerWeek)] += uses;
+      hour_of_day[static_cast<size_t>(first_of_day + i)] += uses;
     }
   }
-  group_by_model(fleet.usage, &Fleet::Rows::usage, &fleet.rows);
-  group_by_model(fleet.params, &Fleet::Rows::params, &fleet.rows);
-  group_by_model(fleet.lifecycle, &Fleet::Rows::lifecycle, &fleet.rows);
-  return fleet;
-}
-
-ModelUsageStats ModelAnalytics::compute_stats(const TimeWindow& window,
-                                              const std::string& model_id,
-                                              std::span<const ModelUsageRow> usage,
-                                              std::span<const ModelParamRow> params,
-                                              std::span<const ModelLifecycleRow> lifecycle,
-                                              const ModelAnalyticsConfig& config) {
-  ModelUsageStats stats;
-  stats.model_id = model_id;
-  const int64_t days = std::max<int64_t>(1, (window.hours() + 23) / 24);
-  stats.daily_uses.assign(static_cast<size_t>(days), 0);
-  stats.first_day_us = window.start_us;
-  const int64_t recent_start =
-      window.end_us - static_cast<int64_t>(config.regression_recent_days) * kMicrosPerDay;
-
-  ModelUsageBucket total;
-  DDSketch recent_times;
-  DDSketch earlier_times;
-  std::array<int64_t, 24> hour_of_day{};
-  for (const ModelUsageRow& row : usage) {
-    total.merge(row.bucket);
-    const int64_t day = (row.key.hour_us - window.start_us) / kMicrosPerDay;
-    if (day >= 0 && day < days) stats.daily_uses[static_cast<size_t>(day)] += row.bucket.uses;
-    stats.hour_of_week_uses[hour_of_week(row.key.hour_us)] += row.bucket.uses;
-    hour_of_day[static_cast<size_t>((row.key.hour_us / kMicrosPerHour) % 24)] += row.bucket.uses;
-    (row.key.hour_us >= recent_start ? recent_times : earlier_times).merge(row.bucket.generation_times);
-  }
-  stats.uses = total.uses;
-  stats.uses_per_day = static_cast<double>(total.uses) / window_days(window);
-  std::vector<double> series(stats.daily_uses.begin(), stats.daily_uses.end());
-  stats.trend = mann_kendall_trend(series);
+  ModelUsageBucket total = recent_usage;
+  total.merge(earlier_usage);
+  stats->uses = total.uses;
+  stats->uses_per_day = static_cast<double>(total.uses) / window_days(window);
+  std::vector<double> series(stats->daily_uses.begin(), stats->daily_uses.end());
+  stats->trend = mann_kendall_trend(series);
 
   std::vector<int> hours;
   for (int h = 0; h < 24; ++h) {
@@ -199,50 +171,58 @@ ModelUsageStats ModelAnalytics::compute_stats(const TimeWindow& window,
     return hour_of_day[static_cast<size_t>(a)] > hour_of_day[static_cast<size_t>(b)];
   });
   if (hours.size() > 3) hours.resize(3);
-  stats.peak_hours = std::move(hours);
+  stats->peak_hours = std::move(hours);
 
-  stats.completions = total.completions;
-  stats.successes = total.successes;
+  stats->completions = total.completions;
+  stats->successes = total.successes;
   if (total.completions > 0) {
-    stats.success_rate =
+    stats->success_rate =
         static_cast<double>(total.successes) / static_cast<double>(total.completions);
-    stats.success_interval = wilson_interval(total.successes, total.completions);
+    stats->success_interval = wilson_interval(total.successes, total.completions);
   }
-  stats.timed_generations = total.generation_time_count;
+  stats->timed_generations = total.generation_time_count;
   if (total.generation_time_count > 0) {
-    stats.avg_generation_time_ms = static_cast<double>(total.generation_time_sum) /
-                                   static_cast<double>(total.generation_time_count);
+    stats->avg_generation_time_ms = static_cast<double>(total.generation_time_sum) /
+                                    static_cast<double>(total.generation_time_count);
   }
-  stats.p50_generation_time_ms = total.generation_times.quantile(0.50);
-  stats.p95_generation_time_ms = total.generation_times.quantile(0.95);
-  stats.p95_gpu_memory_mb = total.gpu_memory.quantile(0.95);
-  stats.recent_p95_generation_time_ms = recent_times.quantile(0.95);
-  stats.earlier_p95_generation_time_ms = earlier_times.quantile(0.95);
-  stats.recent_timed = static_cast<int64_t>(recent_times.count());
-  stats.earlier_timed = static_cast<int64_t>(earlier_times.count());
+  stats->p50_generation_time_ms = total.generation_times.quantile(0.50);
+  stats->p95_generation_time_ms = total.generation_times.quantile(0.95);
+  stats->p95_gpu_memory_mb = total.gpu_memory.quantile(0.95);
+  stats->recent_p95_generation_time_ms = recent_usage.generation_times.quantile(0.95);
+  stats->earlier_p95_generation_time_ms = earlier_usage.generation_times.quantile(0.95);
+  stats->recent_timed = static_cast<int64_t>(recent_usage.generation_times.count());
+  stats->earlier_timed = static_cast<int64_t>(earlier_usage.generation_times.count());
+}
 
-  // common_params: per key, its values merged over the window.
-  std::map<std::string, std::map<std::string, ModelParamBucket>> by_key;
-  for (const ModelParamRow& row : params) by_key[row.key.key][row.key.value].merge(row.bucket);
+// common_params and slow_params from the spans' params, merged over the
+// window. REQUIRES: add_usage ran (it needs the model's average).
+void add_params(std::span<const ModelSpan* const> spans, const ModelAnalyticsConfig& config,
+                ModelUsageStats* stats) {
+  std::map<std::string_view, std::map<std::string_view, ModelParamBucket>> by_key;
+  for (const ModelSpan* span : spans) {
+    for (const ModelParamTotal& param : span->params)
+      by_key[param.key][param.value].merge(param.bucket);
+  }
   struct Slow {
     std::string text;
     double ratio;
   };
   std::vector<Slow> slow;
   const int64_t min_param_samples = std::max<int64_t>(5, config.min_samples / 4);
+  stats->common_params.clear();
   for (auto& [key, values] : by_key) {
     int64_t key_uses = 0;
     std::vector<ParamValueStats> ranked;
     for (const auto& [value, bucket] : values) {
       key_uses += bucket.uses;
-      ParamValueStats v{value, bucket.uses, 0, std::nullopt};
+      ParamValueStats v{std::string(value), bucket.uses, 0, std::nullopt};
       if (bucket.timed > 0) {
         v.avg_generation_time_ms =
             static_cast<double>(bucket.generation_time_sum) / static_cast<double>(bucket.timed);
-        if (stats.avg_generation_time_ms && *stats.avg_generation_time_ms > 0 &&
+        if (stats->avg_generation_time_ms && *stats->avg_generation_time_ms > 0 &&
             bucket.timed >= min_param_samples && value != kOtherValue) {
-          const double ratio = *v.avg_generation_time_ms / *stats.avg_generation_time_ms;
-          if (ratio >= 1.5) slow.push_back({key + "=" + value, ratio});
+          const double ratio = *v.avg_generation_time_ms / *stats->avg_generation_time_ms;
+          if (ratio >= 1.5) slow.push_back({fmt::format("{}={}", key, value), ratio});
         }
       }
       if (v.count > 0) ranked.push_back(std::move(v));
@@ -256,37 +236,114 @@ ModelUsageStats ModelAnalytics::compute_stats(const TimeWindow& window,
     if (ranked.size() > static_cast<size_t>(std::max(0, config.common_params_top))) {
       ranked.resize(static_cast<size_t>(std::max(0, config.common_params_top)));
     }
-    if (!ranked.empty()) stats.common_params.emplace(key, std::move(ranked));
+    if (!ranked.empty()) stats->common_params.emplace(key, std::move(ranked));
   }
   std::sort(slow.begin(), slow.end(), [](const Slow& a, const Slow& b) {
     return a.ratio != b.ratio ? a.ratio > b.ratio : a.text < b.text;
   });
-  for (Slow& s : slow) stats.slow_params.push_back(std::move(s.text));
+  stats->slow_params.clear();
+  for (Slow& s : slow) stats->slow_params.push_back(std::move(s.text));
+}
 
+void add_lifecycle(std::span<const ModelLifecycleRow> lifecycle, ModelUsageStats* stats) {
   ModelLifecycleBucket life;
   for (const ModelLifecycleRow& row : lifecycle) life.merge(row.bucket);
-  stats.loads = life.loads;
-  stats.load_failures = life.load_failures;
-  stats.p50_load_time_ms = life.load_times.quantile(0.50);
-  stats.p95_load_time_ms = life.load_times.quantile(0.95);
-  stats.p95_loaded_gpu_memory_mb = life.loaded_gpu_memory.quantile(0.95);
-  stats.unloads = life.unloads;
-  stats.downloads = life.downloads;
-  stats.health_checks = life.health_checks;
-  stats.health_check_failures = life.health_check_failures;
-  if (life.max_size_bytes > 0) stats.size_bytes = life.max_size_bytes;
+  stats->loads = life.loads;
+  stats->load_failures = life.load_failures;
+  stats->p50_load_time_ms = life.load_times.quantile(0.50);
+  stats->p95_load_time_ms = life.load_times.quantile(0.95);
+  stats->p95_loaded_gpu_memory_mb = life.loaded_gpu_memory.quantile(0.95);
+  stats->unloads = life.unloads;
+  stats->downloads = life.downloads;
+  stats->health_checks = life.health_checks;
+  stats->health_check_failures = life.health_check_failures;
+  if (life.max_size_bytes > 0) stats->size_bytes = life.max_size_bytes;
+}
+
+}  // namespace
+
+ModelAnalytics::Fleet ModelAnalytics::load_fleet(const TimeWindow& window,
+                                                 const std::optional<std::string>& model) const {
+  Fleet fleet;
+  const int64_t cuts[] = {recent_start(window, config_)};
+  if (model) {
+    // One model: its rows alone, merged into spans here.
+    fleet.spans =
+        build_model_spans(model_span_keys(window.start_us, window.end_us, cuts),
+                          store_.read_model_usage(window.start_us, window.end_us, model, true),
+                          store_.read_model_params(window.start_us, window.end_us, model));
+  } else {
+    fleet.spans = store_.read_model_spans(window.start_us, window.end_us, cuts);
+  }
+  fleet.lifecycle = store_.read_model_lifecycle(window.start_us, window.end_us, model);
+  for (ModelRecord& record : store_.read_models()) {
+    if (model && record.model_id != *model) continue;
+    fleet.rows[record.model_id];
+    std::string id = record.model_id;
+    fleet.inventory.emplace(std::move(id), std::move(record));
+  }
+  for (const ModelWorkerState& state : store_.read_model_worker_states()) {
+    if (state.loaded && (!model || state.model_id == *model)) {
+      fleet.loaded_on[state.model_id].push_back(state.worker_id);
+    }
+  }
+  // Pieces are in time order and each piece's spans by model: appending
+  // keeps each model's spans in time order.
+  std::unordered_map<std::string_view, Fleet::Rows*> by_model;
+  for (const auto& piece : fleet.spans) {
+    for (const ModelSpan& span : *piece) {
+      auto [it, inserted] = by_model.try_emplace(span.model_id, nullptr);
+      if (inserted) it->second = &fleet.rows[span.model_id];
+      it->second->spans.push_back(&span);
+    }
+  }
+  std::stable_sort(fleet.lifecycle.begin(), fleet.lifecycle.end(),
+                   [](const ModelLifecycleRow& a, const ModelLifecycleRow& b) {
+                     return a.key.model_id < b.key.model_id;
+                   });
+  const std::span<const ModelLifecycleRow> lifecycle(fleet.lifecycle);
+  for (size_t first = 0, last = 0; first < lifecycle.size(); first = last) {
+    while (last < lifecycle.size() &&
+           lifecycle[last].key.model_id == lifecycle[first].key.model_id) {
+      ++last;
+    }
+    fleet.rows[lifecycle[first].key.model_id].lifecycle = lifecycle.subspan(first, last - first);
+  }
+  return fleet;
+}
+
+ModelUsageStats ModelAnalytics::compute_stats(const TimeWindow& window, const std::string& model_id,
+                                              std::span<const ModelUsageRow> usage,
+                                              std::span<const ModelParamRow> params,
+                                              std::span<const ModelLifecycleRow> lifecycle,
+                                              const ModelAnalyticsConfig& config) {
+  const int64_t cuts[] = {recent_start(window, config)};
+  const ModelSpans pieces =
+      build_model_spans(model_span_keys(window.start_us, window.end_us, cuts), usage, params);
+  std::vector<const ModelSpan*> spans;
+  for (const auto& piece : pieces) {
+    for (const ModelSpan& span : *piece) {
+      if (span.model_id == model_id) spans.push_back(&span);
+    }
+  }
+  ModelUsageStats stats;
+  stats.model_id = model_id;
+  add_usage(window, spans, config, &stats);
+  add_params(spans, config, &stats);
+  add_lifecycle(lifecycle, &stats);
   return stats;
 }
 
 ModelUsageStats ModelAnalytics::stats_of(const TimeWindow& window, const Fleet& fleet,
-                                         const std::string& model_id) const {
+                                         const std::string& model_id, bool with_params) const {
   ModelUsageStats stats;
-  if (auto rows = fleet.rows.find(model_id); rows != fleet.rows.end()) {
-    stats = compute_stats(window, model_id, rows->second.usage, rows->second.params,
-                          rows->second.lifecycle, config_);
-  } else {
-    stats.model_id = model_id;
-  }
+  stats.model_id = model_id;
+  const auto rows = fleet.rows.find(model_id);
+  const std::span<const ModelSpan* const> spans =
+      rows == fleet.rows.end() ? std::span<const ModelSpan* const>() : rows->second.spans;
+  add_usage(window, spans, config_, &stats);
+  if (with_params) add_params(spans, config_, &stats);
+  if (rows != fleet.rows.end()) add_lifecycle(rows->second.lifecycle, &stats);
   // The inventory's description and the loaded state.
   if (auto record = fleet.inventory.find(model_id); record != fleet.inventory.end()) {
     stats.model_kind = record->second.model_kind;
@@ -301,20 +358,27 @@ ModelUsageStats ModelAnalytics::stats_of(const TimeWindow& window, const Fleet& 
   return stats;
 }
 
-ModelUsageReport ModelAnalytics::usage(const TimeWindow& window) const {
-  const Fleet fleet = load_fleet(window, std::nullopt);
+ModelUsageReport ModelAnalytics::report_of(const TimeWindow& window, const Fleet& fleet,
+                                           bool with_params) const {
   ModelUsageReport report;
   report.window = window;
-  for (const auto& [model_id, rows] : fleet.rows) report.models.push_back(stats_of(window, fleet, model_id));
-  std::stable_sort(report.models.begin(), report.models.end(),
-                   [](const ModelUsageStats& a, const ModelUsageStats& b) { return a.uses > b.uses; });
+  for (const auto& [model_id, rows] : fleet.rows) {
+    report.models.push_back(stats_of(window, fleet, model_id, with_params));
+  }
+  std::stable_sort(
+      report.models.begin(), report.models.end(),
+      [](const ModelUsageStats& a, const ModelUsageStats& b) { return a.uses > b.uses; });
   return report;
+}
+
+ModelUsageReport ModelAnalytics::usage(const TimeWindow& window) const {
+  return report_of(window, load_fleet(window, std::nullopt), true);
 }
 
 ModelUsageStats ModelAnalytics::usage(const TimeWindow& window, const std::string& model_id) const {
   const Fleet fleet = load_fleet(window, model_id);
   if (!fleet.rows.contains(model_id)) throw NotFound("no such model: " + model_id);
-  return stats_of(window, fleet, model_id);
+  return stats_of(window, fleet, model_id, true);
 }
 
 namespace {
@@ -370,7 +434,10 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
                                                      std::optional<RecommendationKind> kind,
                                                      std::optional<double> vram_budget_gb,
                                                      int64_t now_us) const {
-  const ModelUsageReport report = usage(window);
+  // Parameters only for the models a performance issue names: merging them
+  // for every model would cost more than everything else here.
+  const Fleet fleet = load_fleet(window, std::nullopt);
+  ModelUsageReport report = report_of(window, fleet, false);
   ModelRecommendations out;
   out.window = window;
   out.kind = kind;
@@ -409,10 +476,10 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
           usage_reason = true;
         }
       } else if (s.uses == 0) {
-        r.reasons.push_back(s.first_seen_us
-                                ? fmt::format("never used since first seen on {}",
-                                              format_rfc3339_seconds(*s.first_seen_us).substr(0, 10))
-                                : std::string("never used"));
+        r.reasons.push_back(
+            s.first_seen_us ? fmt::format("never used since first seen on {}",
+                                          format_rfc3339_seconds(*s.first_seen_us).substr(0, 10))
+                            : std::string("never used"));
         usage_reason = true;
       }
       if (s.uses_per_day < config_.cleanup_min_uses_per_day) {
@@ -422,19 +489,20 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
       }
       double confidence = 0;
       if (usage_reason) {
-        confidence = probability_of_no_use(
-            posterior(prior, static_cast<double>(s.uses), exposure_days(s)),
-            config_.cleanup_horizon_days);
+        confidence =
+            probability_of_no_use(posterior(prior, static_cast<double>(s.uses), exposure_days(s)),
+                                  config_.cleanup_horizon_days);
       }
       if (s.success_interval && s.success_interval->upper < config_.cleanup_min_success_rate) {
-        r.reasons.push_back(fmt::format("success rate {} of {} completions (95% upper bound {}, "
-                                        "under {})",
-                                        percent(*s.success_rate), s.completions,
-                                        percent(s.success_interval->upper),
-                                        percent(config_.cleanup_min_success_rate)));
-        confidence = std::max(
-            confidence, beta_cdf(config_.cleanup_min_success_rate, 1.0 + static_cast<double>(s.successes),
-                                 1.0 + static_cast<double>(s.completions - s.successes)));
+        r.reasons.push_back(
+            fmt::format("success rate {} of {} completions (95% upper bound {}, "
+                        "under {})",
+                        percent(*s.success_rate), s.completions, percent(s.success_interval->upper),
+                        percent(config_.cleanup_min_success_rate)));
+        confidence =
+            std::max(confidence, beta_cdf(config_.cleanup_min_success_rate,
+                                          1.0 + static_cast<double>(s.successes),
+                                          1.0 + static_cast<double>(s.completions - s.successes)));
       }
       if (r.reasons.empty()) continue;
       r.model_id = s.model_id;
@@ -450,7 +518,8 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
     }
     std::sort(out.cleanup.begin(), out.cleanup.end(),
               [](const CleanupRecommendation& a, const CleanupRecommendation& b) {
-                if (a.priority != b.priority) return priority_rank(a.priority) < priority_rank(b.priority);
+                if (a.priority != b.priority)
+                  return priority_rank(a.priority) < priority_rank(b.priority);
                 if (a.confidence != b.confidence) return a.confidence > b.confidence;
                 if (a.space_saved_bytes != b.space_saved_bytes) {
                   return a.space_saved_bytes > b.space_saved_bytes;
@@ -469,7 +538,8 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
       ScheduleCandidate c;
       c.model_id = s.model_id;
       const auto expected = expected_uses(s, occurrences);
-      for (size_t h = 0; h < expected.size(); ++h) c.expected_loads[h] = expected_cold_starts(expected[h]);
+      for (size_t h = 0; h < expected.size(); ++h)
+        c.expected_loads[h] = expected_cold_starts(expected[h]);
       c.load_time_ms = load_time_ms(s, config_);
       c.vram_mb = vram_mb(s, config_);
       candidates.push_back(std::move(c));
@@ -512,11 +582,10 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
                                         config_.preload_min_uses_per_day));
       }
       if (rising) {
-        r.reasons.push_back(
-            s.trend.percent_per_week
-                ? fmt::format("rising {:+.1f}% per week (p = {:.3g})", *s.trend.percent_per_week,
-                              s.trend.p_value)
-                : fmt::format("rising (p = {:.3g})", s.trend.p_value));
+        r.reasons.push_back(s.trend.percent_per_week
+                                ? fmt::format("rising {:+.1f}% per week (p = {:.3g})",
+                                              *s.trend.percent_per_week, s.trend.p_value)
+                                : fmt::format("rising (p = {:.3g})", s.trend.p_value));
       }
       r.reasons.push_back(fmt::format("success rate {}", percent(*s.success_rate)));
       out.preload.push_back(std::move(r));
@@ -530,15 +599,25 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
   }
 
   if (wants(RecommendationKind::kPerformance)) {
-    for (const ModelUsageStats& s : report.models) {
+    for (ModelUsageStats& s : report.models) {
+      bool params_added = false;
+      auto add_slow_params = [&] {
+        if (params_added) return;
+        params_added = true;
+        if (auto rows = fleet.rows.find(s.model_id); rows != fleet.rows.end()) {
+          add_params(rows->second.spans, config_, &s);
+        }
+      };
       auto add = [&](std::string_view issue, std::vector<std::pair<std::string, double>> evidence,
                      std::string suggestion) {
+        add_slow_params();
         PerformanceRecommendation r{s.model_id, issue, std::move(evidence), s.slow_params,
                                     std::move(suggestion)};
         if (r.slow_params.size() > 3) r.slow_params.resize(3);
         out.performance.push_back(std::move(r));
       };
       auto slow_params_text = [&] {
+        add_slow_params();
         if (s.slow_params.empty()) return std::string();
         std::string text = "; slowest parameter values: ";
         for (size_t i = 0; i < std::min<size_t>(3, s.slow_params.size()); ++i) {
@@ -547,8 +626,9 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
         return text;
       };
       if (s.p50_generation_time_ms && *s.p50_generation_time_ms > config_.slow_p50_ms) {
-        add("slow", {{"p50_generation_time_ms", *s.p50_generation_time_ms},
-                     {"threshold_ms", config_.slow_p50_ms}},
+        add("slow",
+            {{"p50_generation_time_ms", *s.p50_generation_time_ms},
+             {"threshold_ms", config_.slow_p50_ms}},
             "offload it to a larger GPU or use a quantised variant (fp8/int8), or fewer steps" +
                 slow_params_text());
       }
@@ -571,9 +651,10 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
           s.timed_generations >= config_.min_samples) {
         const double ratio = *s.p95_generation_time_ms / *s.p50_generation_time_ms;
         if (ratio > config_.variance_ratio) {
-          add("high_variance", {{"p50_generation_time_ms", *s.p50_generation_time_ms},
-                                {"p95_generation_time_ms", *s.p95_generation_time_ms},
-                                {"p95_over_p50", ratio}},
+          add("high_variance",
+              {{"p50_generation_time_ms", *s.p50_generation_time_ms},
+               {"p95_generation_time_ms", *s.p95_generation_time_ms},
+               {"p95_over_p50", ratio}},
               "generation time varies widely: look at the parameters of its slow requests" +
                   slow_params_text());
         }
@@ -583,11 +664,12 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
           *s.earlier_p95_generation_time_ms > 0) {
         const double ratio = *s.recent_p95_generation_time_ms / *s.earlier_p95_generation_time_ms;
         if (ratio > config_.regression_ratio) {
-          add("regressed", {{"recent_p95_generation_time_ms", *s.recent_p95_generation_time_ms},
-                            {"earlier_p95_generation_time_ms", *s.earlier_p95_generation_time_ms},
-                            {"ratio", ratio},
-                            {"recent_samples", static_cast<double>(s.recent_timed)},
-                            {"earlier_samples", static_cast<double>(s.earlier_timed)}},
+          add("regressed",
+              {{"recent_p95_generation_time_ms", *s.recent_p95_generation_time_ms},
+               {"earlier_p95_generation_time_ms", *s.earlier_p95_generation_time_ms},
+               {"ratio", ratio},
+               {"recent_samples", static_cast<double>(s.recent_timed)},
+               {"earlier_samples", static_cast<double>(s.earlier_timed)}},
               fmt::format("p95 generation time rose {:.0f}% in the last {} days: compare the "
                           "model file, drivers and parameters before and after",
                           (ratio - 1) * 100, config_.regression_recent_days) +
@@ -625,7 +707,7 @@ ModelSimulationReport ModelAnalytics::simulate(const TimeWindow& window,
   auto model_index = [&](const std::string& id) -> uint32_t {
     auto [it, inserted] = index.try_emplace(id, static_cast<uint32_t>(input.models.size()));
     if (inserted) {
-      const ModelUsageStats stats = stats_of(fitted, fleet, id);
+      const ModelUsageStats stats = stats_of(fitted, fleet, id, false);
       input.models.push_back({id, load_time_ms(stats, config_), vram_mb(stats, config_)});
     }
     return it->second;
@@ -661,7 +743,8 @@ ModelSimulationReport ModelAnalytics::simulate(const TimeWindow& window,
     if (worker == now_loaded) return;
     worker = now_loaded;
     if (now_loaded && h.loaded++ == 0) h.since_us = e.timestamp_us;
-    if (!now_loaded && --h.loaded == 0 && index_of != index.end() && e.timestamp_us > window.start_us) {
+    if (!now_loaded && --h.loaded == 0 && index_of != index.end() &&
+        e.timestamp_us > window.start_us) {
       input.actual_loaded.push_back(
           {index_of->second, std::max(h.since_us, window.start_us), e.timestamp_us});
     }

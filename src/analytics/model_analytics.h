@@ -247,10 +247,13 @@ class ModelAnalytics {
  private:
   struct Fleet;
   Fleet load_fleet(const TimeWindow& window, const std::optional<std::string>& model) const;
-  // compute_stats of `model_id`'s rows in `fleet`, with the inventory's
-  // description and the loaded state.
+  // The statistics of `model_id`'s rows in `fleet` (common_params and
+  // slow_params only `with_params`), with the inventory's description and
+  // the loaded state.
   ModelUsageStats stats_of(const TimeWindow& window, const Fleet& fleet,
-                           const std::string& model_id) const;
+                           const std::string& model_id, bool with_params) const;
+  // stats_of every model of `fleet`, by uses desc.
+  ModelUsageReport report_of(const TimeWindow& window, const Fleet& fleet, bool with_params) const;
 
   const Store& store_;
   const ModelAnalyticsConfig config_;

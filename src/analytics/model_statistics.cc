@@ -51,12 +51,14 @@ std::string_view to_string(TrendDirection direction) {
 double theil_sen_slope(std::span<const double> series) {
   const size_t n = series.size();
   if (n < 2) return 0;
+  // Each lag's reciprocal once: a multiplication per pair, not a division
+  // (every model's 90-day series is 4,005 pairs).
+  std::vector<double> inverse(n);
+  for (size_t lag = 1; lag < n; ++lag) inverse[lag] = 1.0 / static_cast<double>(lag);
   std::vector<double> slopes;
   slopes.reserve(n * (n - 1) / 2);
   for (size_t i = 0; i < n; ++i) {
-    for (size_t j = i + 1; j < n; ++j) {
-      slopes.push_back((series[j] - series[i]) / static_cast<double>(j - i));
-    }
+    for (size_t j = i + 1; j < n; ++j) slopes.push_back((series[j] - series[i]) * inverse[j - i]);
   }
   return median_of(slopes);
 }

@@ -146,6 +146,14 @@ void DDSketch::merge(const DDSketch& other) {
   for (size_t i = range.begin; i < range.end; ++i) *into++ += other.bins_[i];
 }
 
+void DDSketch::compact() {
+  const BinRange range = nonzero_bins();
+  bins_.erase(bins_.begin() + static_cast<std::ptrdiff_t>(range.end), bins_.end());
+  bins_.erase(bins_.begin(), bins_.begin() + static_cast<std::ptrdiff_t>(range.begin));
+  bins_.shrink_to_fit();
+  offset_ += static_cast<int32_t>(range.begin);
+}
+
 std::optional<double> DDSketch::quantile(double q) const {
   if (count_ == 0) return std::nullopt;
   if (!(q > 0.0)) q = 0.0;

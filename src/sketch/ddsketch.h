@@ -32,6 +32,12 @@ class DDSketch {
   // Adds every value of `other`. REQUIRES: same relative accuracy.
   void merge(const DDSketch& other);
 
+  // The same sketch in the least memory: drops the empty bins at either end
+  // (growth leaves up to as many again) and the spare capacity. A compact
+  // sketch is also the quickest to merge from, since merge() looks for the
+  // occupied bins first: worth it for sketches kept to be merged many times.
+  void compact();
+
   // The value at rank floor(q * (count - 1)) of the sorted values, within the
   // relative accuracy; nullopt when the sketch is empty. REQUIRES: 0 <= q <= 1.
   std::optional<double> quantile(double q) const;

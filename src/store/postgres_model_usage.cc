@@ -152,7 +152,7 @@ void merge_model_usage(PgConnection& c, ModelUsageDelta& delta,
   merge_model_sightings(c, delta.sightings());
 }
 
-std::vector<ModelUsageRow> read_model_usage(PostgresConnectionPool& pool, int64_t start_us,
+std::vector<ModelUsageRow> read_model_usage(PgConnection& c, int64_t start_us,
                                             int64_t end_us, const std::optional<std::string>& model,
                                             bool sketches) {
   // [model given][sketches wanted]; models in byte order, as SqliteStore
@@ -178,8 +178,7 @@ std::vector<ModelUsageRow> read_model_usage(PostgresConnectionPool& pool, int64_
   params.text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
   if (model) params.text(*model);
   const std::string& sql = kSql[model.has_value()][sketches];
-  const PgResult result =
-      pool.with_connection([&](PgConnection& c) { return c.exec(sql, params, PgFormat::kBinary); });
+  const PgResult result = c.exec(sql, params, PgFormat::kBinary);
   std::vector<ModelUsageRow> rows;
   rows.reserve(result.rows());
   for (int r = 0; r < result.rows(); ++r) {
@@ -189,7 +188,7 @@ std::vector<ModelUsageRow> read_model_usage(PostgresConnectionPool& pool, int64_
   return rows;
 }
 
-std::vector<ModelParamRow> read_model_params(PostgresConnectionPool& pool, int64_t start_us,
+std::vector<ModelParamRow> read_model_params(PgConnection& c, int64_t start_us,
                                              int64_t end_us,
                                              const std::optional<std::string>& model) {
   static const std::string kSql = fmt::format(
@@ -207,9 +206,7 @@ std::vector<ModelParamRow> read_model_params(PostgresConnectionPool& pool, int64
   PgParams params;
   params.text(pg_timestamp(start_us)).text(pg_timestamp(end_us));
   if (model) params.text(*model);
-  const PgResult result = pool.with_connection([&](PgConnection& c) {
-    return c.exec(model ? kModelSql : kAllSql, params, PgFormat::kBinary);
-  });
+  const PgResult result = c.exec(model ? kModelSql : kAllSql, params, PgFormat::kBinary);
   std::vector<ModelParamRow> rows;
   rows.reserve(result.rows());
   for (int r = 0; r < result.rows(); ++r) {

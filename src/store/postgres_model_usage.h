@@ -45,14 +45,14 @@ std::string model_usage_staging_sql();
 void merge_model_usage(PgConnection& c, ModelUsageDelta& delta,
                        size_t max_values_per_dimension_hour);
 
-// Store::read_model_usage. Throws StoreError (kCorrupt when a row does not
-// decode).
-std::vector<ModelUsageRow> read_model_usage(PostgresConnectionPool& pool, int64_t start_us,
+// Store::read_model_usage, on `c` (in the caller's transaction, if any).
+// Throws StoreError (kCorrupt when a row does not decode).
+std::vector<ModelUsageRow> read_model_usage(PgConnection& c, int64_t start_us,
                                             int64_t end_us, const std::optional<std::string>& model,
                                             bool sketches);
 
-// Store::read_model_params.
-std::vector<ModelParamRow> read_model_params(PostgresConnectionPool& pool, int64_t start_us,
+// Store::read_model_params, on `c`.
+std::vector<ModelParamRow> read_model_params(PgConnection& c, int64_t start_us,
                                              int64_t end_us,
                                              const std::optional<std::string>& model);
 

@@ -48,7 +48,8 @@ PostgresStore::PostgresStore(const std::string& url, size_t pool_size, size_t ro
     : clock_(std::move(clock)),
       pool_(url, pool_size),
       partitions_(pool_, PostgresKinds::tables()),
-      rollup_cache_(std::make_unique<RollupCache>(rollup_cache_bytes)) {
+      rollup_cache_(std::make_unique<RollupCache>(rollup_cache_bytes)),
+      model_span_cache_(std::make_unique<ModelSpanCache>(rollup_cache_bytes, *rollup_cache_)) {
   pool_.with_connection([](PgConnection& c) { apply_postgres_migrations(c); });
   ensure_partitions(kDefaultMonthsAhead);
 }
@@ -80,8 +81,9 @@ void PostgresStore::write_events(std::span<const typename Kind::Event> events,
   if (events.empty()) return;
   const PgCopyBatch batch = pg_copy_batch<Kind>(events);
   partitions_.write_partitioned(Kind::kTable, batch.months, inserted, [&] {
-    pool_.with_connection(
-        [&](PgConnection& c) { pg_write_batch<Kind>(c, events, batch, inserted, max_values_per_dimension_hour_.load()); });
+    pool_.with_connection([&](PgConnection& c) {
+      pg_write_batch<Kind>(c, events, batch, inserted, max_values_per_dimension_hour_.load());
+    });
   });
 }
 
@@ -120,9 +122,8 @@ void PostgresStore::visit_rollups(Dimension dimension, int64_t start_us, int64_t
     });
   };
   rollup_cache_->visit_window(
-      dimension, clamp_to_stored_range(start_us), clamp_to_stored_range(end_us), value,
-      in_snapshot, [&] { return read_rollups(dimension, start_us, end_us, value, columns); },
-      visit);
+      dimension, clamp_to_stored_range(start_us), clamp_to_stored_range(end_us), value, in_snapshot,
+      [&] { return read_rollups(dimension, start_us, end_us, value, columns); }, visit);
 }
 
 RollupCache::Stats PostgresStore::rollup_cache_stats() const { return rollup_cache_->stats(); }
@@ -165,12 +166,39 @@ std::vector<Store::UrlCount> PostgresStore::most_requested_urls(
 std::vector<ModelUsageRow> PostgresStore::read_model_usage(int64_t start_us, int64_t end_us,
                                                            const std::optional<std::string>& model,
                                                            bool sketches) const {
-  return genalytics::read_model_usage(pool_, start_us, end_us, model, sketches);
+  return pool_.with_connection([&](PgConnection& c) {
+    return genalytics::read_model_usage(c, start_us, end_us, model, sketches);
+  });
 }
 
 std::vector<ModelParamRow> PostgresStore::read_model_params(
     int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const {
-  return genalytics::read_model_params(pool_, start_us, end_us, model);
+  return pool_.with_connection(
+      [&](PgConnection& c) { return genalytics::read_model_params(c, start_us, end_us, model); });
+}
+
+ModelSpans PostgresStore::read_model_spans(int64_t start_us, int64_t end_us,
+                                           std::span<const int64_t> cuts) const {
+  // Without a cache, no change log to replay: the rows, read as they are.
+  if (model_span_cache_->capacity_bytes() == 0)
+    return Store::read_model_spans(start_us, end_us, cuts);
+  // As visit_rollups: the pieces the cache lacks are read in the snapshot
+  // that replayed the change log.
+  return model_span_cache_->read(start_us, end_us, cuts, [&](const auto& body) {
+    pool_.with_connection([&](PgConnection& c) {
+      PgTransaction snapshot(c, PgTransaction::Mode::kReadOnlySnapshot);
+      const uint64_t seq = replay_rollup_changes(c, *rollup_cache_);
+      body(seq, [&](int64_t run_start_us, int64_t run_end_us) {
+        return ModelSpanCache::Rows{
+            genalytics::read_model_usage(c, run_start_us, run_end_us, std::nullopt, true),
+            genalytics::read_model_params(c, run_start_us, run_end_us, std::nullopt)};
+      });
+    });
+  });
+}
+
+ModelSpanCache::Stats PostgresStore::model_span_cache_stats() const {
+  return model_span_cache_->stats();
 }
 
 std::vector<ModelLifecycleRow> PostgresStore::read_model_lifecycle(

@@ -33,6 +33,7 @@
 
 #include "event/time.h"
 #include "rollup/dimension_cap.h"
+#include "store/model_span_cache.h"
 #include "store/postgres.h"
 #include "store/postgres_connection_pool.h"
 #include "store/postgres_generation_rollups.h"
@@ -55,7 +56,8 @@ class PostgresStore final : public Store {
   // applies pending migrations (see migrate()) and creates the partitions of
   // this month and kDefaultMonthsAhead months ahead. At most `pool_size`
   // connections are open at once; decoded rollup rows take up to
-  // `rollup_cache_bytes` (0: none). Throws StoreError (kInvalid for a newer
+  // `rollup_cache_bytes`, and so do decoded model spans (0: neither is
+  // cached). Throws StoreError (kInvalid for a newer
   // schema, as migrate()). REQUIRES: pool_size >= 1.
   explicit PostgresStore(const std::string& url, size_t pool_size = kDefaultPoolSize,
                          size_t rollup_cache_bytes = kDefaultRollupCacheBytes,
@@ -86,6 +88,7 @@ class PostgresStore final : public Store {
                      const std::optional<std::string>& value, const RollupColumns& columns,
                      const std::function<void(const RollupRow&)>& visit) const override;
   RollupCache::Stats rollup_cache_stats() const;
+  ModelSpanCache::Stats model_span_cache_stats() const;
   void scan_user_events(const std::string& user_id, int64_t start_us, int64_t end_us,
                         const std::function<void(const GenerationEvent&)>& visit) const override;
   void scan_events(int64_t start_us, int64_t end_us,
@@ -105,6 +108,8 @@ class PostgresStore final : public Store {
                                               bool sketches) const override;
   std::vector<ModelParamRow> read_model_params(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
+  ModelSpans read_model_spans(int64_t start_us, int64_t end_us,
+                              std::span<const int64_t> cuts) const override;
   std::vector<ModelLifecycleRow> read_model_lifecycle(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
   std::vector<ModelRecord> read_models() const override;
@@ -147,6 +152,7 @@ class PostgresStore final : public Store {
   mutable PostgresConnectionPool pool_;
   PostgresPartitions partitions_;  // uses pool_
   std::unique_ptr<RollupCache> rollup_cache_;
+  std::unique_ptr<ModelSpanCache> model_span_cache_;  // kept fresh by rollup_cache_
 };
 
 }  // namespace genalytics

@@ -145,6 +145,23 @@ void RollupCache::invalidate(uint64_t seq, std::span<const Key> keys) {
   }
 }
 
+void RollupCache::observe_snapshot(uint64_t seq) {
+  MutexLock lock(mutex_);
+  observe(seq);
+}
+
+bool RollupCache::unchanged_since(Dimension dimension, int64_t start_us, int64_t end_us,
+                                  uint64_t seq) const {
+  MutexLock lock(mutex_);
+  if (seq < floor_seq_) return false;
+  for (auto it = last_write_.lower_bound(Key{dimension, start_us});
+       it != last_write_.end() && it->first.dimension == dimension && it->first.hour_us < end_us;
+       ++it) {
+    if (it->second > seq) return false;
+  }
+  return true;
+}
+
 uint64_t RollupCache::known_seq() const {
   MutexLock lock(mutex_);
   return known_seq_;

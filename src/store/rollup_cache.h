@@ -135,6 +135,16 @@ class RollupCache {
   // `keys`.
   void invalidate(uint64_t seq, std::span<const Key> keys);
 
+  // For caches of what is derived from rollup rows (store/model_span_cache.h):
+  // reports that a reader's snapshot sees writes up to `seq`, as lookup()
+  // does, so that a write nobody reported resets the tracking below.
+  void observe_snapshot(uint64_t seq);
+  // Whether something read in a snapshot that saw writes up to `seq` is
+  // still current for the hours in [start_us, end_us) of `dimension`: no
+  // write after `seq` known to the cache changed one of them, and no reset
+  // happened after `seq`. Tracked whether or not the cache holds entries.
+  bool unchanged_since(Dimension dimension, int64_t start_us, int64_t end_us, uint64_t seq) const;
+
   Stats stats() const;
   size_t capacity_bytes() const { return capacity_bytes_; }
   // Every write up to this one has been reported or answered by a reset.

@@ -74,15 +74,16 @@ void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
         RollupDelta& delta = batch_delta.rollups;
         SqliteStatement& values = writer.prepare_cached(
             "SELECT value FROM generation_dimension_hourly WHERE dimension = ? AND timestamp = ?");
-        delta.fold_attribute_values(
-            max_values_per_dimension_hour_, [&](int64_t hour_us, const Dimension& dimension) {
-              values.bind_text(1, to_string(dimension));
-              values.bind_text(2, format_rfc3339_micros(hour_us));
-              std::vector<std::string> stored;
-              while (values.step()) stored.emplace_back(values.column_text(0));
-              values.reset();
-              return stored;
-            });
+        delta.fold_attribute_values(max_values_per_dimension_hour_,
+                                    [&](int64_t hour_us, const Dimension& dimension) {
+                                      values.bind_text(1, to_string(dimension));
+                                      values.bind_text(2, format_rfc3339_micros(hour_us));
+                                      std::vector<std::string> stored;
+                                      while (values.step())
+                                        stored.emplace_back(values.column_text(0));
+                                      values.reset();
+                                      return stored;
+                                    });
         for (const auto& [key, bucket] : delta.buckets()) merge_rollup(key, bucket, now_text);
         SqliteStatement& bump = writer.prepare_cached(
             "UPDATE rollup_sequence SET seq = seq + 1 WHERE id = 1 RETURNING seq");
@@ -101,12 +102,12 @@ void SqliteGenerationTables::write(std::span<const GenerationEvent> events,
 
 void SqliteGenerationTables::merge_rollup(const RollupKey& key, const RollupBucket& delta,
                                           const std::string& now_text) {
-  static const std::string kSelectAll = fmt::format("SELECT {} FROM {} WHERE timestamp = ?",
-                                                    columns::state_select_list(kEveryColumn),
-                                                    kHourlyTable);
-  static const std::string kSelectDimension = fmt::format(
-      "SELECT {} FROM {} WHERE dimension = ? AND timestamp = ? AND value = ?",
-      columns::state_select_list(kEveryColumn), kDimensionTable);
+  static const std::string kSelectAll =
+      fmt::format("SELECT {} FROM {} WHERE timestamp = ?", columns::state_select_list(kEveryColumn),
+                  kHourlyTable);
+  static const std::string kSelectDimension =
+      fmt::format("SELECT {} FROM {} WHERE dimension = ? AND timestamp = ? AND value = ?",
+                  columns::state_select_list(kEveryColumn), kDimensionTable);
   // The seed's per-hour columns are derived from the merged state on every write.
   static const std::string kUpsertAll = fmt::format(
       "INSERT INTO {} (timestamp, created_at, updated_at, {}, {}) VALUES (?,?,?,{}) "
@@ -174,13 +175,15 @@ std::vector<RollupRow> SqliteGenerationTables::read_rollups_on(
   const bool all = dimension == Dimension::kAll;
   const char* table = all ? kHourlyTable : kDimensionTable;
   std::string sql =
-      all ? fmt::format("SELECT timestamp, '', {} FROM {} WHERE "
-                        "timestamp >= ? AND timestamp < ? ORDER BY timestamp",
-                        columns::state_select_list(wanted), table)
-          : fmt::format("SELECT timestamp, value, {} FROM {} WHERE "
-                        "dimension = ? AND timestamp >= ? AND timestamp < ? {} "
-                        "ORDER BY timestamp, value",
-                        columns::state_select_list(wanted), table, value ? "AND value = ?" : "");
+      all ? fmt::format(
+                "SELECT timestamp, '', {} FROM {} WHERE "
+                "timestamp >= ? AND timestamp < ? ORDER BY timestamp",
+                columns::state_select_list(wanted), table)
+          : fmt::format(
+                "SELECT timestamp, value, {} FROM {} WHERE "
+                "dimension = ? AND timestamp >= ? AND timestamp < ? {} "
+                "ORDER BY timestamp, value",
+                columns::state_select_list(wanted), table, value ? "AND value = ?" : "");
   SqliteStatement& select = db.prepare_cached(sql);
   int i = 1;
   if (!all) select.bind_text(i++, to_string(dimension));
@@ -206,20 +209,37 @@ void SqliteGenerationTables::visit_rollups(
   cache_.visit_window(
       dimension, start_us, end_us, value,
       [&](const auto& body) {
-        SqliteConnections::Reader reader = connections_.reader();
-        SqliteTransaction snapshot(*reader, SqliteTransaction::Mode::kRead);
-        SqliteStatement& sequence = reader->prepare_cached("SELECT seq FROM rollup_sequence");
-        if (!sequence.step()) {
-          throw StoreError("rollup_sequence has no row", StoreFailure::kCorrupt);
-        }
-        const auto seq = static_cast<uint64_t>(sequence.column_int64(0));
-        sequence.reset();
-        body(seq, [&](int64_t run_start, int64_t run_end) {
-          return read_rollups_on(*reader, dimension, run_start, run_end, std::nullopt,
-                                 kEveryColumn);
+        in_snapshot([&](SqliteDatabase& db, uint64_t seq) {
+          body(seq, [&](int64_t run_start, int64_t run_end) {
+            return read_rollups_on(db, dimension, run_start, run_end, std::nullopt, kEveryColumn);
+          });
         });
       },
       [&] { return read_rollups(dimension, start_us, end_us, value, columns); }, visit);
+}
+
+ModelSpans SqliteGenerationTables::read_model_spans(int64_t start_us, int64_t end_us,
+                                                    std::span<const int64_t> cuts) const {
+  return model_spans_.read(start_us, end_us, cuts, [&](const auto& body) {
+    in_snapshot([&](SqliteDatabase& db, uint64_t seq) {
+      body(seq, [&](int64_t run_start, int64_t run_end) {
+        return ModelSpanCache::Rows{
+            model_usage_.read_usage_on(db, run_start, run_end, std::nullopt, true),
+            model_usage_.read_params_on(db, run_start, run_end, std::nullopt)};
+      });
+    });
+  });
+}
+
+void SqliteGenerationTables::in_snapshot(
+    const std::function<void(SqliteDatabase& db, uint64_t seq)>& body) const {
+  SqliteConnections::Reader reader = connections_.reader();
+  SqliteTransaction snapshot(*reader, SqliteTransaction::Mode::kRead);
+  SqliteStatement& sequence = reader->prepare_cached("SELECT seq FROM rollup_sequence");
+  if (!sequence.step()) throw StoreError("rollup_sequence has no row", StoreFailure::kCorrupt);
+  const auto seq = static_cast<uint64_t>(sequence.column_int64(0));
+  sequence.reset();
+  body(*reader, seq);
 }
 
 namespace {
@@ -265,13 +285,17 @@ void SqliteGenerationTables::scan(const std::string& sql,
 void SqliteGenerationTables::scan_user_events(
     const std::string& user_id, int64_t start_us, int64_t end_us,
     const std::function<void(const GenerationEvent&)>& visit) const {
-  static const std::string kSql = std::string(kScanColumns) +
+  static const std::string kSql =
+      std::string(kScanColumns) +
       "WHERE user_id = ? AND timestamp >= ? AND timestamp < ? ORDER BY timestamp";
-  scan(kSql, [&](SqliteStatement& s) {
-    s.bind_text(1, user_id);
-    s.bind_text(2, format_rfc3339_micros(start_us));
-    s.bind_text(3, format_rfc3339_micros(end_us));
-  }, visit);
+  scan(
+      kSql,
+      [&](SqliteStatement& s) {
+        s.bind_text(1, user_id);
+        s.bind_text(2, format_rfc3339_micros(start_us));
+        s.bind_text(3, format_rfc3339_micros(end_us));
+      },
+      visit);
 }
 
 void SqliteGenerationTables::scan_events(
@@ -279,10 +303,13 @@ void SqliteGenerationTables::scan_events(
     const std::function<void(const GenerationEvent&)>& visit) const {
   static const std::string kSql =
       std::string(kScanColumns) + "WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp";
-  scan(kSql, [&](SqliteStatement& s) {
-    s.bind_text(1, format_rfc3339_micros(start_us));
-    s.bind_text(2, format_rfc3339_micros(end_us));
-  }, visit);
+  scan(
+      kSql,
+      [&](SqliteStatement& s) {
+        s.bind_text(1, format_rfc3339_micros(start_us));
+        s.bind_text(2, format_rfc3339_micros(end_us));
+      },
+      visit);
 }
 
 int64_t SqliteGenerationTables::count() const {

@@ -17,6 +17,7 @@
 #include "event/generation_event.h"
 #include "rollup/dimension_cap.h"
 #include "store/rollup_cache.h"
+#include "store/model_span_cache.h"
 #include "store/sqlite_connections.h"
 #include "store/sqlite_model_usage_tables.h"
 #include "store/store.h"
@@ -27,7 +28,10 @@ class SqliteGenerationTables {
  public:
   // Uses `connections` and keeps `cache` fresh; both must outlive this.
   SqliteGenerationTables(SqliteConnections& connections, RollupCache& cache)
-      : connections_(connections), cache_(cache), model_usage_(connections) {}
+      : connections_(connections),
+        cache_(cache),
+        model_usage_(connections),
+        model_spans_(cache.capacity_bytes(), cache) {}
 
   // An hour keeps at most `cap` values of each attribute dimension (and of
   // each model's params key) in rows of their own (rollup/dimension_cap.h);
@@ -58,6 +62,11 @@ class SqliteGenerationTables {
   StoreStatus status() const;
   // The model usage rollups this class's writes keep, for their reads.
   const SqliteModelUsageTables& model_usage() const { return model_usage_; }
+  // Store::read_model_spans, through a ModelSpanCache as large as the rollup
+  // cache and kept fresh by it.
+  ModelSpans read_model_spans(int64_t start_us, int64_t end_us,
+                              std::span<const int64_t> cuts) const;
+  ModelSpanCache::Stats model_span_cache_stats() const { return model_spans_.stats(); }
 
  private:
   void merge_rollup(const RollupKey& key, const RollupBucket& delta, const std::string& now_text);
@@ -65,6 +74,9 @@ class SqliteGenerationTables {
                                                 int64_t start_us, int64_t end_us,
                                                 const std::optional<std::string>& value,
                                                 const RollupColumns& columns);
+  // Opens a read snapshot on a reader and calls `body(db, seq)` inside it,
+  // `seq` the rollup write sequence number the snapshot sees.
+  void in_snapshot(const std::function<void(SqliteDatabase& db, uint64_t seq)>& body) const;
   // Runs `sql` (the scan columns, then `bind` binds the parameters) and
   // visits each row as an event.
   void scan(const std::string& sql, const std::function<void(SqliteStatement&)>& bind,
@@ -73,6 +85,7 @@ class SqliteGenerationTables {
   SqliteConnections& connections_;
   RollupCache& cache_;
   SqliteModelUsageTables model_usage_;
+  mutable ModelSpanCache model_spans_;
   size_t max_values_per_dimension_hour_ = kDefaultMaxValuesPerDimensionHour;
 };
 

@@ -84,6 +84,13 @@ void SqliteModelUsageTables::merge_params(ModelUsageDelta& delta, size_t max_val
 std::vector<ModelUsageRow> SqliteModelUsageTables::read_usage(
     int64_t start_us, int64_t end_us, const std::optional<std::string>& model,
     bool sketches) const {
+  SqliteConnections::Reader reader = connections_.reader();
+  return read_usage_on(*reader, start_us, end_us, model, sketches);
+}
+
+std::vector<ModelUsageRow> SqliteModelUsageTables::read_usage_on(
+    SqliteDatabase& db, int64_t start_us, int64_t end_us, const std::optional<std::string>& model,
+    bool sketches) {
   // [model given][sketches wanted]
   static const std::array<std::array<std::string, 2>, 2> kSql = [] {
     std::array<std::array<std::string, 2>, 2> sql;
@@ -99,8 +106,7 @@ std::vector<ModelUsageRow> SqliteModelUsageTables::read_usage(
     }
     return sql;
   }();
-  SqliteConnections::Reader reader = connections_.reader();
-  SqliteStatement& select = reader->prepare_cached(kSql[model.has_value()][sketches]);
+  SqliteStatement& select = db.prepare_cached(kSql[model.has_value()][sketches]);
   int i = 1;
   if (model) select.bind_text(i++, *model);
   select.bind_text(i++, format_rfc3339_micros(start_us));
@@ -118,6 +124,12 @@ std::vector<ModelUsageRow> SqliteModelUsageTables::read_usage(
 
 std::vector<ModelParamRow> SqliteModelUsageTables::read_params(
     int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const {
+  SqliteConnections::Reader reader = connections_.reader();
+  return read_params_on(*reader, start_us, end_us, model);
+}
+
+std::vector<ModelParamRow> SqliteModelUsageTables::read_params_on(
+    SqliteDatabase& db, int64_t start_us, int64_t end_us, const std::optional<std::string>& model) {
   static const std::string kSql = fmt::format(
       "SELECT {}, {} FROM {} WHERE timestamp >= ? AND timestamp < ? ORDER BY {}",
       column_list(param_columns::kKeyColumns), column_list(param_columns::kStateColumns),
@@ -126,8 +138,7 @@ std::vector<ModelParamRow> SqliteModelUsageTables::read_params(
       "SELECT {}, {} FROM {} WHERE model_id = ? AND timestamp >= ? AND timestamp < ? ORDER BY {}",
       column_list(param_columns::kKeyColumns), column_list(param_columns::kStateColumns),
       param_columns::kTable, column_list(param_columns::kKeyColumns));
-  SqliteConnections::Reader reader = connections_.reader();
-  SqliteStatement& select = reader->prepare_cached(model ? kModelSql : kSql);
+  SqliteStatement& select = db.prepare_cached(model ? kModelSql : kSql);
   int i = 1;
   if (model) select.bind_text(i++, *model);
   select.bind_text(i++, format_rfc3339_micros(start_us));

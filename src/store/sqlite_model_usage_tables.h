@@ -41,6 +41,14 @@ class SqliteModelUsageTables {
                                         bool sketches) const;
   std::vector<ModelParamRow> read_params(int64_t start_us, int64_t end_us,
                                          const std::optional<std::string>& model) const;
+  // The same reads on `db` (a reader, in the caller's snapshot).
+  static std::vector<ModelUsageRow> read_usage_on(SqliteDatabase& db, int64_t start_us,
+                                                  int64_t end_us,
+                                                  const std::optional<std::string>& model,
+                                                  bool sketches);
+  static std::vector<ModelParamRow> read_params_on(SqliteDatabase& db, int64_t start_us,
+                                                   int64_t end_us,
+                                                   const std::optional<std::string>& model);
   void scan_uses(
       int64_t start_us, int64_t end_us,
       const std::function<void(int64_t timestamp_us, std::span<const ModelUse> uses)>& visit) const;

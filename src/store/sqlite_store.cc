@@ -193,6 +193,11 @@ std::vector<ModelUsageRow> SqliteStore::read_model_usage(int64_t start_us, int64
   return generation().model_usage().read_usage(start_us, end_us, model, sketches);
 }
 
+ModelSpans SqliteStore::read_model_spans(int64_t start_us, int64_t end_us,
+                                         std::span<const int64_t> cuts) const {
+  return generation().read_model_spans(start_us, end_us, cuts);
+}
+
 std::vector<ModelParamRow> SqliteStore::read_model_params(
     int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const {
   return generation().model_usage().read_params(start_us, end_us, model);
@@ -225,5 +230,9 @@ void SqliteStore::scan_model_events(int64_t start_us, int64_t end_us,
 }
 
 RollupCache::Stats SqliteStore::rollup_cache_stats() const { return rollup_cache_->stats(); }
+
+ModelSpanCache::Stats SqliteStore::model_span_cache_stats() const {
+  return generation().model_span_cache_stats();
+}
 
 }  // namespace genalytics

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "rollup/dimension_cap.h"
+#include "store/model_span_cache.h"
 #include "store/rollup_cache.h"
 #include "store/sqlite.h"
 #include "store/sqlite_checkpointer.h"
@@ -34,7 +35,8 @@ class SqliteModelTables;
 class SqliteRouteTables;
 
 struct SqliteStoreOptions {
-  // Memory for decoded rollup rows (store/rollup_cache.h); 0 disables it.
+  // Memory for decoded rollup rows (store/rollup_cache.h), and as much again
+  // for decoded model spans (store/model_span_cache.h); 0 disables both.
   size_t rollup_cache_bytes = size_t{256} << 20;
   // WAL pages (4 KiB) that start a checkpoint, run on a thread of its own
   // (store/sqlite_checkpointer.h).
@@ -77,6 +79,8 @@ class SqliteStore final : public Store {
                                               bool sketches) const override;
   std::vector<ModelParamRow> read_model_params(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
+  ModelSpans read_model_spans(int64_t start_us, int64_t end_us,
+                              std::span<const int64_t> cuts) const override;
   std::vector<ModelLifecycleRow> read_model_lifecycle(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const override;
   std::vector<ModelRecord> read_models() const override;
@@ -93,6 +97,7 @@ class SqliteStore final : public Store {
 
   const std::string& path() const;
   RollupCache::Stats rollup_cache_stats() const;
+  ModelSpanCache::Stats model_span_cache_stats() const;
   uint64_t wal_checkpoints() const { return checkpointer_->checkpoints(); }
 
   // The schema version this build writes (PRAGMA user_version): 1 the

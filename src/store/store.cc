@@ -4,6 +4,8 @@
 #include <ostream>
 #include <unordered_map>
 
+#include "store/model_span_cache.h"
+
 namespace genalytics {
 
 const char* to_string(StoreFailure failure) {
@@ -40,6 +42,16 @@ std::vector<Store::UrlCount> Store::most_requested_urls(
                     });
   ranked.resize(keep);
   return ranked;
+}
+
+ModelSpans Store::read_model_spans(int64_t start_us, int64_t end_us,
+                                   std::span<const int64_t> cuts) const {
+  const std::vector<ModelSpanKey> keys = model_span_keys(start_us, end_us, cuts);
+  if (keys.empty()) return {};
+  const int64_t first = keys.front().start_us;
+  const int64_t last = keys.back().end_us();
+  return build_model_spans(keys, read_model_usage(first, last, std::nullopt, true),
+                           read_model_params(first, last, std::nullopt));
 }
 
 }  // namespace genalytics

@@ -22,10 +22,12 @@
 // A store whose list lacks a kind of EventKinds does not compile.
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -34,9 +36,9 @@
 
 #include "event/event_batch.h"
 #include "event/generation_event.h"
-#include "event/route_event.h"
 #include "event/model_event.h"
 #include "event/model_uses.h"
+#include "event/route_event.h"
 #include "rollup/model_rollup.h"
 #include "rollup/rollup_bucket.h"
 #include "rollup/route_rollup.h"
@@ -66,8 +68,7 @@ std::ostream& operator<<(std::ostream& out, StoreFailure failure);
 // kUnavailable (pipeline/stream_worker.h).
 class StoreError : public std::runtime_error {
  public:
-  explicit StoreError(const std::string& message,
-                      StoreFailure failure = StoreFailure::kUnavailable)
+  explicit StoreError(const std::string& message, StoreFailure failure = StoreFailure::kUnavailable)
       : std::runtime_error(message), failure_(failure) {}
   StoreFailure failure() const { return failure_; }
   bool retryable() const { return failure_ == StoreFailure::kUnavailable; }
@@ -83,8 +84,8 @@ struct RollupRow {
 
 // Which expensive parts of rollup rows a reader needs.
 struct RollupColumns {
-  bool durations = true;       // the DDSketch
-  bool users = true;           // the HyperLogLog
+  bool durations = true;  // the DDSketch
+  bool users = true;      // the HyperLogLog
   bool sample_messages = false;
 };
 
@@ -108,18 +109,43 @@ struct ModelLifecycleRow {
   ModelLifecycleBucket bucket;
 };
 
+// One parameter value of a model merged over a span's hours.
+struct ModelParamTotal {
+  std::string key;
+  std::string value;
+  ModelParamBucket bucket;
+  bool operator==(const ModelParamTotal&) const = default;
+};
+
+// A model's usage and parameter rollups merged over `hours` consecutive
+// hours (1 to 24) of one UTC day from `start_us` (Store::read_model_spans).
+struct ModelSpan {
+  int64_t start_us = 0;
+  int hours = 0;
+  std::string model_id;
+  ModelUsageBucket usage;                 // merged over the hours
+  std::array<int64_t, 24> hourly_uses{};  // [i]: uses in hour start_us + i hours
+  std::vector<ModelParamTotal> params;    // merged over the hours, by (key, value)
+  bool operator==(const ModelSpan&) const = default;
+};
+
+// The spans of a window, each element one piece of it (every model's span
+// of those hours, by model_id), pieces in time order. Immutable, and shared
+// with the store's cache: holding it costs no copy.
+using ModelSpans = std::vector<std::shared_ptr<const std::vector<ModelSpan>>>;
+
 // One model of the inventory (model_inventory): known from any event naming
 // it, from a registration (PUT /api/v1/models/{id}) or from a folder scan.
 struct ModelRecord {
   std::string model_id;
   std::optional<std::string> model_kind;  // one of kModelKinds (event/model_event.h)
   std::optional<std::string> base_model;
-  std::optional<std::string> path;        // registrations and scans only
+  std::optional<std::string> path;  // registrations and scans only
   std::optional<int64_t> size_bytes;
-  std::optional<int64_t> first_seen_us;   // earliest event, registration or file mtime
-  std::optional<int64_t> last_used_us;    // latest generation request naming it
-  std::optional<int64_t> last_event_us;   // latest model event naming it
-  std::optional<int64_t> registered_us;   // latest registration or scan
+  std::optional<int64_t> first_seen_us;  // earliest event, registration or file mtime
+  std::optional<int64_t> last_used_us;   // latest generation request naming it
+  std::optional<int64_t> last_event_us;  // latest model event naming it
+  std::optional<int64_t> registered_us;  // latest registration or scan
   bool operator==(const ModelRecord&) const = default;
 };
 
@@ -135,12 +161,12 @@ struct ModelWorkerState {
 
 // What a store holds, for pipeline monitoring.
 struct StoreStatus {
-  int64_t events = 0;            // rows in generation_events
-  bool events_exact = true;      // false: a statistics-based estimate
-  std::optional<int64_t> last_event_us;        // newest event timestamp
-  std::optional<int64_t> last_rollup_update_us;  // newest write to the hourly rollup
-  std::optional<int64_t> last_hour_rolled_up_us; // newest hour with a rollup row
-  int64_t hourly_rows = 0;       // rows in generation_metrics_hourly
+  int64_t events = 0;                             // rows in generation_events
+  bool events_exact = true;                       // false: a statistics-based estimate
+  std::optional<int64_t> last_event_us;           // newest event timestamp
+  std::optional<int64_t> last_rollup_update_us;   // newest write to the hourly rollup
+  std::optional<int64_t> last_hour_rolled_up_us;  // newest hour with a rollup row
+  int64_t hourly_rows = 0;                        // rows in generation_metrics_hourly
 };
 
 class Store {
@@ -168,8 +194,7 @@ class Store {
 
   // The rollup rows of `dimension` for hours in [start_us, end_us), ordered by
   // hour then value; only rows of `value` when given. Thread-safe.
-  virtual std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us,
-                                              int64_t end_us,
+  virtual std::vector<RollupRow> read_rollups(Dimension dimension, int64_t start_us, int64_t end_us,
                                               const std::optional<std::string>& value,
                                               const RollupColumns& columns) const = 0;
 
@@ -239,6 +264,16 @@ class Store {
   // Thread-safe.
   virtual std::vector<ModelParamRow> read_model_params(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const = 0;
+  // The model usage and param rollups of the hours in [start_us, end_us),
+  // merged per model over pieces of the window that never cross a UTC day
+  // boundary or a time in `cuts`: each whole UTC day of the window is one
+  // piece, every other hour a piece of its own (model_span_keys in
+  // store/model_span_cache.h), so that a window moving by the hour shares
+  // its days with the last one. The stores answer from a cache of decoded
+  // spans kept as fresh as the rollup cache (store/model_span_cache.h);
+  // this default reads and merges the rows. Thread-safe.
+  virtual ModelSpans read_model_spans(int64_t start_us, int64_t end_us,
+                                      std::span<const int64_t> cuts) const;
   // The model_lifecycle_hourly rows, ordered by hour then model_id.
   // Thread-safe.
   virtual std::vector<ModelLifecycleRow> read_model_lifecycle(

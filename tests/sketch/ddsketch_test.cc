@@ -182,6 +182,39 @@ TEST(DDSketchTest, EqualityIgnoresBinAllocation) {
   EXPECT_NE(DDSketch(0.02), DDSketch());
 }
 
+TEST(DDSketchTest, CompactKeepsTheSketchInItsOccupiedBinsOnly) {
+  // Descending adds grow the bins downward, leaving spare room each time.
+  DDSketch grown;
+  for (int i = 1000; i >= 10; --i) grown.add(i, 2);
+  grown.add(0);
+  const DDSketch before = grown;
+  grown.compact();
+  EXPECT_EQ(grown, before);
+  EXPECT_EQ(grown.serialize(), before.serialize());
+  EXPECT_LT(grown.heap_bytes(), before.heap_bytes());
+  for (double q : {0.0, 0.01, 0.5, 0.99, 1.0}) EXPECT_EQ(grown.quantile(q), before.quantile(q)) << q;
+  // Still a sketch like any other: it grows again and merges both ways.
+  grown.add(5000);
+  DDSketch merged;
+  merged.merge(grown);
+  merged.merge(before);
+  DDSketch expected = before;
+  expected.merge(before);
+  expected.add(5000);
+  EXPECT_EQ(merged, expected);
+  // Empty, or only zeros: no bins at all.
+  DDSketch zeros;
+  zeros.add(0, 3);
+  zeros.compact();
+  EXPECT_EQ(zeros.heap_bytes(), 0u);
+  EXPECT_EQ(zeros.quantile(0.5), 0.0);
+  DDSketch empty;
+  empty.compact();
+  EXPECT_TRUE(empty.empty());
+  empty.add(7);
+  EXPECT_NEAR(*empty.quantile(0.5), 7, 7 * DDSketch::kDefaultRelativeAccuracy);
+}
+
 TEST(DDSketchTest, ExtremeFiniteValuesStayWithinAccuracy) {
   const std::vector<double> values = {DDSketch::kMinIndexable, 1.0, 1e300,
                                       std::numeric_limits<double>::max()};

@@ -18,6 +18,7 @@
 #include "rollup/dimension_cap.h"
 #include "rollup/model_rollup.h"
 #include "store/model_rollup_columns.h"
+#include "store/model_span_cache.h"
 #include "store/store_suite.h"
 #include "testing/events.h"
 #include "testing/temp_dir.h"
@@ -692,6 +693,73 @@ TEST_P(StoreSuite, GenerationEventsNeverCreateLifecycleRows) {
   const auto models = store->read_models();
   EXPECT_FALSE(models.empty());
   for (const ModelRecord& r : models) EXPECT_EQ(r.last_event_us, std::nullopt) << r.model_id;
+}
+
+// The sample's generations spread over three UTC days (kBase - 36 h to
+// kBase + 36 h), `shift` hours later still.
+std::vector<GenerationEvent> generations_over_days(int shift) {
+  std::vector<GenerationEvent> events = sample_generation_events();
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i].event_id = random_uuid();
+    events[i].timestamp_us += (static_cast<int64_t>(i / 5 % 12) - 6 + shift) * 6 * kMicrosPerHour;
+  }
+  return events;
+}
+
+// What Store::read_model_spans must return: the exact rows of `events`
+// merged into the pieces.
+ModelSpans expected_spans(const std::vector<GenerationEvent>& events, int64_t start, int64_t end,
+                          std::span<const int64_t> cuts) {
+  const ModelUsageDelta want = usage_of(events);
+  std::vector<ModelUsageRow> usage;
+  for (const auto& [key, bucket] : want.usage()) usage.push_back({key, bucket});
+  std::vector<ModelParamRow> params;
+  for (const auto& [key, bucket] : want.params()) params.push_back({key, bucket});
+  return build_model_spans(model_span_keys(start, end, cuts), usage, params);
+}
+
+void expect_same_spans(const ModelSpans& actual, const ModelSpans& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    ASSERT_EQ(actual[i]->size(), expected[i]->size()) << "piece " << i;
+    for (size_t j = 0; j < actual[i]->size(); ++j) {
+      EXPECT_TRUE((*actual[i])[j] == (*expected[i])[j])
+          << "piece " << i << " model " << (*expected[i])[j].model_id;
+    }
+  }
+}
+
+TEST_P(StoreSuite, ModelSpansAreTheRowsMergedAndFollowEveryWrite) {
+  TempDir dir;
+  auto store = GetParam().open(dir.path());
+  const int64_t start = kBase - 2 * kMicrosPerDay, end = kBase + 2 * kMicrosPerDay;
+  const int64_t cuts[] = {kBase + 5 * kMicrosPerHour};
+  std::vector<GenerationEvent> events = generations_over_days(0);
+  write_in_batches(*store, events, 50);
+  const ModelSpans first = store->read_model_spans(start, end, cuts);
+  ASSERT_EQ(first.size(), 2u + 24 + 1);  // days -2 and -1, day 0's hours (cut), day 1
+  expect_same_spans(first, expected_spans(events, start, end, cuts));
+  // Again (from memory where the store caches), and a window moved by an hour.
+  expect_same_spans(store->read_model_spans(start, end, cuts), first);
+  expect_same_spans(store->read_model_spans(start + kMicrosPerHour, end, cuts),
+                    expected_spans(events, start + kMicrosPerHour, end, cuts));
+
+  // More generations in the same days, through this store ...
+  const std::vector<GenerationEvent> later = generations_over_days(1);
+  write_in_batches(*store, later, 70);
+  events.insert(events.end(), later.begin(), later.end());
+  expect_same_spans(store->read_model_spans(start, end, cuts),
+                    expected_spans(events, start, end, cuts));
+  // ... and through another opened on the same data, as another process.
+  {
+    auto other = GetParam().open(dir.path());
+    const std::vector<GenerationEvent> elsewhere = generations_over_days(-1);
+    write_in_batches(*other, elsewhere, 90);
+    events.insert(events.end(), elsewhere.begin(), elsewhere.end());
+  }
+  expect_same_spans(store->read_model_spans(start, end, cuts),
+                    expected_spans(events, start, end, cuts));
+  EXPECT_TRUE(store->read_model_spans(start, start, cuts).empty());
 }
 
 }  // namespace
