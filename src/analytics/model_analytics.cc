@@ -119,9 +119,6 @@ struct ModelAnalytics::Fleet {
 
 namespace {
 
-// The UTC hour of day of `us`, 0 to 23 (before 1970 too).
-int64_t hour_of_day_of(int64_t us) { return (floor_hour(us) - floor_day(us)) / kMicrosPerHour; }
-
 // Where the window's "last regression_recent_days" start: the spans are cut
 // there, so that each lies on one side.
 int64_t recent_start(const TimeWindow& window, const ModelAnalyticsConfig& config) {
@@ -139,13 +136,13 @@ void add_usage(const TimeWindow& window, std::span<const ModelSpan* const> spans
 
   ModelUsageBucket recent_usage;
   ModelUsageBucket earlier_usage;
-  std::array<int64_t, 24> hour_of_day{};
+  std::array<int64_t, 24> hour_of_day_uses{};
   for (const ModelSpan* span : spans) {
     (span->start_us >= recent ? recent_usage : earlier_usage).merge(span->usage);
     // A span's hours are consecutive within one UTC day: its first hour's
     // day, hour of week and hour of day, then one more per hour.
     const int first_of_week = hour_of_week(span->start_us);
-    const auto first_of_day = static_cast<int>(hour_of_day_of(span->start_us));
+    const int first_of_day = hour_of_day(span->start_us);
     for (int i = 0; i < span->hours; ++i) {
       const int64_t uses = span->hourly_uses[static_cast<size_t>(i)];
       if (uses == 0) continue;
@@ -153,7 +150,7 @@ void add_usage(const TimeWindow& window, std::span<const ModelSpan* const> spans
       const int64_t day = (hour - window.start_us) / kMicrosPerDay;
       if (day >= 0 && day < days) stats->daily_uses[static_cast<size_t>(day)] += uses;
       stats->hour_of_week_uses[static_cast<size_t>((first_of_week + i) % kHoursPerWeek)] += uses;
-      hour_of_day[static_cast<size_t>(first_of_day + i)] += uses;
+      hour_of_day_uses[static_cast<size_t>(first_of_day + i)] += uses;
     }
   }
   ModelUsageBucket total = recent_usage;
@@ -165,10 +162,10 @@ void add_usage(const TimeWindow& window, std::span<const ModelSpan* const> spans
 
   std::vector<int> hours;
   for (int h = 0; h < 24; ++h) {
-    if (hour_of_day[static_cast<size_t>(h)] > 0) hours.push_back(h);
+    if (hour_of_day_uses[static_cast<size_t>(h)] > 0) hours.push_back(h);
   }
   std::stable_sort(hours.begin(), hours.end(), [&](int a, int b) {
-    return hour_of_day[static_cast<size_t>(a)] > hour_of_day[static_cast<size_t>(b)];
+    return hour_of_day_uses[static_cast<size_t>(a)] > hour_of_day_uses[static_cast<size_t>(b)];
   });
   if (hours.size() > 3) hours.resize(3);
   stats->peak_hours = std::move(hours);
@@ -476,10 +473,9 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
           usage_reason = true;
         }
       } else if (s.uses == 0) {
-        r.reasons.push_back(
-            s.first_seen_us ? fmt::format("never used since first seen on {}",
-                                          format_rfc3339_seconds(*s.first_seen_us).substr(0, 10))
-                            : std::string("never used"));
+        r.reasons.push_back(s.first_seen_us ? fmt::format("never used since first seen on {}",
+                                                          format_date(*s.first_seen_us))
+                                            : std::string("never used"));
         usage_reason = true;
       }
       if (s.uses_per_day < config_.cleanup_min_uses_per_day) {

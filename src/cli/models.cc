@@ -51,7 +51,7 @@ std::string size_text(const std::optional<int64_t>& bytes) {
 }
 
 std::string date_text(const std::optional<int64_t>& us) {
-  return us ? format_rfc3339_seconds(*us).substr(0, 10) : std::string("never");
+  return us ? format_date(*us) : std::string("never");
 }
 
 std::string trend_text(const Trend& trend) {

@@ -45,45 +45,46 @@ ModelSpans build_model_spans(std::span<const ModelSpanKey> keys,
     // Rows of earlier hours belong to no key.
     while (usage_row != usage.end() && usage_row->key.hour_us < key.start_us) ++usage_row;
     while (param_row != params.end() && param_row->key.hour_us < key.start_us) ++param_row;
-    // Keyed by views of the rows' strings, which outlive the maps.
-    std::map<std::string_view, ModelSpan> spans;
-    std::map<std::string_view,
-             std::map<std::pair<std::string_view, std::string_view>, ModelParamBucket>>
-        span_params;
-    auto span_of = [&](const std::string& model_id) -> ModelSpan& {
+    // A span and its params by (key, value), keyed by views of the rows'
+    // strings, which outlive the maps.
+    struct Building {
+      ModelSpan span;
+      std::map<std::pair<std::string_view, std::string_view>, ModelParamBucket> params;
+    };
+    std::map<std::string_view, Building> spans;
+    auto span_of = [&](const std::string& model_id) -> Building& {
       auto [it, inserted] = spans.try_emplace(model_id);
       if (inserted) {
-        it->second.start_us = key.start_us;
-        it->second.hours = key.hours;
-        it->second.model_id = model_id;
+        it->second.span.start_us = key.start_us;
+        it->second.span.hours = key.hours;
+        it->second.span.model_id = model_id;
       }
       return it->second;
     };
     // Rows out of order (before the key) are skipped, as rows between keys.
     for (; usage_row != usage.end() && usage_row->key.hour_us < key.end_us(); ++usage_row) {
       if (usage_row->key.hour_us < key.start_us) continue;
-      ModelSpan& span = span_of(usage_row->key.model_id);
+      ModelSpan& span = span_of(usage_row->key.model_id).span;
       span.usage.merge(usage_row->bucket);
       span.hourly_uses[static_cast<size_t>((usage_row->key.hour_us - key.start_us) /
                                            kMicrosPerHour)] += usage_row->bucket.uses;
     }
     for (; param_row != params.end() && param_row->key.hour_us < key.end_us(); ++param_row) {
       if (param_row->key.hour_us < key.start_us) continue;
-      span_of(param_row->key.model_id);
-      span_params[param_row->key.model_id][{param_row->key.key, param_row->key.value}].merge(
-          param_row->bucket);
+      span_of(param_row->key.model_id)
+          .params[{param_row->key.key, param_row->key.value}]
+          .merge(param_row->bucket);
     }
     auto piece = std::make_shared<std::vector<ModelSpan>>();
     piece->reserve(spans.size());
-    for (auto& [model_id, span] : spans) {
+    for (auto& [model_id, building] : spans) {
+      ModelSpan& span = building.span;
       // Pieces are kept and merged many times: compact their sketches.
       span.usage.generation_times.compact();
       span.usage.gpu_memory.compact();
-      if (auto found = span_params.find(model_id); found != span_params.end()) {
-        span.params.reserve(found->second.size());
-        for (const auto& [param, bucket] : found->second) {
-          span.params.push_back({std::string(param.first), std::string(param.second), bucket});
-        }
+      span.params.reserve(building.params.size());
+      for (const auto& [param, bucket] : building.params) {
+        span.params.push_back({std::string(param.first), std::string(param.second), bucket});
       }
       piece->push_back(std::move(span));
     }
@@ -93,12 +94,12 @@ ModelSpans build_model_spans(std::span<const ModelSpanKey> keys,
 }
 
 ModelSpanCache::ModelSpanCache(size_t capacity_bytes, RollupCache& freshness)
-    : capacity_bytes_(capacity_bytes), freshness_(freshness) {}
+    : capacity_bytes_(capacity_bytes), freshness_(freshness), pieces_(capacity_bytes) {}
 
 size_t ModelSpanCache::estimate_bytes(const std::vector<ModelSpan>& spans) {
-  // The map slot, the LRU node and the vector header, then each span's heap.
+  // The bookkeeping, then each span's heap.
   size_t bytes =
-      sizeof(Slot) + sizeof(ModelSpanKey) * 2 + 64 + spans.capacity() * sizeof(ModelSpan);
+      LruByteMap<ModelSpanKey, Piece>::kEntryOverhead + spans.capacity() * sizeof(ModelSpan);
   for (const ModelSpan& span : spans) {
     bytes += span.model_id.capacity() + span.usage.generation_times.heap_bytes() +
              span.usage.gpu_memory.heap_bytes() + span.params.capacity() * sizeof(ModelParamTotal);
@@ -173,45 +174,31 @@ ModelSpans ModelSpanCache::read(int64_t start_us, int64_t end_us, std::span<cons
 }
 
 ModelSpanCache::Entry ModelSpanCache::find(const ModelSpanKey& key) {
-  auto it = slots_.find(key);
-  if (it == slots_.end()) return nullptr;
-  if (!freshness_.unchanged_since(Dimension::kAll, key.start_us, key.end_us(), it->second.seq)) {
-    erase(it);
+  Piece* piece = pieces_.find(key);
+  if (piece == nullptr) return nullptr;
+  if (!freshness_.unchanged_since(Dimension::kAll, key.start_us, key.end_us(), piece->seq)) {
+    pieces_.erase(key);
     return nullptr;
   }
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
-  return it->second.spans;
+  return piece->spans;
 }
 
 void ModelSpanCache::insert(const ModelSpanKey& key, uint64_t seq, Entry spans, size_t bytes) {
-  if (capacity_bytes_ == 0 || bytes > capacity_bytes_) return;
+  if (capacity_bytes_ == 0) return;
   // A write after the snapshot already changed these hours: not worth keeping.
   if (!freshness_.unchanged_since(Dimension::kAll, key.start_us, key.end_us(), seq)) return;
   MutexLock lock(mutex_);
-  if (auto existing = slots_.find(key); existing != slots_.end()) {
-    if (existing->second.seq >= seq) return;  // another reader's, as new or newer
-    erase(existing);
-  }
-  while (bytes_ + bytes > capacity_bytes_ && !lru_.empty()) {
-    erase(slots_.find(lru_.back()));
-    ++stats_.evictions;
-  }
-  lru_.push_front(key);
-  slots_.emplace(key, Slot{std::move(spans), seq, bytes, lru_.begin()});
-  bytes_ += bytes;
-}
-
-void ModelSpanCache::erase(std::map<ModelSpanKey, Slot>::iterator it) {
-  bytes_ -= it->second.bytes;
-  lru_.erase(it->second.lru);
-  slots_.erase(it);
+  // Another reader's, as new or newer, stays.
+  if (const Piece* existing = pieces_.find(key); existing != nullptr && existing->seq >= seq)
+    return;
+  stats_.evictions += pieces_.put(key, Piece{std::move(spans), seq}, bytes);
 }
 
 ModelSpanCache::Stats ModelSpanCache::stats() const {
   MutexLock lock(mutex_);
   Stats stats = stats_;
-  stats.entries = slots_.size();
-  stats.bytes = bytes_;
+  stats.entries = pieces_.size();
+  stats.bytes = pieces_.bytes();
   return stats;
 }
 

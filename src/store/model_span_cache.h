@@ -27,7 +27,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <span>
@@ -35,6 +34,7 @@
 
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "store/lru_byte_map.h"
 #include "store/rollup_cache.h"
 #include "store/store.h"
 
@@ -109,11 +109,9 @@ class ModelSpanCache {
 
  private:
   using Entry = std::shared_ptr<const std::vector<ModelSpan>>;
-  struct Slot {
+  struct Piece {
     Entry spans;
     uint64_t seq = 0;  // the write sequence number its snapshot saw
-    size_t bytes = 0;
-    std::list<ModelSpanKey>::iterator lru;  // position in lru_
   };
 
   // The fresh entry of `key`, or null (a stale one is dropped).
@@ -121,14 +119,11 @@ class ModelSpanCache {
   // Offers `spans` (estimate_bytes: `bytes`), read in a snapshot that saw
   // write `seq`.
   void insert(const ModelSpanKey& key, uint64_t seq, Entry spans, size_t bytes);
-  void erase(std::map<ModelSpanKey, Slot>::iterator it) REQUIRES(mutex_);
 
   const size_t capacity_bytes_;
   RollupCache& freshness_;
   mutable Mutex mutex_;
-  std::map<ModelSpanKey, Slot> slots_ GUARDED_BY(mutex_);
-  std::list<ModelSpanKey> lru_ GUARDED_BY(mutex_);  // front: most recent
-  size_t bytes_ GUARDED_BY(mutex_) = 0;
+  LruByteMap<ModelSpanKey, Piece> pieces_ GUARDED_BY(mutex_);
   Stats stats_ GUARDED_BY(mutex_);
 };
 

@@ -2,11 +2,12 @@
 
 namespace genalytics {
 
-RollupCache::RollupCache(size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {}
+RollupCache::RollupCache(size_t capacity_bytes)
+    : capacity_bytes_(capacity_bytes), entries_(capacity_bytes) {}
 
 size_t RollupCache::estimate_bytes(const Rows& rows) {
-  // The map slot, the LRU node and the vector header, then each row's heap.
-  size_t bytes = sizeof(Slot) + sizeof(Key) * 2 + 64 + rows.capacity() * sizeof(RollupRow);
+  // The bookkeeping, then each row's heap.
+  size_t bytes = LruByteMap<Key, Entry>::kEntryOverhead + rows.capacity() * sizeof(RollupRow);
   for (const RollupRow& row : rows) {
     bytes += row.key.value.capacity() + row.bucket.durations.heap_bytes() +
              row.bucket.users.heap_bytes();
@@ -69,7 +70,7 @@ void RollupCache::observe(uint64_t seq) {
     return;
   }
   // A write we were not told about: anything cached may predate it.
-  clear();
+  entries_.clear();
   ++stats_.resets;
   floor_seq_ = seq;
   known_seq_ = seq;
@@ -89,14 +90,11 @@ void RollupCache::lookup(Dimension dimension, int64_t start_us, int64_t end_us, 
   }
   MutexLock lock(mutex_);
   observe(seq);
-  auto it = slots_.lower_bound(Key{dimension, start_us});
-  for (; it != slots_.end() && it->first.dimension == dimension && it->first.hour_us < end_us;
-       ++it) {
-    const auto index = static_cast<size_t>((it->first.hour_us - start_us) / kMicrosPerHour);
-    if ((it->first.hour_us - start_us) % kMicrosPerHour != 0) continue;
-    (*entries)[index] = it->second.rows;
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-  }
+  entries_.visit_range(
+      Key{dimension, start_us}, Key{dimension, end_us}, [&](const Key& key, const Entry& rows) {
+        if ((key.hour_us - start_us) % kMicrosPerHour != 0) return;
+        (*entries)[static_cast<size_t>((key.hour_us - start_us) / kMicrosPerHour)] = rows;
+      });
   for (const Entry& entry : *entries) {
     if (entry) {
       ++stats_.hits;
@@ -114,20 +112,13 @@ void RollupCache::insert(const Key& key, uint64_t seq, Entry rows) {
   observe(seq);
   if (seq < floor_seq_) return;
   if (auto last = last_write_.find(key); last != last_write_.end() && last->second > seq) return;
-  if (auto existing = slots_.find(key); existing != slots_.end()) erase(existing);
-  while (bytes_ + bytes > capacity_bytes_ && !lru_.empty()) {
-    erase(slots_.find(lru_.back()));
-    ++stats_.evictions;
-  }
-  lru_.push_front(key);
-  slots_.emplace(key, Slot{std::move(rows), bytes, lru_.begin()});
-  bytes_ += bytes;
+  stats_.evictions += entries_.put(key, std::move(rows), bytes);
 }
 
 void RollupCache::invalidate(uint64_t seq, std::span<const Key> keys) {
   MutexLock lock(mutex_);
   for (const Key& key : keys) {
-    if (auto it = slots_.find(key); it != slots_.end()) erase(it);
+    entries_.erase(key);
     uint64_t& last = last_write_[key];
     last = std::max(last, seq);
   }
@@ -137,7 +128,7 @@ void RollupCache::invalidate(uint64_t seq, std::span<const Key> keys) {
   if (last_write_.size() > kMaxTrackedKeys) {
     // Forget the oldest writes: refuse everything read before the ones we
     // know of, which a reset also does.
-    clear();
+    entries_.clear();
     ++stats_.resets;
     floor_seq_ = std::max(floor_seq_, known_seq_);
     const uint64_t floor = floor_seq_;
@@ -170,21 +161,9 @@ uint64_t RollupCache::known_seq() const {
 RollupCache::Stats RollupCache::stats() const {
   MutexLock lock(mutex_);
   Stats stats = stats_;
-  stats.entries = slots_.size();
-  stats.bytes = bytes_;
+  stats.entries = entries_.size();
+  stats.bytes = entries_.bytes();
   return stats;
-}
-
-void RollupCache::erase(std::map<Key, Slot>::iterator it) {
-  bytes_ -= it->second.bytes;
-  lru_.erase(it->second.lru);
-  slots_.erase(it);
-}
-
-void RollupCache::clear() {
-  slots_.clear();
-  lru_.clear();
-  bytes_ = 0;
 }
 
 }  // namespace genalytics

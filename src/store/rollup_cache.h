@@ -31,7 +31,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -45,6 +44,7 @@
 #include "base/thread_annotations.h"
 #include "event/time.h"
 #include "rollup/rollup_bucket.h"
+#include "store/lru_byte_map.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -62,12 +62,12 @@ class RollupCache {
   };
 
   struct Stats {
-    uint64_t hits = 0;        // hours answered from memory
-    uint64_t misses = 0;      // hours that had to be read
-    uint64_t evictions = 0;   // entries dropped for space
-    uint64_t resets = 0;      // times everything was dropped for an unknown write
+    uint64_t hits = 0;       // hours answered from memory
+    uint64_t misses = 0;     // hours that had to be read
+    uint64_t evictions = 0;  // entries dropped for space
+    uint64_t resets = 0;     // times everything was dropped for an unknown write
     size_t entries = 0;
-    size_t bytes = 0;         // estimated
+    size_t bytes = 0;  // estimated
   };
 
   // Windows longer than this are read, not cached (a lookup allocates per hour).
@@ -154,21 +154,11 @@ class RollupCache {
   static size_t estimate_bytes(const Rows& rows);
 
  private:
-  struct Slot {
-    Entry rows;
-    size_t bytes = 0;
-    std::list<Key>::iterator lru;  // position in lru_
-  };
-
   void observe(uint64_t seq) REQUIRES(mutex_);
-  void erase(std::map<Key, Slot>::iterator it) REQUIRES(mutex_);
-  void clear() REQUIRES(mutex_);
 
   const size_t capacity_bytes_;
   mutable Mutex mutex_;
-  std::map<Key, Slot> slots_ GUARDED_BY(mutex_);
-  std::list<Key> lru_ GUARDED_BY(mutex_);  // front: most recent
-  size_t bytes_ GUARDED_BY(mutex_) = 0;
+  LruByteMap<Key, Entry> entries_ GUARDED_BY(mutex_);
   // Every write up to known_seq_ has been accounted for (invalidated or
   // answered by a reset).
   uint64_t known_seq_ GUARDED_BY(mutex_) = 0;
