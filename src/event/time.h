@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,10 @@ inline constexpr int64_t kMicrosPerDay = 24 * kMicrosPerHour;
 
 // The current wall-clock time.
 int64_t now_us();
+
+// Where a component reads "now": now_us in service, a fixed time in tests,
+// so that no test depends on the date or the hour it runs at.
+using TimeSource = std::function<int64_t()>;
 
 // Parses an RFC 3339 date-time ("2025-01-15T10:30:45.123Z", "...+02:00",
 // lowercase 't'/'z' and a space separator accepted). Fractions beyond

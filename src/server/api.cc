@@ -91,7 +91,8 @@ bool allows(ApiService::Route::Method method, http::verb verb) {
 }  // namespace
 
 ApiService::ApiService(Store& store, EventSink& sink, const PipelineMonitor* monitor,
-                       DecodeLimits limits, RouteApiOptions routes, ModelAnalyticsConfig models)
+                       DecodeLimits limits, RouteApiOptions routes, ModelAnalyticsConfig models,
+                       TimeSource clock)
     : store_(store),
       sink_(sink),
       monitor_(monitor),
@@ -100,7 +101,8 @@ ApiService::ApiService(Store& store, EventSink& sink, const PipelineMonitor* mon
       generation_(store),
       route_analytics_(store, routes_.normalization),
       planner_(store),
-      models_(store, std::move(models)) {
+      models_(store, std::move(models)),
+      clock_(std::move(clock)) {
   using enum Route::Method;
   constexpr std::optional<ApiRole> kOpen = std::nullopt;
   table_ = {
@@ -186,7 +188,7 @@ void ApiService::handle(HttpRequest& request, Responder respond) const {
     }
     QueryParams params;
     for (auto param : url->params()) params[param.key] = param.value;
-    const Call call{path, params, argument, now_us()};
+    const Call call{path, params, argument, clock_()};
     if (const auto* raw = std::get_if<ResponseHandler>(&route->handler)) {
       return respond((this->**raw)(call, version, keep_alive));
     }
@@ -343,7 +345,7 @@ HttpResponse ApiService::model_report(const Call& call, unsigned version, bool k
   response.set(http::field::content_type, "text/csv; charset=utf-8");
   response.set(http::field::content_disposition,
                "attachment; filename=\"model-report-" +
-                   format_rfc3339_seconds(call.now_us).substr(0, 10) + ".csv\"");
+                   format_date(call.now_us) + ".csv\"");
   response.keep_alive(keep_alive);
   response.body() = model_report_csv(usage, recommendations);
   response.prepare_payload();
@@ -394,7 +396,7 @@ void ApiService::register_model(HttpRequest& request, std::string_view model_id,
         throw InvalidArgument("size_bytes", "size_bytes must be a non-negative integer");
       }
     }
-    const ModelRecord record = registration_record(model_id, registration, now_us());
+    const ModelRecord record = registration_record(model_id, registration, clock_());
     store_.register_models(std::span(&record, 1));
     respond(json_response(http::status::ok, to_json(models_.find_model(record.model_id)), version,
                           keep_alive));
@@ -522,7 +524,7 @@ void ApiService::ingest(HttpRequest& request, std::string_view /*argument*/,
                         Responder respond) const {
   if (auto refused = refuse_media_type(request)) return respond(std::move(*refused));
   if (auto refused = refuse_when_full(sink_, request)) return respond(std::move(*refused));
-  auto decoded = Kind::decode_body(request.body(), is_ndjson(request), now_us(), decode_options_);
+  auto decoded = Kind::decode_body(request.body(), is_ndjson(request), clock_(), decode_options_);
   submit_and_answer(sink_, std::move(decoded.events), std::move(decoded.rejected), request.version(),
                     request.keep_alive(), std::move(respond));
 }

@@ -17,6 +17,7 @@
 #include "analytics/model_analytics.h"
 #include "analytics/route_analytics.h"
 #include "event/decode_limits.h"
+#include "event/time.h"
 #include "event/event_kind.h"
 #include "event/route_decoder.h"
 #include "live/pipeline_monitor.h"
@@ -67,9 +68,10 @@ class ApiService {
   // `store`, `sink` and `monitor` must outlive this object. Without a
   // monitor, /api/v1/analytics/pipeline answers 404. The store is written
   // only by model registrations (PUT /api/v1/models/{model_id}); events go
-  // through `sink`.
+  // through `sink`. `clock` is "now": the end of a window given in days, the
+  // time of an event sent without one, a registration's time.
   ApiService(Store& store, EventSink& sink, const PipelineMonitor* monitor, DecodeLimits limits,
-             RouteApiOptions routes, ModelAnalyticsConfig models = {});
+             RouteApiOptions routes, ModelAnalyticsConfig models = {}, TimeSource clock = now_us);
 
   // The HttpHandler: answers every request exactly once. Thread-safe.
   void handle(HttpRequest& request, Responder respond) const;
@@ -123,6 +125,7 @@ class ApiService {
   RouteAnalytics route_analytics_;
   CachePlanner planner_;
   ModelAnalytics models_;
+  TimeSource clock_;
   std::vector<Route> table_;
 };
 

@@ -56,7 +56,7 @@ AppServer::AppServer(const AppServerOptions& options) {
       store_.get(), redis, ns, group,
       workers_ ? workers_->workers() : std::vector<const StreamWorker*>{}, sink_.get());
   api_ = std::make_unique<ApiService>(*store_, *sink_, monitor_.get(), options.limits, options.routes,
-                                      options.models);
+                                      options.models, options.clock);
   authorizer_ = std::make_unique<Authorizer>(options.api_keys);
   // Keys are checked on the header, before a body is read or reserved.
   http_ = std::make_unique<HttpServer>(

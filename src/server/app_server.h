@@ -9,6 +9,7 @@
 #include <string>
 
 #include "event/decode_limits.h"
+#include "event/time.h"
 #include "live/live_metrics.h"
 #include "live/pipeline_monitor.h"
 #include "pipeline/batch_writer.h"
@@ -49,6 +50,8 @@ struct AppServerOptions {
   // Without keys, listening on an address other machines can reach is
   // refused unless this is set.
   bool insecure_no_auth = false;
+  // The API's "now" (server/api.h); tests fix it.
+  TimeSource clock = now_us;
 };
 
 class AppServer {

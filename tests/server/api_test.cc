@@ -20,6 +20,9 @@ using testing::http_post;
 using testing::raw_exchange;
 
 constexpr const char* kIngest = "/api/v1/events/generation";
+// The server's "now": mid-day, so "the last 7 days" touch 8 dates. On the
+// wall clock the window ended at midnight in the day's last hour.
+const int64_t kNow = *parse_rfc3339("2026-03-15T12:30:00Z");
 
 std::string event_json(const std::string& type, const std::string& extra = "") {
   static std::atomic<int> counter{0};
@@ -39,6 +42,7 @@ class ApiTest : public ::testing::Test {
     options.http.port = 0;
     options.http.body_limit = body_limit;
     options.writer.max_queued_events = max_queued;
+    options.clock = [] { return kNow; };
     server_.reset();
     server_ = std::make_unique<AppServer>(options);
   }
@@ -136,7 +140,7 @@ TEST_F(ApiTest, MillionRejectedEventsAnswerTheFirstHundredAndTheCount) {
 TEST_F(ApiTest, RetryWithoutEventIdIsADuplicate) {
   const std::string body = R"({"event_type":"completion",)"
                            R"("generation_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7",)"
-                           R"("timestamp":")" + format_rfc3339_seconds(now_us()) + R"(",)"
+                           R"("timestamp":")" + format_rfc3339_seconds(kNow) + R"(",)"
                            R"("success":false,"duration_ms":45230,"costs":{"compute":0.0031}})";
   auto first = http_post(port(), kIngest, body);
   ASSERT_EQ(first.status, 200) << first.body;

@@ -17,12 +17,16 @@ namespace {
 
 namespace http = boost::beast::http;
 
+// The API's "now": mid-day, so a window of one day touches two dates.
+const int64_t kNow = *parse_rfc3339("2026-03-15T12:30:00Z");
+
 class ModelApiTest : public ::testing::Test {
  protected:
   ModelApiTest()
       : store_(dir_.path()),
         writer_(&store_, BatchWriter::Options{}),
-        api_(store_, writer_, nullptr, DecodeLimits{}, RouteApiOptions{}) {}
+        api_(store_, writer_, nullptr, DecodeLimits{}, RouteApiOptions{}, ModelAnalyticsConfig{},
+             [] { return kNow; }) {}
   ~ModelApiTest() override { writer_.shutdown(); }
 
   // Sends a request and waits for its answer (ingest answers from the
