@@ -17,15 +17,14 @@ int64_t floor_div(int64_t a, int64_t b) {
 
 int sign(double x) { return (x > 0) - (x < 0); }
 
-// The median of `values` (reordered). REQUIRES: !values.empty().
+// The median of `values` (reordered): the mean of the middle two for an
+// even count. REQUIRES: !values.empty().
 double median_of(std::vector<double>& values) {
-  const size_t mid = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
-  const double upper = values[mid];
-  if (values.size() % 2 == 1) return upper;
-  const double lower =
-      *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
-  return (lower + upper) / 2;
+  const size_t upper = values.size() / 2;
+  const auto upper_it = values.begin() + static_cast<std::ptrdiff_t>(upper);
+  std::nth_element(values.begin(), upper_it, values.end());
+  if (values.size() % 2 == 1) return *upper_it;
+  return (*std::max_element(values.begin(), upper_it) + *upper_it) / 2;
 }
 
 }  // namespace
@@ -49,18 +48,69 @@ std::string_view to_string(TrendDirection direction) {
 }
 
 double theil_sen_slope(std::span<const double> series) {
+  return theil_sen_slope(series, kTheilSenSample, kTheilSenMargin);
+}
+
+double theil_sen_slope(std::span<const double> series, size_t sample_size, size_t margin) {
   const size_t n = series.size();
   if (n < 2) return 0;
+  const size_t pairs = n * (n - 1) / 2;
   // Each lag's reciprocal once: a multiplication per pair, not a division
   // (every model's 90-day series is 4,005 pairs).
   std::vector<double> inverse(n);
   for (size_t lag = 1; lag < n; ++lag) inverse[lag] = 1.0 / static_cast<double>(lag);
-  std::vector<double> slopes;
-  slopes.reserve(n * (n - 1) / 2);
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = i + 1; j < n; ++j) slopes.push_back((series[j] - series[i]) * inverse[j - i]);
+  auto all_slopes = [&] {
+    std::vector<double> slopes(pairs);
+    double* slope = slopes.data();
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = i + 1; j < n; ++j) *slope++ = (series[j] - series[i]) * inverse[j - i];
+    }
+    return slopes;
+  };
+  if (sample_size == 0 || margin >= sample_size / 2 || pairs < 8 * sample_size) {
+    std::vector<double> slopes = all_slopes();
+    return median_of(slopes);
   }
-  return median_of(slopes);
+  // Selecting among every slope costs several passes over them. Instead,
+  // the slopes of evenly spaced pairs give two values expected to bracket
+  // the median; one pass counts the slopes below the bracket and keeps
+  // those inside it, and the median is selected among those alone. When the
+  // bracket misses the middle ranks, every slope is selected from: the
+  // answer is always the exact median.
+  std::vector<double> sample(sample_size);
+  size_t row = 0;  // pair (row, row + 1) has index row_start
+  size_t row_start = 0;
+  for (size_t k = 0; k < sample_size; ++k) {
+    const size_t index = k * pairs / sample_size;
+    while (index >= row_start + (n - 1 - row)) row_start += n - 1 - row++;
+    const size_t j = row + 1 + (index - row_start);
+    sample[k] = (series[j] - series[row]) * inverse[j - row];
+  }
+  std::sort(sample.begin(), sample.end());
+  const double low = sample[sample_size / 2 - margin];
+  const double high = sample[sample_size / 2 + margin];
+  size_t below = 0;
+  size_t kept = 0;
+  std::vector<double> middle(pairs);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      const double slope = (series[j] - series[i]) * inverse[j - i];
+      below += slope < low;
+      middle[kept] = slope;
+      kept += slope >= low && slope <= high;
+    }
+  }
+  const size_t lower_rank = (pairs - 1) / 2;  // the middle two (one for an odd count)
+  const size_t upper_rank = pairs / 2;
+  if (below > lower_rank || below + kept <= upper_rank) {
+    std::vector<double> slopes = all_slopes();
+    return median_of(slopes);
+  }
+  middle.resize(kept);
+  const auto upper_it = middle.begin() + static_cast<std::ptrdiff_t>(upper_rank - below);
+  std::nth_element(middle.begin(), upper_it, middle.end());
+  if (lower_rank == upper_rank) return *upper_it;
+  return (*std::max_element(middle.begin(), upper_it) + *upper_it) / 2;
 }
 
 Trend mann_kendall_trend(std::span<const double> series, double alpha) {

@@ -5,6 +5,7 @@
 // profile. Pure functions of their arguments: no store, no clock.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -44,6 +45,16 @@ Trend mann_kendall_trend(std::span<const double> series, double alpha = 0.05);
 // Median of the pairwise slopes (x_j - x_i) / (j - i), i < j (x = index;
 // the mean of the middle two for an even count). 0 for fewer than 2 points.
 double theil_sen_slope(std::span<const double> series);
+
+// The same, exactly, found by way of `sample_size` evenly spaced pairs whose
+// slopes of ranks sample_size / 2 -+ margin are expected to bracket the
+// median: one pass keeps the slopes between them and the median is selected
+// among those; when they miss it, among all. theil_sen_slope uses 128 and 16
+// (about three standard deviations of the sample median's rank); tests make
+// the bracket miss with a small sample.
+inline constexpr size_t kTheilSenSample = 128;
+inline constexpr size_t kTheilSenMargin = 16;
+double theil_sen_slope(std::span<const double> series, size_t sample_size, size_t margin);
 
 struct Interval {
   double lower = 0;

@@ -191,6 +191,42 @@ TEST(TheilSenTest, MedianOfEveryPairwiseSlope) {
   }
 }
 
+// Daily use counts of many shapes (sparse, weekly, trending, a step), long
+// enough for the sampled bracket: the exact median of every slope however
+// the bracket falls, down to a sample of two that misses it most times.
+TEST(TheilSenTest, TheSampledBracketAlwaysGivesTheExactMedian) {
+  std::mt19937_64 random(29);
+  for (int round = 0; round < 300; ++round) {
+    const size_t n = 46 + random() % 300;
+    std::poisson_distribution<int> poisson(0.3 + static_cast<double>(random() % 100));
+    std::vector<double> x(n);
+    for (size_t i = 0; i < n; ++i) {
+      switch (round % 5) {
+        case 0: x[i] = poisson(random); break;
+        case 1: x[i] = random() % 10 == 0 ? poisson(random) : 0; break;
+        case 2: x[i] = i < n / 2 ? 0 : 100; break;
+        case 3: x[i] = 3.0 * static_cast<double>(i) + poisson(random); break;
+        default: x[i] = i % 7 < 5 ? poisson(random) : 0; break;
+      }
+    }
+    // Every slope as theil_sen_slope computes it (times the lag's reciprocal).
+    std::vector<double> slopes;
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = i + 1; j < n; ++j) {
+        slopes.push_back((x[j] - x[i]) * (1.0 / static_cast<double>(j - i)));
+      }
+    }
+    std::sort(slopes.begin(), slopes.end());
+    const size_t m = slopes.size();
+    const double median = m % 2 ? slopes[m / 2] : (slopes[m / 2 - 1] + slopes[m / 2]) / 2;
+    SCOPED_TRACE(::testing::Message() << "round " << round << ", " << n << " days");
+    EXPECT_EQ(theil_sen_slope(x), median);
+    EXPECT_EQ(theil_sen_slope(x, 16, 2), median);
+    EXPECT_EQ(theil_sen_slope(x, 2, 0), median);
+    EXPECT_EQ(theil_sen_slope(x, 0, 0), median);
+  }
+}
+
 TEST(TrendTest, PercentPerWeekIsTheWeeklySlopeOverTheMean) {
   std::vector<double> x;
   for (int day = 0; day < 7; ++day) x.push_back(10 + 2 * day);  // mean 16
