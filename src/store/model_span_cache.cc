@@ -10,6 +10,18 @@ namespace genalytics {
 
 int64_t ModelSpanKey::end_us() const { return start_us + hours * kMicrosPerHour; }
 
+namespace {
+
+// Whether a piece of `hours` hours may start at `hour_us`: blocks are
+// aligned to the epoch's hours shifted to a Monday (1970-01-01 was a
+// Thursday, hour 72 of its week; 72 is a multiple of every smaller level).
+bool aligned(int64_t hour_us, int hours) {
+  const int64_t since_monday = hour_us / kMicrosPerHour + 72;
+  return ((since_monday % hours) + hours) % hours == 0;
+}
+
+}  // namespace
+
 std::vector<ModelSpanKey> model_span_keys(int64_t start_us, int64_t end_us,
                                           std::span<const int64_t> cuts) {
   std::vector<ModelSpanKey> keys;
@@ -20,16 +32,18 @@ std::vector<ModelSpanKey> model_span_keys(int64_t start_us, int64_t end_us,
     const int64_t bound = RollupCache::hours_of(cut, cut).first;
     if (bound > first && bound < last) bounds.push_back(bound);
   }
+  bounds.push_back(last);
   std::sort(bounds.begin(), bounds.end());
   auto next_bound = bounds.begin();
   for (int64_t hour = first; hour < last;) {
-    while (next_bound != bounds.end() && *next_bound <= hour) ++next_bound;
-    const int64_t day_end = floor_day(hour) + kMicrosPerDay;
-    const bool whole_day = hour == floor_day(hour) && day_end <= last &&
-                           (next_bound == bounds.end() || *next_bound >= day_end);
-    const ModelSpanKey key{hour, whole_day ? 24 : 1};
-    keys.push_back(key);
-    hour = key.end_us();
+    while (*next_bound <= hour) ++next_bound;  // `last` stops it
+    for (int hours : kModelSpanLevels) {
+      if (hours == 1 || (aligned(hour, hours) && hour + hours * kMicrosPerHour <= *next_bound)) {
+        keys.push_back({hour, hours});
+        break;
+      }
+    }
+    hour = keys.back().end_us();
   }
   return keys;
 }
@@ -58,6 +72,7 @@ ModelSpans build_model_spans(std::span<const ModelSpanKey> keys,
         it->second.span.start_us = key.start_us;
         it->second.span.hours = key.hours;
         it->second.span.model_id = model_id;
+        it->second.span.hourly_uses.assign(static_cast<size_t>(key.hours), 0);
       }
       return it->second;
     };
@@ -101,7 +116,8 @@ size_t ModelSpanCache::estimate_bytes(const std::vector<ModelSpan>& spans) {
   size_t bytes =
       LruByteMap<ModelSpanKey, Piece>::kEntryOverhead + spans.capacity() * sizeof(ModelSpan);
   for (const ModelSpan& span : spans) {
-    bytes += span.model_id.capacity() + span.usage.generation_times.heap_bytes() +
+    bytes += span.model_id.capacity() + span.hourly_uses.capacity() * sizeof(int64_t) +
+             span.usage.generation_times.heap_bytes() +
              span.usage.gpu_memory.heap_bytes() + span.params.capacity() * sizeof(ModelParamTotal);
     for (const ModelParamTotal& param : span.params) {
       bytes += param.key.capacity() + param.value.capacity();

@@ -1,15 +1,17 @@
-// Decoded model usage and parameter rollups, merged per model over whole
-// UTC days (and single hours at a window's edges), kept in memory so that
-// model analytics over 90 days merges about a hundred spans per model
-// instead of reading and decoding thousands of hourly rows: at 10M
-// generation events and 500 models a 90-day window holds about 650,000
-// usage rows and ten times as many parameter rows (bench/model_bench).
+// Decoded model usage and parameter rollups, merged per model over
+// aligned blocks of hours (UTC weeks, days, quarter days, single hours) and
+// kept in memory, so that model analytics over 90 days merges about twenty
+// spans per model instead of reading and decoding thousands of hourly rows:
+// at 10M generation events and 500 models a 90-day window holds about
+// 650,000 usage rows and ten times as many parameter rows
+// (bench/model_bench).
 //
-// A window [start, end) is cut into pieces at every UTC day boundary and
-// at each cut the caller asks for (the analytics' "last 7 days"): a whole
-// day between cuts is one piece, any other hour a piece of its own. A
-// piece is cached as every model's span of it; a window that moves by an
-// hour reuses all its days and all but one or two of its hours.
+// A window [start, end) is cut into pieces, each the largest aligned block
+// that fits before the window's end and the next cut the caller asks for
+// (the analytics' "last 7 days"): a UTC week from Monday 00:00, a UTC day,
+// a quarter of one (00, 06, 12, 18 h) or an hour. A piece is cached as
+// every model's span of it; a window that moves by an hour reuses all its
+// weeks and days and all but a few of its edge pieces.
 //
 // Freshness is the rollup cache's (store/rollup_cache.h): every write that
 // changes model usage or parameter rows is a generation write, in the same
@@ -40,14 +42,17 @@
 
 namespace genalytics {
 
-// One piece of a window: `hours` (24 for a whole UTC day, else 1) from
-// `start_us`.
+// One piece of a window: `hours` (one of kModelSpanLevels) from `start_us`,
+// which is a multiple of them (a week's from Monday 00:00 UTC).
 struct ModelSpanKey {
   int64_t start_us = 0;
   int hours = 0;
   int64_t end_us() const;
   auto operator<=>(const ModelSpanKey&) const = default;
 };
+
+// The sizes of the pieces in hours, largest first.
+inline constexpr int kModelSpanLevels[] = {168, 24, 6, 1};
 
 // The pieces of the hours h with start_us <= h < end_us (the hours whose
 // rows a read of [start_us, end_us) returns), in time order, as

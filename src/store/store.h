@@ -118,13 +118,13 @@ struct ModelParamTotal {
 };
 
 // A model's usage and parameter rollups merged over `hours` consecutive
-// hours (1 to 24) of one UTC day from `start_us` (Store::read_model_spans).
+// hours from `start_us`: a piece of a window (Store::read_model_spans).
 struct ModelSpan {
   int64_t start_us = 0;
   int hours = 0;
   std::string model_id;
-  ModelUsageBucket usage;                 // merged over the hours
-  std::array<int64_t, 24> hourly_uses{};  // [i]: uses in hour start_us + i hours
+  ModelUsageBucket usage;            // merged over the hours
+  std::vector<int64_t> hourly_uses;  // `hours` entries: [i], uses in hour start_us + i hours
   std::vector<ModelParamTotal> params;    // merged over the hours, by (key, value)
   bool operator==(const ModelSpan&) const = default;
 };
@@ -265,11 +265,11 @@ class Store {
   virtual std::vector<ModelParamRow> read_model_params(
       int64_t start_us, int64_t end_us, const std::optional<std::string>& model) const = 0;
   // The model usage and param rollups of the hours in [start_us, end_us),
-  // merged per model over pieces of the window that never cross a UTC day
-  // boundary or a time in `cuts`: each whole UTC day of the window is one
-  // piece, every other hour a piece of its own (model_span_keys in
+  // merged per model over pieces of the window that never cross a time in
+  // `cuts`: whole UTC weeks (Monday first), days and quarter days where
+  // they fit, single hours elsewhere (model_span_keys in
   // store/model_span_cache.h), so that a window moving by the hour shares
-  // its days with the last one. The stores answer from a cache of decoded
+  // all but its edges with the last one. The stores answer from a cache of decoded
   // spans kept as fresh as the rollup cache (store/model_span_cache.h);
   // this default reads and merges the rows. Thread-safe.
   virtual ModelSpans read_model_spans(int64_t start_us, int64_t end_us,

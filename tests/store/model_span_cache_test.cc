@@ -27,7 +27,7 @@ std::vector<std::pair<int, int>> pieces(int64_t start_us, int64_t end_us,
   return out;
 }
 
-TEST(ModelSpanKeysTest, WholeDaysAreOnePieceAndEveryOtherHourItsOwn) {
+TEST(ModelSpanKeysTest, WholeDaysAreOnePieceAndHoursOutsideWholeQuartersTheirOwn) {
   EXPECT_EQ(pieces(hour(0), hour(48)), (std::vector<std::pair<int, int>>{{0, 24}, {24, 24}}));
   // 22:00 of day 0 to 02:00 of day 3: two edge hours, days 1 and 2 (the
   // leap day), two edge hours.
@@ -42,25 +42,43 @@ TEST(ModelSpanKeysTest, WholeDaysAreOnePieceAndEveryOtherHourItsOwn) {
   EXPECT_EQ(pieces(hour(3) + 1, hour(5) + 1), (std::vector<std::pair<int, int>>{{4, 1}, {5, 1}}));
 }
 
-TEST(ModelSpanKeysTest, CutsSplitADayIntoHoursAndOutsideCutsAreIgnored) {
+TEST(ModelSpanKeysTest, CutsSplitADayIntoQuartersAndHoursAndOutsideCutsAreIgnored) {
   EXPECT_EQ(pieces(hour(0), hour(72), {hour(30)}),
             (std::vector<std::pair<int, int>>{
-                {0, 24}, {24, 1}, {25, 1}, {26, 1}, {27, 1}, {28, 1}, {29, 1}, {30, 1}, {31, 1},
-                {32, 1}, {33, 1}, {34, 1}, {35, 1}, {36, 1}, {37, 1}, {38, 1}, {39, 1}, {40, 1},
-                {41, 1}, {42, 1}, {43, 1}, {44, 1}, {45, 1}, {46, 1}, {47, 1}, {48, 24}}));
+                {0, 24}, {24, 6}, {30, 6}, {36, 6}, {42, 6}, {48, 24}}));
   // A cut on a day boundary, or outside the window, changes nothing.
   EXPECT_EQ(pieces(hour(0), hour(48), {hour(24), hour(-5), hour(100)}),
             (std::vector<std::pair<int, int>>{{0, 24}, {24, 24}}));
-  // Inside an hour: at the next hour's start, the first hour past the cut;
-  // inside a day's first hour, so the day is cut into hours.
-  EXPECT_EQ(pieces(hour(0), hour(24), {hour(22) + 5}).size(), 24u);
-  const auto first_hour_cut = pieces(hour(0), hour(48), {hour(24) + 5});
-  ASSERT_EQ(first_hour_cut.size(), 25u);
-  EXPECT_EQ(first_hour_cut[0], (std::pair<int, int>{0, 24}));
-  EXPECT_EQ(first_hour_cut[1], (std::pair<int, int>{24, 1}));
-  EXPECT_EQ(first_hour_cut[2], (std::pair<int, int>{25, 1}));
+  // Inside an hour: at the next hour's start, the first hour past the cut.
+  EXPECT_EQ(pieces(hour(0), hour(24), {hour(22) + 5}),
+            (std::vector<std::pair<int, int>>{
+                {0, 6}, {6, 6}, {12, 6}, {18, 1}, {19, 1}, {20, 1}, {21, 1}, {22, 1}, {23, 1}}));
+  // Inside a day's first hour, so the day is cut into hours and quarters.
+  EXPECT_EQ(pieces(hour(0), hour(48), {hour(24) + 5}),
+            (std::vector<std::pair<int, int>>{{0, 24}, {24, 1}, {25, 1}, {26, 1}, {27, 1},
+                                              {28, 1}, {29, 1}, {30, 6}, {36, 6}, {42, 6}}));
   // In the last hour of the window: past it, so no cut.
   EXPECT_EQ(pieces(hour(0), hour(24), {hour(23) + 5}).size(), 1u);
+}
+
+TEST(ModelSpanKeysTest, WholeWeeksFromMondayAreOnePiece) {
+  // hour(96) is Sunday 2024-03-03 00:00, hour(120) Monday 2024-03-04.
+  EXPECT_EQ(pieces(hour(100), hour(300)),
+            (std::vector<std::pair<int, int>>{
+                {100, 1}, {101, 1}, {102, 6}, {108, 6}, {114, 6}, {120, 168}, {288, 6}, {294, 6}}));
+  // A cut inside the week (Wednesday 08:00) splits it into days, a
+  // quarter and hours on each side.
+  EXPECT_EQ(pieces(hour(120), hour(288), {hour(200)}),
+            (std::vector<std::pair<int, int>>{{120, 24}, {144, 24}, {168, 24}, {192, 6}, {198, 1},
+                                              {199, 1}, {200, 1}, {201, 1}, {202, 1}, {203, 1},
+                                              {204, 6}, {210, 6}, {216, 24}, {240, 24}, {264, 24}}));
+  // Across a year's end: Monday 2024-12-30 to Monday 2025-01-06 is one week.
+  const int64_t monday = *parse_rfc3339("2024-12-30T00:00:00Z");
+  const std::vector<ModelSpanKey> keys =
+      model_span_keys(monday - 24 * kMicrosPerHour, monday + 8 * 24 * kMicrosPerHour, {});
+  EXPECT_EQ(keys, (std::vector<ModelSpanKey>{{monday - 24 * kMicrosPerHour, 24},
+                                             {monday, 168},
+                                             {monday + 7 * 24 * kMicrosPerHour, 24}}));
 }
 
 ModelUsageRow usage_row(int h, const std::string& model, int64_t uses, double time_ms) {
@@ -102,7 +120,7 @@ TEST(BuildModelSpansTest, EachModelsRowsMergedPerPieceWithItsHourlyUses) {
   ModelUsageBucket a_usage = usage[0].bucket;
   a_usage.merge(usage[2].bucket);
   EXPECT_EQ(a.usage, a_usage);
-  std::array<int64_t, 24> a_hourly{};
+  std::vector<int64_t> a_hourly(24);
   a_hourly[1] = 2;
   a_hourly[7] = 3;
   EXPECT_EQ(a.hourly_uses, a_hourly);

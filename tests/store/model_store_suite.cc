@@ -732,12 +732,16 @@ void expect_same_spans(const ModelSpans& actual, const ModelSpans& expected) {
 TEST_P(StoreSuite, ModelSpansAreTheRowsMergedAndFollowEveryWrite) {
   TempDir dir;
   auto store = GetParam().open(dir.path());
-  const int64_t start = kBase - 2 * kMicrosPerDay, end = kBase + 2 * kMicrosPerDay;
+  // kBase is a Sunday: the window holds the week from Monday kBase + 1 day.
+  const int64_t start = kBase - 2 * kMicrosPerDay, end = kBase + 9 * kMicrosPerDay;
   const int64_t cuts[] = {kBase + 5 * kMicrosPerHour};
   std::vector<GenerationEvent> events = generations_over_days(0);
   write_in_batches(*store, events, 50);
   const ModelSpans first = store->read_model_spans(start, end, cuts);
-  ASSERT_EQ(first.size(), 2u + 24 + 1);  // days -2 and -1, day 0's hours (cut), day 1
+  // Days -2 and -1; day 0's hours 0-4 (the cut), 5 and its last three
+  // quarters; the week (with day 1's generations); day 8.
+  ASSERT_EQ(first.size(), 2u + 9 + 1 + 1);
+  ASSERT_EQ((*first[11])[0].hours, 168);
   expect_same_spans(first, expected_spans(events, start, end, cuts));
   // Again (from memory where the store caches), and a window moved by an hour.
   expect_same_spans(store->read_model_spans(start, end, cuts), first);
