@@ -139,24 +139,20 @@ void add_usage(const TimeWindow& window, std::span<const ModelSpan* const> spans
   std::array<int64_t, 24> hour_of_day_uses{};
   for (const ModelSpan* span : spans) {
     (span->start_us >= recent ? recent_usage : earlier_usage).merge(span->usage);
-    // A span's hours are consecutive: its first hour's hour of week, hour
-    // of day and day of the window, then one more hour at a time.
+    // A span's hours are consecutive: its first hour's hour of week and
+    // hour of day, then one more per hour.
     int week_hour = hour_of_week(span->start_us);
     int day_hour = hour_of_day(span->start_us);
-    int64_t day = (span->start_us - window.start_us) / kMicrosPerDay;
-    int64_t day_left = kMicrosPerDay - (span->start_us - window.start_us) % kMicrosPerDay;
-    for (const int64_t uses : span->hourly_uses) {
+    for (int64_t hour = span->start_us; const int64_t uses : span->hourly_uses) {
       if (uses != 0) {
+        const int64_t day = (hour - window.start_us) / kMicrosPerDay;
         if (day >= 0 && day < days) stats->daily_uses[static_cast<size_t>(day)] += uses;
         stats->hour_of_week_uses[static_cast<size_t>(week_hour)] += uses;
         hour_of_day_uses[static_cast<size_t>(day_hour)] += uses;
       }
+      hour += kMicrosPerHour;
       if (++week_hour == kHoursPerWeek) week_hour = 0;
       if (++day_hour == 24) day_hour = 0;
-      if ((day_left -= kMicrosPerHour) <= 0) {
-        ++day;
-        day_left += kMicrosPerDay;
-      }
     }
   }
   ModelUsageBucket total = recent_usage;

@@ -170,6 +170,42 @@ TEST(ModelStatsTest, EveryStatisticMatchesAnExactComputation) {
   }
 }
 
+// A window starting at 13:00: its days run 13:00 to 13:00, across the
+// week, day and quarter-day pieces the spans are merged over.
+TEST(ModelStatsTest, DailyAndHourOfWeekUsesOfAWindowStartingMidDay) {
+  const int days = 21;
+  const Generated g = generate(28, 7);
+  ModelUsageDelta delta;
+  for (const GenerationEvent& e : g.events) delta.add(e);
+  std::vector<ModelUsageRow> usage;
+  for (const auto& [key, bucket] : delta.usage()) usage.push_back({key, bucket});
+  const TimeWindow window{kMonday + 13 * kMicrosPerHour,
+                          kMonday + 13 * kMicrosPerHour + days * kMicrosPerDay};
+  for (const std::string model : {"sdxl", "flux", "detail", "pixel"}) {
+    SCOPED_TRACE(model);
+    std::vector<int64_t> daily(days, 0);
+    std::array<int64_t, kHoursPerWeek> week{};
+    for (const GenerationEvent& e : g.events) {
+      if (e.event_type != GenerationEventType::kRequest || e.timestamp_us < window.start_us ||
+          e.timestamp_us >= window.end_us) {
+        continue;
+      }
+      bool named = false;
+      for (const ModelUse& use : models_used(e)) named |= use.model_id == model;
+      if (!named) continue;
+      ++daily[static_cast<size_t>((e.timestamp_us - window.start_us) / kMicrosPerDay)];
+      ++week[static_cast<size_t>(((e.timestamp_us - kMonday) / kMicrosPerHour) % kHoursPerWeek)];
+    }
+    std::vector<ModelUsageRow> model_usage;
+    std::copy_if(usage.begin(), usage.end(), std::back_inserter(model_usage),
+                 [&](const ModelUsageRow& r) { return r.key.model_id == model; });
+    const ModelUsageStats s =
+        ModelAnalytics::compute_stats(window, model, model_usage, {}, {}, ModelAnalyticsConfig{});
+    EXPECT_EQ(s.daily_uses, daily);
+    EXPECT_EQ(s.hour_of_week_uses, week);
+  }
+}
+
 TEST(ModelStatsTest, ATrendIsFoundInDailyUsesAndAbsentWhenFlat) {
   const TimeWindow window{kMonday, kMonday + 28 * kMicrosPerDay};
   std::vector<ModelUsageRow> rising, flat;
