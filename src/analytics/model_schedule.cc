@@ -3,17 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <queue>
 
 namespace genalytics {
 namespace {
-
-struct Eligible {
-  size_t index = 0;
-  double value = 0;
-  double vram_mb = 0;
-  int weight = 0;  // VRAM in budget units, rounded up
-};
 
 // What a (partial) set is worth: more value first, then less VRAM.
 struct Worth {
@@ -27,22 +21,55 @@ bool better(const Worth& a, const Worth& b) {
 
 bool same(const Worth& a, const Worth& b) { return a.value == b.value && a.vram_mb == b.vram_mb; }
 
-// The items that may be chosen, with their rounded weights.
-std::vector<Eligible> eligible_items(std::span<const KnapsackItem> items, double budget_mb) {
-  std::vector<Eligible> eligible;
+// The items' sizes, which do not change from hour to hour of a schedule:
+// computed once, used for every hour's values.
+struct Sizes {
+  std::span<const double> vram_mb;
+  std::vector<int> weight;      // VRAM in budget units, rounded up; per item
+  std::vector<size_t> by_vram;  // the items that fit the budget, by VRAM, then index
+};
+
+Sizes sizes_of(std::span<const double> vram_mb, double budget_mb) {
+  Sizes sizes{vram_mb, std::vector<int>(vram_mb.size(), 0), {}};
   const double unit = budget_mb / kScheduleGranularity;
-  for (size_t i = 0; i < items.size(); ++i) {
-    const KnapsackItem& item = items[i];
-    if (!(item.value > 0) || !std::isfinite(item.value)) continue;
-    if (!(item.vram_mb >= 0) || !(item.vram_mb <= budget_mb)) continue;
+  for (size_t i = 0; i < vram_mb.size(); ++i) {
+    const double vram = vram_mb[i];
+    if (!(vram >= 0) || !(vram <= budget_mb)) continue;  // NaN too
     int weight = 0;
-    if (item.vram_mb > 0) {
-      weight =
-          static_cast<int>(std::min<double>(std::ceil(item.vram_mb / unit), kScheduleGranularity));
+    if (vram > 0) {
+      weight = static_cast<int>(std::min<double>(std::ceil(vram / unit), kScheduleGranularity));
       // Rounding of the division must never make a model smaller than it is.
-      if (weight < kScheduleGranularity && weight * unit < item.vram_mb) ++weight;
+      if (weight < kScheduleGranularity && weight * unit < vram) ++weight;
     }
-    eligible.push_back({i, item.value, item.vram_mb, weight});
+    sizes.weight[i] = weight;
+    sizes.by_vram.push_back(i);
+  }
+  // Stable: equal VRAM keeps index order. Weights grow with VRAM.
+  std::stable_sort(sizes.by_vram.begin(), sizes.by_vram.end(),
+                   [&](size_t a, size_t b) { return vram_mb[a] < vram_mb[b]; });
+  return sizes;
+}
+
+// The items of one hour that may be chosen (value > 0 and finite, VRAM
+// within the budget), by VRAM, then value descending, then index: the order
+// in which every item that can dominate another comes before it.
+std::vector<size_t> eligible_by_vram(std::span<const double> values, const Sizes& sizes) {
+  std::vector<size_t> eligible;
+  eligible.reserve(sizes.by_vram.size());
+  for (size_t first = 0; first < sizes.by_vram.size();) {
+    const double vram = sizes.vram_mb[sizes.by_vram[first]];
+    const size_t group = eligible.size();
+    size_t last = first;
+    for (; last < sizes.by_vram.size() && sizes.vram_mb[sizes.by_vram[last]] == vram; ++last) {
+      const double value = values[sizes.by_vram[last]];
+      if (value > 0 && std::isfinite(value)) eligible.push_back(sizes.by_vram[last]);
+    }
+    // Within equal VRAM, by value descending; stable keeps index order.
+    if (eligible.size() - group > 1) {
+      std::stable_sort(eligible.begin() + static_cast<std::ptrdiff_t>(group), eligible.end(),
+                       [&](size_t a, size_t b) { return values[a] > values[b]; });
+    }
+    first = last;
   }
   return eligible;
 }
@@ -52,63 +79,63 @@ std::vector<Eligible> eligible_items(std::span<const KnapsackItem> items, double
 // items a set within the budget can hold. An optimal set holding such an
 // item lacks one of its dominators (it holds at most k - 1 other items), and
 // swapping them gives a set within the budget that is better or earlier in
-// the tie order: a contradiction. Keeps the survivors in index order.
-// REQUIRES: the items do not all fit at once.
-void drop_dominated(std::vector<Eligible>& items) {
-  std::vector<int> weights;
-  weights.reserve(items.size());
-  for (const Eligible& item : items) weights.push_back(item.weight);
-  std::sort(weights.begin(), weights.end());
+// the tie order: a contradiction. `eligible` is in eligible_by_vram's order,
+// in which an item's dominators are exactly the items before it of value >=
+// its own: it is dominated when the k-th largest value before it is >= its
+// own. Returns the survivors in index order.
+std::vector<size_t> drop_dominated(std::span<const size_t> eligible, std::span<const double> values,
+                                   const Sizes& sizes) {
+  // Weights grow with VRAM: the smallest come first.
   size_t most_items = 0;
-  for (int total = 0; most_items < weights.size(); ++most_items) {
-    total += weights[most_items];
+  for (int total = 0; most_items < eligible.size(); ++most_items) {
+    total += sizes.weight[eligible[most_items]];
     if (total > kScheduleGranularity) break;
   }
-  std::sort(items.begin(), items.end(), [](const Eligible& a, const Eligible& b) {
-    if (a.value != b.value) return a.value > b.value;
-    if (a.vram_mb != b.vram_mb) return a.vram_mb < b.vram_mb;
-    return a.index < b.index;
-  });
-  std::priority_queue<double> smallest_vram;  // the most_items smallest VRAMs seen so far
-  std::vector<Eligible> kept;
-  for (const Eligible& item : items) {
+  // The most_items largest values seen so far, smallest on top.
+  std::priority_queue<double, std::vector<double>, std::greater<>> largest;
+  std::vector<size_t> kept;
+  for (const size_t item : eligible) {
+    const double value = values[item];
     // most_items >= 1: every eligible item fits the budget alone.
-    const bool dominated =
-        smallest_vram.size() == most_items && smallest_vram.top() <= item.vram_mb;
-    if (!dominated) kept.push_back(item);
-    smallest_vram.push(item.vram_mb);
-    if (smallest_vram.size() > most_items) smallest_vram.pop();
+    if (largest.size() < most_items || largest.top() < value) {
+      kept.push_back(item);
+      largest.push(value);
+      if (largest.size() > most_items) largest.pop();
+    }
   }
-  std::sort(kept.begin(), kept.end(),
-            [](const Eligible& a, const Eligible& b) { return a.index < b.index; });
-  items = std::move(kept);
+  std::sort(kept.begin(), kept.end());
+  return kept;
 }
 
-}  // namespace
-
-std::vector<size_t> choose_within_budget(std::span<const KnapsackItem> items, double budget_mb) {
-  std::vector<Eligible> eligible = eligible_items(items, budget_mb);
+// choose_within_budget with the sizes computed.
+std::vector<size_t> choose(std::span<const double> values, const Sizes& sizes) {
+  const std::vector<size_t> eligible = eligible_by_vram(values, sizes);
   int64_t total_weight = 0;
-  for (const Eligible& item : eligible) total_weight += item.weight;
+  for (const size_t item : eligible) total_weight += sizes.weight[item];
   if (total_weight <= kScheduleGranularity) {  // everything fits: every value is > 0
-    std::vector<size_t> all;
-    all.reserve(eligible.size());
-    for (const Eligible& item : eligible) all.push_back(item.index);
+    std::vector<size_t> all(eligible);
+    std::sort(all.begin(), all.end());
     return all;
   }
-  drop_dominated(eligible);
-  const size_t n = eligible.size();
+  const std::vector<size_t> items = drop_dominated(eligible, values, sizes);
+  const size_t n = items.size();
   constexpr size_t kColumns = kScheduleGranularity + 1;
   // best[c]: the best set of the items processed so far within c units;
   // take[i][c]: whether that set holds item i. Items are processed from the
   // last to the first and a tie takes the item, so that the set read back
-  // from the first item on is the earliest of the optimal ones.
+  // from the first item on is the earliest of the optimal ones. Columns
+  // past the weight of the items processed (`filled`) all hold the same
+  // set, that of every item: they are filled only as the weight grows.
   std::vector<Worth> best(kColumns);
   std::vector<uint8_t> take(n * kColumns, 0);
+  std::vector<size_t> filled_after(n + 1, 0);  // columns computed once items i.. are in
+  size_t filled = 0;
   for (size_t i = n; i-- > 0;) {
-    const Eligible& item = eligible[i];
-    const size_t weight = static_cast<size_t>(item.weight);
-    for (size_t c = kColumns; c-- > weight;) {
+    const size_t weight = static_cast<size_t>(sizes.weight[items[i]]);
+    const size_t reach = std::min(kColumns - 1, filled + weight);
+    for (size_t c = filled + 1; c <= reach; ++c) best[c] = best[filled];
+    const Worth item{values[items[i]], sizes.vram_mb[items[i]]};
+    for (size_t c = reach + 1; c-- > weight;) {
       const Worth with{best[c - weight].value + item.value,
                        best[c - weight].vram_mb + item.vram_mb};
       if (better(with, best[c]) || same(with, best[c])) {
@@ -116,15 +143,31 @@ std::vector<size_t> choose_within_budget(std::span<const KnapsackItem> items, do
         take[i * kColumns + c] = 1;
       }
     }
+    filled = reach;
+    filled_after[i] = filled;
   }
   std::vector<size_t> chosen;
   size_t capacity = kScheduleGranularity;
   for (size_t i = 0; i < n; ++i) {
+    // Past the filled columns, the set is that of the last filled one.
+    capacity = std::min(capacity, filled_after[i]);
     if (take[i * kColumns + capacity] == 0) continue;
-    chosen.push_back(eligible[i].index);
-    capacity -= static_cast<size_t>(eligible[i].weight);
+    chosen.push_back(items[i]);
+    capacity -= static_cast<size_t>(sizes.weight[items[i]]);
   }
   return chosen;
+}
+
+}  // namespace
+
+std::vector<size_t> choose_within_budget(std::span<const KnapsackItem> items, double budget_mb) {
+  std::vector<double> values(items.size());
+  std::vector<double> vram(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    values[i] = items[i].value;
+    vram[i] = items[i].vram_mb;
+  }
+  return choose(values, sizes_of(vram, budget_mb));
 }
 
 double expected_cold_starts(double expected_uses) {
@@ -135,19 +178,21 @@ double expected_cold_starts(double expected_uses) {
 std::vector<HourPlan> plan_schedule(std::span<const ScheduleCandidate> candidates,
                                     double budget_mb) {
   std::vector<HourPlan> plan(kHoursPerWeek);
-  std::vector<KnapsackItem> items(candidates.size());
+  std::vector<double> vram(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) vram[i] = candidates[i].vram_mb;
+  const Sizes sizes = sizes_of(vram, budget_mb);
+  std::vector<double> values(candidates.size());
   for (int hour = 0; hour < kHoursPerWeek; ++hour) {
     for (size_t i = 0; i < candidates.size(); ++i) {
       const ScheduleCandidate& candidate = candidates[i];
-      items[i] = {candidate.expected_loads[static_cast<size_t>(hour)] * candidate.load_time_ms,
-                  candidate.vram_mb};
+      values[i] = candidate.expected_loads[static_cast<size_t>(hour)] * candidate.load_time_ms;
     }
     HourPlan& hour_plan = plan[static_cast<size_t>(hour)];
     hour_plan.hour_of_week = hour;
-    hour_plan.models = choose_within_budget(items, budget_mb);
+    hour_plan.models = choose(values, sizes);
     for (size_t i : hour_plan.models) {
-      hour_plan.expected_saved_ms += items[i].value;
-      hour_plan.vram_mb += items[i].vram_mb;
+      hour_plan.expected_saved_ms += values[i];
+      hour_plan.vram_mb += vram[i];
     }
   }
   return plan;

@@ -47,29 +47,42 @@ std::string_view to_string(TrendDirection direction) {
   return "stable";
 }
 
-double theil_sen_slope(std::span<const double> series) {
-  return theil_sen_slope(series, kTheilSenSample, kTheilSenMargin);
-}
+namespace {
 
-double theil_sen_slope(std::span<const double> series, size_t sample_size, size_t margin) {
+// What one pass over the pairs i < j of a series gives: the Mann-Kendall S,
+// the sum of sign(x_j - x_i), and the Theil-Sen slope, the median of
+// (x_j - x_i) / (j - i).
+struct Pairwise {
+  int64_t s = 0;
+  double slope = 0;
+};
+
+Pairwise pairwise(std::span<const double> series, size_t sample_size, size_t margin) {
   const size_t n = series.size();
-  if (n < 2) return 0;
+  if (n < 2) return {};
   const size_t pairs = n * (n - 1) / 2;
   // Each lag's reciprocal once: a multiplication per pair, not a division
   // (every model's 90-day series is 4,005 pairs).
   std::vector<double> inverse(n);
   for (size_t lag = 1; lag < n; ++lag) inverse[lag] = 1.0 / static_cast<double>(lag);
-  auto all_slopes = [&] {
+  // Every slope, and S, when no sample brackets the median.
+  Pairwise result;
+  auto median_of_all = [&] {
     std::vector<double> slopes(pairs);
     double* slope = slopes.data();
+    result.s = 0;
     for (size_t i = 0; i < n; ++i) {
-      for (size_t j = i + 1; j < n; ++j) *slope++ = (series[j] - series[i]) * inverse[j - i];
+      for (size_t j = i + 1; j < n; ++j) {
+        const double difference = series[j] - series[i];
+        result.s += static_cast<int64_t>(difference > 0) - static_cast<int64_t>(difference < 0);
+        *slope++ = difference * inverse[j - i];
+      }
     }
-    return slopes;
+    result.slope = median_of(slopes);
+    return result;
   };
   if (sample_size == 0 || margin >= sample_size / 2 || pairs < 8 * sample_size) {
-    std::vector<double> slopes = all_slopes();
-    return median_of(slopes);
+    return median_of_all();
   }
   // Selecting among every slope costs several passes over them. Instead,
   // the slopes of evenly spaced pairs give two values expected to bracket
@@ -78,50 +91,63 @@ double theil_sen_slope(std::span<const double> series, size_t sample_size, size_
   // bracket misses the middle ranks, every slope is selected from: the
   // answer is always the exact median.
   std::vector<double> sample(sample_size);
-  size_t row = 0;  // pair (row, row + 1) has index row_start
+  size_t sample_row = 0;  // pair (sample_row, sample_row + 1) has index row_start
   size_t row_start = 0;
   for (size_t k = 0; k < sample_size; ++k) {
     const size_t index = k * pairs / sample_size;
-    while (index >= row_start + (n - 1 - row)) row_start += n - 1 - row++;
-    const size_t j = row + 1 + (index - row_start);
-    sample[k] = (series[j] - series[row]) * inverse[j - row];
+    while (index >= row_start + (n - 1 - sample_row)) row_start += n - 1 - sample_row++;
+    const size_t j = sample_row + 1 + (index - row_start);
+    sample[k] = (series[j] - series[sample_row]) * inverse[j - sample_row];
   }
-  std::sort(sample.begin(), sample.end());
-  const double low = sample[sample_size / 2 - margin];
-  const double high = sample[sample_size / 2 + margin];
+  const auto low_it = sample.begin() + static_cast<std::ptrdiff_t>(sample_size / 2 - margin);
+  const auto high_it = sample.begin() + static_cast<std::ptrdiff_t>(sample_size / 2 + margin);
+  std::nth_element(sample.begin(), low_it, sample.end());
+  const double low = *low_it;
+  std::nth_element(low_it, high_it, sample.end());
+  const double high = *high_it;
   size_t below = 0;
   size_t kept = 0;
   std::vector<double> middle(pairs);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const double x = series[i];
     for (size_t j = i + 1; j < n; ++j) {
-      const double slope = (series[j] - series[i]) * inverse[j - i];
-      below += slope < low;
+      const double difference = series[j] - x;
+      const double slope = difference * inverse[j - i];
+      result.s += static_cast<int64_t>(difference > 0) - static_cast<int64_t>(difference < 0);
+      below += static_cast<size_t>(slope < low);
       middle[kept] = slope;
-      kept += slope >= low && slope <= high;
+      kept += static_cast<size_t>(slope >= low && slope <= high);
     }
   }
   const size_t lower_rank = (pairs - 1) / 2;  // the middle two (one for an odd count)
   const size_t upper_rank = pairs / 2;
-  if (below > lower_rank || below + kept <= upper_rank) {
-    std::vector<double> slopes = all_slopes();
-    return median_of(slopes);
-  }
+  if (below > lower_rank || below + kept <= upper_rank) return median_of_all();
   middle.resize(kept);
   const auto upper_it = middle.begin() + static_cast<std::ptrdiff_t>(upper_rank - below);
   std::nth_element(middle.begin(), upper_it, middle.end());
-  if (lower_rank == upper_rank) return *upper_it;
-  return (*std::max_element(middle.begin(), upper_it) + *upper_it) / 2;
+  result.slope = lower_rank == upper_rank
+                     ? *upper_it
+                     : (*std::max_element(middle.begin(), upper_it) + *upper_it) / 2;
+  return result;
+}
+
+}  // namespace
+
+double theil_sen_slope(std::span<const double> series) {
+  return theil_sen_slope(series, kTheilSenSample, kTheilSenMargin);
+}
+
+double theil_sen_slope(std::span<const double> series, size_t sample_size, size_t margin) {
+  return pairwise(series, sample_size, margin).slope;
 }
 
 Trend mann_kendall_trend(std::span<const double> series, double alpha) {
   const size_t n = series.size();
   Trend trend;
-  int64_t s = 0;
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = i + 1; j < n; ++j) s += sign(series[j] - series[i]);
-  }
+  const Pairwise pairs = pairwise(series, kTheilSenSample, kTheilSenMargin);
+  const int64_t s = pairs.s;
   trend.mann_kendall_s = static_cast<double>(s);
-  trend.theil_sen_slope = theil_sen_slope(series);
+  trend.theil_sen_slope = pairs.slope;
   double sum = 0;
   for (double x : series) sum += x;
   if (n > 0 && sum != 0) {

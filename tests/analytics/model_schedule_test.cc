@@ -10,6 +10,8 @@
 #include <array>
 #include <cmath>
 #include <random>
+#include <utility>
+#include <vector>
 
 namespace genalytics {
 namespace {
@@ -151,6 +153,69 @@ TEST(ChooseWithinBudgetTest, ManyCandidatesSmallBudget) {
     const auto rounded = [&](size_t i) { return std::ceil(small[i].vram_mb / unit); };
     EXPECT_GE(value_of(items, chosen) + 1e-9,
               value_of(small, brute_force(small, kScheduleGranularity, rounded)));
+  }
+}
+
+// The best (value, then least VRAM) of a plain 0/1 knapsack over every item
+// in budget / G units: no pruning, no shortcuts.
+std::pair<double, double> reference_best(const std::vector<KnapsackItem>& items, double budget) {
+  const double unit = budget / kScheduleGranularity;
+  std::vector<std::pair<double, double>> best(kScheduleGranularity + 1, {0.0, 0.0});
+  for (const KnapsackItem& item : items) {
+    if (!(item.value > 0) || !(item.vram_mb >= 0) || item.vram_mb > budget) continue;
+    const auto weight = static_cast<size_t>(std::ceil(item.vram_mb / unit));
+    for (size_t c = kScheduleGranularity + 1; c-- > weight;) {
+      const std::pair<double, double> with{best[c - weight].first + item.value,
+                                           best[c - weight].second + item.vram_mb};
+      if (with.first > best[c].first ||
+          (with.first == best[c].first && with.second < best[c].second)) {
+        best[c] = with;
+      }
+    }
+  }
+  return best[kScheduleGranularity];
+}
+
+// Hundreds of items on a few shared sizes with few distinct values, as a
+// fleet of the same checkpoints has: the pruning by dominance (which orders
+// items of equal VRAM by value) keeps the optimum of the plain knapsack, and
+// the schedule's hours, which share the sizes, choose what one hour alone
+// would.
+TEST(ChooseWithinBudgetTest, ManySharedSizesKeepThePlainKnapsacksOptimum) {
+  std::mt19937_64 random(17);
+  const double sizes[] = {2048, 4096, 6144, 6144, 8192, 700, 300};
+  for (int round = 0; round < 40; ++round) {
+    const double budget = 8000 + static_cast<double>(random() % 40'000);
+    std::vector<KnapsackItem> items(50 + random() % 400);
+    for (KnapsackItem& item : items) {
+      item.value = static_cast<double>(random() % 12);  // 0 (never chosen) to 11: many ties
+      item.vram_mb = random() % 8 == 0 ? static_cast<double>(random() % 9000) : sizes[random() % 7];
+    }
+    const std::vector<size_t> chosen = choose_within_budget(items, budget);
+    double vram = 0;
+    for (size_t i : chosen) vram += items[i].vram_mb;
+    EXPECT_TRUE(std::is_sorted(chosen.begin(), chosen.end()));
+    EXPECT_LE(vram, budget);
+    const auto [value, least_vram] = reference_best(items, budget);
+    EXPECT_EQ(value_of(items, chosen), value) << "round " << round;
+    EXPECT_EQ(vram, least_vram) << "round " << round;
+  }
+  // A week of such hours: each hour's plan is that hour's own choice.
+  std::vector<ScheduleCandidate> candidates(300);
+  for (ScheduleCandidate& candidate : candidates) {
+    for (double& loads : candidate.expected_loads) loads = static_cast<double>(random() % 4) / 4;
+    candidate.load_time_ms = 1000.0 * static_cast<double>(1 + random() % 3);
+    candidate.vram_mb = sizes[random() % 7];
+  }
+  const std::vector<HourPlan> plan = plan_schedule(candidates, 24'576);
+  for (int hour = 0; hour < kHoursPerWeek; ++hour) {
+    std::vector<KnapsackItem> items;
+    for (const ScheduleCandidate& candidate : candidates) {
+      items.push_back({candidate.expected_loads[static_cast<size_t>(hour)] * candidate.load_time_ms,
+                       candidate.vram_mb});
+    }
+    EXPECT_EQ(plan[static_cast<size_t>(hour)].models, choose_within_budget(items, 24'576))
+        << "hour " << hour;
   }
 }
 

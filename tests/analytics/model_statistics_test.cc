@@ -193,7 +193,8 @@ TEST(TheilSenTest, MedianOfEveryPairwiseSlope) {
 
 // Daily use counts of many shapes (sparse, weekly, trending, a step), long
 // enough for the sampled bracket: the exact median of every slope however
-// the bracket falls, down to a sample of two that misses it most times.
+// the bracket falls, down to a sample of two that misses it most times; and
+// the Mann-Kendall S that the same pass over the pairs counts.
 TEST(TheilSenTest, TheSampledBracketAlwaysGivesTheExactMedian) {
   std::mt19937_64 random(29);
   for (int round = 0; round < 300; ++round) {
@@ -202,18 +203,31 @@ TEST(TheilSenTest, TheSampledBracketAlwaysGivesTheExactMedian) {
     std::vector<double> x(n);
     for (size_t i = 0; i < n; ++i) {
       switch (round % 5) {
-        case 0: x[i] = poisson(random); break;
-        case 1: x[i] = random() % 10 == 0 ? poisson(random) : 0; break;
-        case 2: x[i] = i < n / 2 ? 0 : 100; break;
-        case 3: x[i] = 3.0 * static_cast<double>(i) + poisson(random); break;
-        default: x[i] = i % 7 < 5 ? poisson(random) : 0; break;
+        case 0:
+          x[i] = poisson(random);
+          break;
+        case 1:
+          x[i] = random() % 10 == 0 ? poisson(random) : 0;
+          break;
+        case 2:
+          x[i] = i < n / 2 ? 0 : 100;
+          break;
+        case 3:
+          x[i] = 3.0 * static_cast<double>(i) + poisson(random);
+          break;
+        default:
+          x[i] = i % 7 < 5 ? poisson(random) : 0;
+          break;
       }
     }
-    // Every slope as theil_sen_slope computes it (times the lag's reciprocal).
+    // Every slope as theil_sen_slope computes it (times the lag's
+    // reciprocal), and S.
     std::vector<double> slopes;
+    int64_t s = 0;
     for (size_t i = 0; i < n; ++i) {
       for (size_t j = i + 1; j < n; ++j) {
         slopes.push_back((x[j] - x[i]) * (1.0 / static_cast<double>(j - i)));
+        s += x[j] > x[i] ? 1 : x[j] < x[i] ? -1 : 0;
       }
     }
     std::sort(slopes.begin(), slopes.end());
@@ -224,6 +238,9 @@ TEST(TheilSenTest, TheSampledBracketAlwaysGivesTheExactMedian) {
     EXPECT_EQ(theil_sen_slope(x, 16, 2), median);
     EXPECT_EQ(theil_sen_slope(x, 2, 0), median);
     EXPECT_EQ(theil_sen_slope(x, 0, 0), median);
+    const Trend trend = mann_kendall_trend(x);
+    EXPECT_EQ(trend.mann_kendall_s, static_cast<double>(s));
+    EXPECT_EQ(trend.theil_sen_slope, median);
   }
 }
 
