@@ -220,8 +220,8 @@ int run(const Flags& flags) {
   // ones merge the cached spans.
   const Timing midnight = time_recommendations(analytics, window, kEnd, flags.iterations);
   const int64_t afternoon = kEnd - 10 * kMicrosPerHour - 30 * 60 * kMicrosPerSecond;
-  const TimeWindow afternoon_window =
-      resolve_window(WindowParams{std::to_string(flags.days), std::nullopt, std::nullopt}, afternoon);
+  const TimeWindow afternoon_window = resolve_window(
+      WindowParams{std::to_string(flags.days), std::nullopt, std::nullopt}, afternoon);
   const Timing mid_day =
       time_recommendations(analytics, afternoon_window, afternoon, flags.iterations);
   // An hour later: the window moved by an hour, its new edge pieces read.
@@ -231,6 +231,12 @@ int run(const Flags& flags) {
   analytics.recommendations(next_window, std::nullopt, std::nullopt, afternoon + kMicrosPerHour);
   const double next_hour_ms = ms_since(started);
   const ModelSpanCache::Stats cache = store.model_span_cache_stats();
+  // The same two windows with every step on the calling thread.
+  TaskPool no_helpers(0);
+  const ModelAnalytics one_thread(store, ModelAnalyticsConfig{}, no_helpers);
+  const Timing midnight_one = time_recommendations(one_thread, window, kEnd, flags.iterations);
+  const Timing mid_day_one =
+      time_recommendations(one_thread, afternoon_window, afternoon, flags.iterations);
 
   // Each list alone (the fleet is read and its statistics computed for each).
   std::string per_kind;
@@ -264,10 +270,17 @@ int run(const Flags& flags) {
   const double p99 = std::max(midnight.p99, mid_day.p99);
   fmt::print("model recommendations, {} models over {} days, {} generation events:\n",
              usage.models.size(), flags.days, store.count_generation_events());
-  fmt::print("  window ending at midnight: {}\n", midnight.text());
-  fmt::print("  window ending at 14:00:    {}\n", mid_day.text());
-  fmt::print("  goal p99 < {:.0f} ms: {}\n", kP99GoalMs, p99 < kP99GoalMs ? "met" : "MISSED");
-  fmt::print("  one list alone (p50): {}\n", per_kind);
+  fmt::print("  on {} threads (the caller and {} helper(s) of the shared pool):\n",
+             1 + TaskPool::shared().helpers(), TaskPool::shared().helpers());
+  fmt::print("    window ending at midnight: {}\n", midnight.text());
+  fmt::print("    window ending at 14:00:    {}\n", mid_day.text());
+  fmt::print("  on one thread:\n");
+  fmt::print("    window ending at midnight: {}\n", midnight_one.text());
+  fmt::print("    window ending at 14:00:    {}\n", mid_day_one.text());
+  fmt::print("  goal p99 < {:.0f} ms (on {} threads): {}\n", kP99GoalMs,
+             1 + TaskPool::shared().helpers(), p99 < kP99GoalMs ? "met" : "MISSED");
+  fmt::print("  one list alone (p50, {} threads): {}\n", 1 + TaskPool::shared().helpers(),
+             per_kind);
   fmt::print(
       "  first run, cache cold (every row read and decoded): {:.0f} ms; the 14:00 window's first "
       "{:.0f} ms; an hour later {:.1f} ms; cache {} pieces, {:.0f} MB\n",

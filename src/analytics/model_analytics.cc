@@ -361,9 +361,13 @@ ModelUsageReport ModelAnalytics::report_of(const TimeWindow& window, const Fleet
                                            bool with_params) const {
   ModelUsageReport report;
   report.window = window;
-  for (const auto& [model_id, rows] : fleet.rows) {
-    report.models.push_back(stats_of(window, fleet, model_id, with_params));
-  }
+  std::vector<const std::string*> models;
+  models.reserve(fleet.rows.size());
+  for (const auto& [model_id, rows] : fleet.rows) models.push_back(&model_id);
+  report.models.resize(models.size());
+  pool_.for_each(models.size(), [&](size_t i) {
+    report.models[i] = stats_of(window, fleet, *models[i], with_params);
+  });
   std::stable_sort(
       report.models.begin(), report.models.end(),
       [](const ModelUsageStats& a, const ModelUsageStats& b) { return a.uses > b.uses; });
@@ -543,7 +547,7 @@ ModelRecommendations ModelAnalytics::recommendations(const TimeWindow& window,
       candidates.push_back(std::move(c));
       candidate_stats.push_back(&s);
     }
-    const std::vector<HourPlan> plan = plan_schedule(candidates, budget_mb);
+    const std::vector<HourPlan> plan = plan_schedule(candidates, budget_mb, pool_);
     PreloadSchedule schedule;
     schedule.budget_mb = budget_mb;
     for (const HourPlan& hour : plan) {

@@ -25,6 +25,7 @@
 #include "analytics/model_simulation.h"
 #include "analytics/model_statistics.h"
 #include "analytics/window.h"
+#include "base/task_pool.h"
 #include "store/store.h"
 
 namespace genalytics {
@@ -70,8 +71,8 @@ struct ModelAnalyticsConfig {
 // One value of a generation parameter among a model's requests.
 struct ParamValueStats {
   std::string value;
-  int64_t count = 0;   // requests naming the model with this value
-  double share = 0;    // of the requests carrying the key
+  int64_t count = 0;                             // requests naming the model with this value
+  double share = 0;                              // of the requests carrying the key
   std::optional<double> avg_generation_time_ms;  // of completions carrying it
 };
 
@@ -84,13 +85,13 @@ struct ModelUsageStats {
   std::optional<int64_t> last_used_us;
   std::vector<std::string> loaded_on;  // workers holding it now ("" for unnamed)
 
-  int64_t uses = 0;               // generation requests naming it, in the window
+  int64_t uses = 0;  // generation requests naming it, in the window
   double uses_per_day = 0;
   std::vector<int64_t> daily_uses;  // every UTC day of the window, zeros included
   int64_t first_day_us = 0;         // the day of daily_uses[0]
   Trend trend;                      // of daily_uses
   std::array<int64_t, kHoursPerWeek> hour_of_week_uses{};  // Monday 00:00 UTC first
-  std::vector<int> peak_hours;      // up to 3 UTC hours of day, most uses first
+  std::vector<int> peak_hours;  // up to 3 UTC hours of day, most uses first
   std::map<std::string, std::vector<ParamValueStats>> common_params;
 
   int64_t completions = 0;
@@ -141,7 +142,7 @@ struct CleanupRecommendation {
   // posterior of its rate shrunk toward the fleet; for a model recommended
   // only for its success rate, P(true rate < threshold) under Beta(1+s, 1+f).
   double confidence = 0;
-  std::string_view priority;  // "high", "medium", "low"
+  std::string_view priority;      // "high", "medium", "low"
   int64_t space_saved_bytes = 0;  // 0 when its size is unknown
   std::vector<std::string> reasons;
   int64_t uses = 0;
@@ -189,12 +190,12 @@ struct PreloadSchedule {
 
 struct ModelRecommendations {
   TimeWindow window;
-  std::optional<RecommendationKind> kind;  // only that list filled when given
-  std::vector<CleanupRecommendation> cleanup;     // by priority, confidence desc, space desc
-  std::vector<PreloadRecommendation> preload;     // by uses per day desc
+  std::optional<RecommendationKind> kind;              // only that list filled when given
+  std::vector<CleanupRecommendation> cleanup;          // by priority, confidence desc, space desc
+  std::vector<PreloadRecommendation> preload;          // by uses per day desc
   std::vector<PerformanceRecommendation> performance;  // by model_id, issue
-  int64_t reclaimable_bytes = 0;  // sum of cleanup's space_saved_bytes
-  std::optional<PreloadSchedule> schedule;  // with preload (or no kind)
+  int64_t reclaimable_bytes = 0;                       // sum of cleanup's space_saved_bytes
+  std::optional<PreloadSchedule> schedule;             // with preload (or no kind)
 };
 
 struct ModelSimulationReport {
@@ -212,11 +213,14 @@ struct ModelListEntry {
   bool loaded() const;
 };
 
-// Thread-safe (the store is). Throws StoreError.
+// Thread-safe (the store is). Throws StoreError. The per-model statistics
+// and the schedule's hours are computed on `pool`'s helpers beside the
+// calling thread (TaskPool(0): on the caller alone).
 class ModelAnalytics {
  public:
-  ModelAnalytics(const Store& store, ModelAnalyticsConfig config)
-      : store_(store), config_(std::move(config)) {}
+  ModelAnalytics(const Store& store, ModelAnalyticsConfig config,
+                 TaskPool& pool = TaskPool::shared())
+      : store_(store), config_(std::move(config)), pool_(pool) {}
 
   const ModelAnalyticsConfig& config() const { return config_; }
 
@@ -228,10 +232,9 @@ class ModelAnalytics {
   // `vram_budget_gb` defaults to the config's. REQUIRES: budget >= 0.
   ModelRecommendations recommendations(const TimeWindow& window,
                                        std::optional<RecommendationKind> kind,
-                                       std::optional<double> vram_budget_gb,
-                                       int64_t now_us) const;
-  ModelSimulationReport simulate(const TimeWindow& window, std::optional<double> vram_budget_gb)
-      const;
+                                       std::optional<double> vram_budget_gb, int64_t now_us) const;
+  ModelSimulationReport simulate(const TimeWindow& window,
+                                 std::optional<double> vram_budget_gb) const;
   // The inventory, by model_id.
   std::vector<ModelListEntry> list_models() const;
   // One model of the inventory; throws NotFound when it is not there.
@@ -257,6 +260,7 @@ class ModelAnalytics {
 
   const Store& store_;
   const ModelAnalyticsConfig config_;
+  TaskPool& pool_;
 };
 
 }  // namespace genalytics

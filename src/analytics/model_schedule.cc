@@ -175,26 +175,25 @@ double expected_cold_starts(double expected_uses) {
   return -std::expm1(-expected_uses / kSlotsPerHour) * kSlotsPerHour;
 }
 
-std::vector<HourPlan> plan_schedule(std::span<const ScheduleCandidate> candidates,
-                                    double budget_mb) {
+std::vector<HourPlan> plan_schedule(std::span<const ScheduleCandidate> candidates, double budget_mb,
+                                    TaskPool& pool) {
   std::vector<HourPlan> plan(kHoursPerWeek);
   std::vector<double> vram(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) vram[i] = candidates[i].vram_mb;
   const Sizes sizes = sizes_of(vram, budget_mb);
-  std::vector<double> values(candidates.size());
-  for (int hour = 0; hour < kHoursPerWeek; ++hour) {
+  pool.for_each(kHoursPerWeek, [&](size_t hour) {
+    std::vector<double> values(candidates.size());
     for (size_t i = 0; i < candidates.size(); ++i) {
-      const ScheduleCandidate& candidate = candidates[i];
-      values[i] = candidate.expected_loads[static_cast<size_t>(hour)] * candidate.load_time_ms;
+      values[i] = candidates[i].expected_loads[hour] * candidates[i].load_time_ms;
     }
-    HourPlan& hour_plan = plan[static_cast<size_t>(hour)];
-    hour_plan.hour_of_week = hour;
+    HourPlan& hour_plan = plan[hour];
+    hour_plan.hour_of_week = static_cast<int>(hour);
     hour_plan.models = choose(values, sizes);
     for (size_t i : hour_plan.models) {
       hour_plan.expected_saved_ms += values[i];
       hour_plan.vram_mb += vram[i];
     }
-  }
+  });
   return plan;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analytics/model_statistics.h"
+#include "base/task_pool.h"
 
 namespace genalytics {
 
@@ -73,9 +74,9 @@ struct HourPlan {
 // For each hour of the week (168 entries, in order), the candidates to keep
 // loaded: choose_within_budget over (expected_loads[h] x load_time_ms,
 // vram_mb). Candidates over the budget or of value 0 in an hour are never
-// chosen for it.
-std::vector<HourPlan> plan_schedule(std::span<const ScheduleCandidate> candidates,
-                                    double budget_mb);
+// chosen for it. The hours are planned on `pool`'s helpers beside the caller.
+std::vector<HourPlan> plan_schedule(std::span<const ScheduleCandidate> candidates, double budget_mb,
+                                    TaskPool& pool = TaskPool::shared());
 
 // The hours of week one candidate is in the plan, as [start, end) ranges of
 // hour of week, ascending by start, merged across the week boundary: a range
