@@ -1,7 +1,9 @@
 #include "analytics/model_statistics.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace genalytics {
@@ -48,6 +50,51 @@ std::string_view to_string(TrendDirection direction) {
 }
 
 namespace {
+
+// The values of ranks `rank` and `rank` - 1 (0-based; the second only when
+// rank > 0) among `values`, every one of them within [low, high]. A pass
+// counts the values in 64 buckets of equal width between low and high (the
+// bucket grows with the value, so every value of a lower bucket is <= every
+// value of a higher one), and selection runs only among the bucket's values
+// that hold the rank: about 1/64 of them when they spread, all of them at
+// worst (a bracket that is infinite or of no width is one bucket).
+struct Ranked {
+  double at = 0;
+  double before = 0;
+};
+
+Ranked select_ranks(std::vector<double>& values, size_t rank, double low, double high) {
+  constexpr size_t kBuckets = 64;
+  const double scale = static_cast<double>(kBuckets) / (high - low);
+  const bool spread =
+      std::isfinite(low) && std::isfinite(high) && high > low && std::isfinite(scale) && scale > 0;
+  const auto bucket_of = [&](double value) {
+    if (!spread) return size_t{0};
+    return std::min(kBuckets - 1, static_cast<size_t>((value - low) * scale));
+  };
+  std::array<size_t, kBuckets> counts{};
+  for (const double value : values) ++counts[bucket_of(value)];
+  size_t bucket = 0;
+  size_t lower = 0;  // values in the buckets below `bucket`
+  while (lower + counts[bucket] <= rank) lower += counts[bucket++];
+  std::vector<double> in_bucket;
+  in_bucket.reserve(counts[bucket]);
+  double lower_max = -std::numeric_limits<double>::infinity();
+  for (const double value : values) {
+    const size_t b = bucket_of(value);
+    if (b == bucket) {
+      in_bucket.push_back(value);
+    } else if (b < bucket) {
+      lower_max = std::max(lower_max, value);
+    }
+  }
+  const auto at = in_bucket.begin() + static_cast<std::ptrdiff_t>(rank - lower);
+  std::nth_element(in_bucket.begin(), at, in_bucket.end());
+  Ranked ranked{*at, 0};
+  if (rank > 0)
+    ranked.before = at != in_bucket.begin() ? *std::max_element(in_bucket.begin(), at) : lower_max;
+  return ranked;
+}
 
 // What one pass over the pairs i < j of a series gives: the Mann-Kendall S,
 // the sum of sign(x_j - x_i), and the Theil-Sen slope, the median of
@@ -116,18 +163,17 @@ Pairwise pairwise(std::span<const double> series, size_t sample_size, size_t mar
       result.s += static_cast<int64_t>(difference > 0) - static_cast<int64_t>(difference < 0);
       below += static_cast<size_t>(slope < low);
       middle[kept] = slope;
-      kept += static_cast<size_t>(slope >= low && slope <= high);
+      // & not &&: no branch, which half the slopes would mispredict.
+      kept += static_cast<size_t>(slope >= low) & static_cast<size_t>(slope <= high);
     }
   }
   const size_t lower_rank = (pairs - 1) / 2;  // the middle two (one for an odd count)
   const size_t upper_rank = pairs / 2;
   if (below > lower_rank || below + kept <= upper_rank) return median_of_all();
   middle.resize(kept);
-  const auto upper_it = middle.begin() + static_cast<std::ptrdiff_t>(upper_rank - below);
-  std::nth_element(middle.begin(), upper_it, middle.end());
-  result.slope = lower_rank == upper_rank
-                     ? *upper_it
-                     : (*std::max_element(middle.begin(), upper_it) + *upper_it) / 2;
+  // upper_rank > below when the count is even: lower_rank >= below.
+  const Ranked median = select_ranks(middle, upper_rank - below, low, high);
+  result.slope = lower_rank == upper_rank ? median.at : (median.before + median.at) / 2;
   return result;
 }
 

@@ -191,10 +191,11 @@ TEST(TheilSenTest, MedianOfEveryPairwiseSlope) {
   }
 }
 
-// Daily use counts of many shapes (sparse, weekly, trending, a step), long
-// enough for the sampled bracket: the exact median of every slope however
-// the bracket falls, down to a sample of two that misses it most times; and
-// the Mann-Kendall S that the same pass over the pairs counts.
+// Daily use counts of many shapes (sparse, weekly, trending, a step, at the
+// edges of the doubles), long enough for the sampled bracket: the exact
+// median of every slope however the bracket falls, down to a sample of two
+// that misses it most times; and the Mann-Kendall S that the same pass over
+// the pairs counts.
 TEST(TheilSenTest, TheSampledBracketAlwaysGivesTheExactMedian) {
   std::mt19937_64 random(29);
   for (int round = 0; round < 300; ++round) {
@@ -202,7 +203,7 @@ TEST(TheilSenTest, TheSampledBracketAlwaysGivesTheExactMedian) {
     std::poisson_distribution<int> poisson(0.3 + static_cast<double>(random() % 100));
     std::vector<double> x(n);
     for (size_t i = 0; i < n; ++i) {
-      switch (round % 5) {
+      switch (round % 7) {
         case 0:
           x[i] = poisson(random);
           break;
@@ -215,8 +216,14 @@ TEST(TheilSenTest, TheSampledBracketAlwaysGivesTheExactMedian) {
         case 3:
           x[i] = 3.0 * static_cast<double>(i) + poisson(random);
           break;
-        default:
+        case 4:
           x[i] = i % 7 < 5 ? poisson(random) : 0;
+          break;
+        case 5:  // slopes so close that the bracket's width is subnormal
+          x[i] = poisson(random) * 1e-310;
+          break;
+        default:  // and so far apart that they near the largest double
+          x[i] = (poisson(random) - 50.0) * 1e300;
           break;
       }
     }
