@@ -70,7 +70,9 @@ Ranked select_ranks(std::vector<double>& values, size_t rank, double low, double
       std::isfinite(low) && std::isfinite(high) && high > low && std::isfinite(scale) && scale > 0;
   const auto bucket_of = [&](double value) {
     if (!spread) return size_t{0};
-    return std::min(kBuckets - 1, static_cast<size_t>((value - low) * scale));
+    // Through int64_t: a double's conversion to unsigned costs several
+    // instructions on x86-64. 0 <= (value - low) * scale <= about kBuckets.
+    return std::min(kBuckets - 1, static_cast<size_t>(static_cast<int64_t>((value - low) * scale)));
   };
   std::array<size_t, kBuckets> counts{};
   for (const double value : values) ++counts[bucket_of(value)];
@@ -96,37 +98,22 @@ Ranked select_ranks(std::vector<double>& values, size_t rank, double low, double
   return ranked;
 }
 
-// What one pass over the pairs i < j of a series gives: the Mann-Kendall S,
-// the sum of sign(x_j - x_i), and the Theil-Sen slope, the median of
-// (x_j - x_i) / (j - i).
-struct Pairwise {
-  int64_t s = 0;
-  double slope = 0;
-};
-
-Pairwise pairwise(std::span<const double> series, size_t sample_size, size_t margin) {
+double median_slope(std::span<const double> series, size_t sample_size, size_t margin) {
   const size_t n = series.size();
-  if (n < 2) return {};
+  if (n < 2) return 0;
   const size_t pairs = n * (n - 1) / 2;
   // Each lag's reciprocal once: a multiplication per pair, not a division
   // (every model's 90-day series is 4,005 pairs).
   std::vector<double> inverse(n);
   for (size_t lag = 1; lag < n; ++lag) inverse[lag] = 1.0 / static_cast<double>(lag);
-  // Every slope, and S, when no sample brackets the median.
-  Pairwise result;
+  // Every slope, when no sample brackets the median.
   auto median_of_all = [&] {
     std::vector<double> slopes(pairs);
     double* slope = slopes.data();
-    result.s = 0;
     for (size_t i = 0; i < n; ++i) {
-      for (size_t j = i + 1; j < n; ++j) {
-        const double difference = series[j] - series[i];
-        result.s += static_cast<int64_t>(difference > 0) - static_cast<int64_t>(difference < 0);
-        *slope++ = difference * inverse[j - i];
-      }
+      for (size_t j = i + 1; j < n; ++j) *slope++ = (series[j] - series[i]) * inverse[j - i];
     }
-    result.slope = median_of(slopes);
-    return result;
+    return median_of(slopes);
   };
   if (sample_size == 0 || margin >= sample_size / 2 || pairs < 8 * sample_size) {
     return median_of_all();
@@ -158,9 +145,7 @@ Pairwise pairwise(std::span<const double> series, size_t sample_size, size_t mar
   for (size_t i = 0; i + 1 < n; ++i) {
     const double x = series[i];
     for (size_t j = i + 1; j < n; ++j) {
-      const double difference = series[j] - x;
-      const double slope = difference * inverse[j - i];
-      result.s += static_cast<int64_t>(difference > 0) - static_cast<int64_t>(difference < 0);
+      const double slope = (series[j] - x) * inverse[j - i];
       below += static_cast<size_t>(slope < low);
       middle[kept] = slope;
       // & not &&: no branch, which half the slopes would mispredict.
@@ -173,8 +158,32 @@ Pairwise pairwise(std::span<const double> series, size_t sample_size, size_t mar
   middle.resize(kept);
   // upper_rank > below when the count is even: lower_rank >= below.
   const Ranked median = select_ranks(middle, upper_rank - below, low, high);
-  result.slope = lower_rank == upper_rank ? median.at : (median.before + median.at) / 2;
-  return result;
+  return lower_rank == upper_rank ? median.at : (median.before + median.at) / 2;
+}
+
+// S = the sum over pairs i < j of sign(x_j - x_i): for each point, the
+// earlier points below it minus those above it, counted in a Fenwick tree
+// over the ranks of the distinct values. O(n log n), not a pass over every
+// pair. `sorted` is the series sorted.
+int64_t mann_kendall_s(std::span<const double> series, std::span<const double> sorted) {
+  std::vector<double> distinct(sorted.begin(), sorted.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<int64_t> tree(distinct.size() + 1, 0);  // 1-based
+  const auto count_below = [&](size_t rank) {         // earlier points of rank < `rank`
+    int64_t count = 0;
+    for (; rank > 0; rank &= rank - 1) count += tree[rank];
+    return count;
+  };
+  int64_t s = 0;
+  for (size_t j = 0; j < series.size(); ++j) {
+    const auto rank = static_cast<size_t>(
+        std::lower_bound(distinct.begin(), distinct.end(), series[j]) - distinct.begin());
+    const int64_t below = count_below(rank);
+    const int64_t above = static_cast<int64_t>(j) - count_below(rank + 1);
+    s += below - above;
+    for (size_t i = rank + 1; i < tree.size(); i += i & (~i + 1)) ++tree[i];
+  }
+  return s;
 }
 
 }  // namespace
@@ -184,16 +193,17 @@ double theil_sen_slope(std::span<const double> series) {
 }
 
 double theil_sen_slope(std::span<const double> series, size_t sample_size, size_t margin) {
-  return pairwise(series, sample_size, margin).slope;
+  return median_slope(series, sample_size, margin);
 }
 
 Trend mann_kendall_trend(std::span<const double> series, double alpha) {
   const size_t n = series.size();
   Trend trend;
-  const Pairwise pairs = pairwise(series, kTheilSenSample, kTheilSenMargin);
-  const int64_t s = pairs.s;
+  std::vector<double> sorted(series.begin(), series.end());
+  std::sort(sorted.begin(), sorted.end());
+  const int64_t s = mann_kendall_s(series, sorted);
   trend.mann_kendall_s = static_cast<double>(s);
-  trend.theil_sen_slope = pairs.slope;
+  trend.theil_sen_slope = theil_sen_slope(series);
   double sum = 0;
   for (double x : series) sum += x;
   if (n > 0 && sum != 0) {
@@ -201,8 +211,6 @@ Trend mann_kendall_trend(std::span<const double> series, double alpha) {
   }
 
   // Var(S) = [n(n-1)(2n+5) - sum over groups of ties t(t-1)(2t+5)] / 18.
-  std::vector<double> sorted(series.begin(), series.end());
-  std::sort(sorted.begin(), sorted.end());
   const auto term = [](double t) { return t * (t - 1) * (2 * t + 5); };
   double variance = term(static_cast<double>(n));
   for (size_t i = 0; i < n;) {
