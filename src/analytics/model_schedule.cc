@@ -31,10 +31,11 @@ struct Sizes {
 
 Sizes sizes_of(std::span<const double> vram_mb, double budget_mb) {
   Sizes sizes{vram_mb, std::vector<int>(vram_mb.size(), 0), {}};
+  if (!(budget_mb >= 0)) return sizes;  // NaN or negative: nothing fits
   const double unit = budget_mb / kScheduleGranularity;
   for (size_t i = 0; i < vram_mb.size(); ++i) {
     const double vram = vram_mb[i];
-    if (!(vram >= 0) || !(vram <= budget_mb)) continue;  // NaN too
+    if (!std::isfinite(vram) || vram < 0 || vram > budget_mb) continue;
     int weight = 0;
     if (vram > 0) {
       weight = static_cast<int>(std::min<double>(std::ceil(vram / unit), kScheduleGranularity));

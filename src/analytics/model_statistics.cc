@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -164,7 +165,8 @@ double median_slope(std::span<const double> series, size_t sample_size, size_t m
 // S = the sum over pairs i < j of sign(x_j - x_i): for each point, the
 // earlier points below it minus those above it, counted in a Fenwick tree
 // over the ranks of the distinct values. O(n log n), not a pass over every
-// pair. `sorted` is the series sorted.
+// pair. `sorted` is the series' values other than NaN, sorted; a NaN point
+// is in no pair's sign (sign(NaN) is 0).
 int64_t mann_kendall_s(std::span<const double> series, std::span<const double> sorted) {
   std::vector<double> distinct(sorted.begin(), sorted.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
@@ -175,13 +177,16 @@ int64_t mann_kendall_s(std::span<const double> series, std::span<const double> s
     return count;
   };
   int64_t s = 0;
-  for (size_t j = 0; j < series.size(); ++j) {
-    const auto rank = static_cast<size_t>(
-        std::lower_bound(distinct.begin(), distinct.end(), series[j]) - distinct.begin());
+  int64_t seen = 0;  // earlier points in the tree
+  for (const double x : series) {
+    if (std::isnan(x)) continue;
+    const auto rank = static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), x) -
+                                          distinct.begin());
     const int64_t below = count_below(rank);
-    const int64_t above = static_cast<int64_t>(j) - count_below(rank + 1);
+    const int64_t above = seen - count_below(rank + 1);
     s += below - above;
     for (size_t i = rank + 1; i < tree.size(); i += i & (~i + 1)) ++tree[i];
+    ++seen;
   }
   return s;
 }
@@ -199,7 +204,11 @@ double theil_sen_slope(std::span<const double> series, size_t sample_size, size_
 Trend mann_kendall_trend(std::span<const double> series, double alpha) {
   const size_t n = series.size();
   Trend trend;
-  std::vector<double> sorted(series.begin(), series.end());
+  // NaN has no place in an order (sorting it is undefined): left out.
+  std::vector<double> sorted;
+  sorted.reserve(n);
+  std::copy_if(series.begin(), series.end(), std::back_inserter(sorted),
+               [](double x) { return !std::isnan(x); });
   std::sort(sorted.begin(), sorted.end());
   const int64_t s = mann_kendall_s(series, sorted);
   trend.mann_kendall_s = static_cast<double>(s);
@@ -213,9 +222,9 @@ Trend mann_kendall_trend(std::span<const double> series, double alpha) {
   // Var(S) = [n(n-1)(2n+5) - sum over groups of ties t(t-1)(2t+5)] / 18.
   const auto term = [](double t) { return t * (t - 1) * (2 * t + 5); };
   double variance = term(static_cast<double>(n));
-  for (size_t i = 0; i < n;) {
+  for (size_t i = 0; i < sorted.size();) {
     size_t j = i;
-    while (j < n && sorted[j] == sorted[i]) ++j;
+    while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
     variance -= term(static_cast<double>(j - i));
     i = j;
   }

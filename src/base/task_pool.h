@@ -33,18 +33,16 @@ class TaskPool {
   // Starts `helpers` threads (0: none, every loop runs on its caller).
   explicit TaskPool(size_t helpers) {
     threads_.reserve(helpers);
-    for (size_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { help(); });
+    try {
+      for (size_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { help(); });
+    } catch (...) {  // no thread left unjoined when one cannot start
+      stop();
+      throw;
+    }
   }
 
   // Finishes with every helper joined. REQUIRES: no for_each running.
-  ~TaskPool() {
-    {
-      MutexLock lock(mutex_);
-      stopping_ = true;
-    }
-    offered_.notify_all();
-    for (std::thread& thread : threads_) thread.join();
-  }
+  ~TaskPool() { stop(); }
 
   TaskPool(const TaskPool&) = delete;
   TaskPool& operator=(const TaskPool&) = delete;
@@ -107,6 +105,15 @@ class TaskPool {
       }
     }
   };
+
+  void stop() {
+    {
+      MutexLock lock(mutex_);
+      stopping_ = true;
+    }
+    offered_.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+  }
 
   void withdraw(Loop* loop) REQUIRES(mutex_) {
     const auto it = std::find(loops_.begin(), loops_.end(), loop);
