@@ -64,7 +64,7 @@ struct Ranked {
   double before = 0;
 };
 
-Ranked select_ranks(std::vector<double>& values, size_t rank, double low, double high) {
+Ranked select_ranks(std::span<const double> values, size_t rank, double low, double high) {
   constexpr size_t kBuckets = 64;
   const double scale = static_cast<double>(kBuckets) / (high - low);
   const bool spread =
@@ -97,69 +97,6 @@ Ranked select_ranks(std::vector<double>& values, size_t rank, double low, double
   if (rank > 0)
     ranked.before = at != in_bucket.begin() ? *std::max_element(in_bucket.begin(), at) : lower_max;
   return ranked;
-}
-
-double median_slope(std::span<const double> series, size_t sample_size, size_t margin) {
-  const size_t n = series.size();
-  if (n < 2) return 0;
-  const size_t pairs = n * (n - 1) / 2;
-  // Each lag's reciprocal once: a multiplication per pair, not a division
-  // (every model's 90-day series is 4,005 pairs).
-  std::vector<double> inverse(n);
-  for (size_t lag = 1; lag < n; ++lag) inverse[lag] = 1.0 / static_cast<double>(lag);
-  // Every slope, when no sample brackets the median.
-  auto median_of_all = [&] {
-    std::vector<double> slopes(pairs);
-    double* slope = slopes.data();
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t j = i + 1; j < n; ++j) *slope++ = (series[j] - series[i]) * inverse[j - i];
-    }
-    return median_of(slopes);
-  };
-  if (sample_size == 0 || margin >= sample_size / 2 || pairs < 8 * sample_size) {
-    return median_of_all();
-  }
-  // Selecting among every slope costs several passes over them. Instead,
-  // the slopes of evenly spaced pairs give two values expected to bracket
-  // the median; one pass counts the slopes below the bracket and keeps
-  // those inside it, and the median is selected among those alone. When the
-  // bracket misses the middle ranks, every slope is selected from: the
-  // answer is always the exact median.
-  std::vector<double> sample(sample_size);
-  size_t sample_row = 0;  // pair (sample_row, sample_row + 1) has index row_start
-  size_t row_start = 0;
-  for (size_t k = 0; k < sample_size; ++k) {
-    const size_t index = k * pairs / sample_size;
-    while (index >= row_start + (n - 1 - sample_row)) row_start += n - 1 - sample_row++;
-    const size_t j = sample_row + 1 + (index - row_start);
-    sample[k] = (series[j] - series[sample_row]) * inverse[j - sample_row];
-  }
-  const auto low_it = sample.begin() + static_cast<std::ptrdiff_t>(sample_size / 2 - margin);
-  const auto high_it = sample.begin() + static_cast<std::ptrdiff_t>(sample_size / 2 + margin);
-  std::nth_element(sample.begin(), low_it, sample.end());
-  const double low = *low_it;
-  std::nth_element(low_it, high_it, sample.end());
-  const double high = *high_it;
-  size_t below = 0;
-  size_t kept = 0;
-  std::vector<double> middle(pairs);
-  for (size_t i = 0; i + 1 < n; ++i) {
-    const double x = series[i];
-    for (size_t j = i + 1; j < n; ++j) {
-      const double slope = (series[j] - x) * inverse[j - i];
-      below += static_cast<size_t>(slope < low);
-      middle[kept] = slope;
-      // & not &&: no branch, which half the slopes would mispredict.
-      kept += static_cast<size_t>(slope >= low) & static_cast<size_t>(slope <= high);
-    }
-  }
-  const size_t lower_rank = (pairs - 1) / 2;  // the middle two (one for an odd count)
-  const size_t upper_rank = pairs / 2;
-  if (below > lower_rank || below + kept <= upper_rank) return median_of_all();
-  middle.resize(kept);
-  // upper_rank > below when the count is even: lower_rank >= below.
-  const Ranked median = select_ranks(middle, upper_rank - below, low, high);
-  return lower_rank == upper_rank ? median.at : (median.before + median.at) / 2;
 }
 
 // S = the sum over pairs i < j of sign(x_j - x_i): for each point, the
@@ -198,7 +135,66 @@ double theil_sen_slope(std::span<const double> series) {
 }
 
 double theil_sen_slope(std::span<const double> series, size_t sample_size, size_t margin) {
-  return median_slope(series, sample_size, margin);
+  const size_t n = series.size();
+  if (n < 2) return 0;
+  const size_t pairs = n * (n - 1) / 2;
+  // Each lag's reciprocal once: a multiplication per pair, not a division
+  // (every model's 90-day series is 4,005 pairs).
+  std::vector<double> inverse(n);
+  for (size_t lag = 1; lag < n; ++lag) inverse[lag] = 1.0 / static_cast<double>(lag);
+  // Every slope, when no sample brackets the median.
+  auto median_of_all = [&] {
+    std::vector<double> slopes(pairs);
+    double* slope = slopes.data();
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = i + 1; j < n; ++j) *slope++ = (series[j] - series[i]) * inverse[j - i];
+    }
+    return median_of(slopes);
+  };
+  if (sample_size == 0 || margin >= sample_size / 2 || pairs < 8 * sample_size) {
+    return median_of_all();
+  }
+  // Selecting among every slope costs several passes over them. Instead,
+  // the slopes of evenly spaced pairs give two values expected to bracket
+  // the median; one pass counts the slopes below the bracket and keeps
+  // those inside it, and the median is selected among those alone. When the
+  // bracket misses the middle ranks, every slope is selected from: the
+  // answer is always the exact median.
+  std::vector<double> sample(sample_size);
+  size_t row = 0;  // pair (row, row + 1) has index row_start
+  size_t row_start = 0;
+  for (size_t k = 0; k < sample_size; ++k) {
+    const size_t index = k * pairs / sample_size;
+    while (index >= row_start + (n - 1 - row)) row_start += n - 1 - row++;
+    const size_t j = row + 1 + (index - row_start);
+    sample[k] = (series[j] - series[row]) * inverse[j - row];
+  }
+  const auto low_it = sample.begin() + static_cast<std::ptrdiff_t>(sample_size / 2 - margin);
+  const auto high_it = sample.begin() + static_cast<std::ptrdiff_t>(sample_size / 2 + margin);
+  std::nth_element(sample.begin(), low_it, sample.end());
+  const double low = *low_it;
+  std::nth_element(low_it, high_it, sample.end());
+  const double high = *high_it;
+  size_t below = 0;
+  size_t kept = 0;
+  std::vector<double> middle(pairs);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const double x = series[i];
+    for (size_t j = i + 1; j < n; ++j) {
+      const double slope = (series[j] - x) * inverse[j - i];
+      below += static_cast<size_t>(slope < low);
+      middle[kept] = slope;
+      // & not &&: no branch, which half the slopes would mispredict.
+      kept += static_cast<size_t>(slope >= low) & static_cast<size_t>(slope <= high);
+    }
+  }
+  const size_t lower_rank = (pairs - 1) / 2;  // the middle two (one for an odd count)
+  const size_t upper_rank = pairs / 2;
+  if (below > lower_rank || below + kept <= upper_rank) return median_of_all();
+  middle.resize(kept);
+  // upper_rank > below when the count is even: lower_rank >= below.
+  const Ranked median = select_ranks(middle, upper_rank - below, low, high);
+  return lower_rank == upper_rank ? median.at : (median.before + median.at) / 2;
 }
 
 Trend mann_kendall_trend(std::span<const double> series, double alpha) {
