@@ -27,11 +27,11 @@ class AttributePairs {
   // allowed, as PostgreSQL's jsonb prints it), and keeps the members whose
   // values are strings, numbers or booleans, in the order they appear
   // (duplicate keys included); members that are null, objects or arrays are
-  // skipped. Numbers keep their text as written ("30", "1.5E0": the
-  // decoder's compact form). Returns false, and keeps no pairs, for any
-  // other input: not an object, malformed JSON, text that is not UTF-8, a
-  // lone UTF-16 surrogate escape, values nested deeper than kMaxDepth, or
-  // text of 4 GiB or more.
+  // skipped. Numbers keep their text as written ("30", "1.5": the
+  // decoder's canonical form, json_writer.h). Returns false, and keeps no
+  // pairs, for any other input: not an object, malformed JSON, text that is
+  // not UTF-8, a lone UTF-16 surrogate escape, values nested deeper than
+  // kMaxDepth, or text of 4 GiB or more.
   // Never reads outside `json`. The views returned by pairs() stay valid
   // until the next parse() or the end of this object.
   bool parse(std::string_view json);

@@ -4,13 +4,12 @@
 
 #include <array>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <cmath>
 #include <utility>
 
 #include "event/json_body.h"
 #include "event/field_validator.h"
 #include "event/json_fields.h"
+#include "event/json_writer.h"
 #include "event/time.h"
 #include "event/uuid.h"
 
@@ -177,9 +176,16 @@ class EventValidator : public FieldValidator<Field, kFieldCount> {
     return true;
   }
 
-  // Stores `object` as compact JSON text if it fits max_object_bytes.
-  void store_object(Field field, const json::object& object, std::optional<std::string>* out) {
-    std::string text = json::serialize(object);
+  // Stores the field's object, if it fits max_object_bytes, as compact JSON
+  // text with canonical numbers (json_writer.h): text that decodes again to
+  // itself.
+  void store_object(Field field, std::optional<std::string>* out) {
+    std::optional<std::string> canonical = serialize_canonical_json(*find(field));
+    if (!canonical) {  // the callers report such numbers first; never store without one
+      fail(field, "is out of range");
+      return;
+    }
+    std::string text = std::move(*canonical);
     if (text.size() > limits_.max_object_bytes) {
       fail(field, "must be at most " + std::to_string(limits_.max_object_bytes) + " bytes");
       return;
@@ -191,16 +197,16 @@ class EventValidator : public FieldValidator<Field, kFieldCount> {
     *out = std::move(text);
   }
 
-  // Any object (image_dimensions, params). Its numbers must be finite:
-  // Boost.JSON parses 1e400 as infinity, which has no JSON text.
+  // Any object (image_dimensions, params). Its numbers must have a
+  // canonical form: Boost.JSON parses 1e400 as infinity, which has no JSON
+  // text.
   void read_object(Field field, std::optional<std::string>* out) {
-    const json::object* object = find_object(field);
-    if (object == nullptr) return;
-    if (all_finite(*find(field))) {
-      store_object(field, *object, out);
+    if (find_object(field) == nullptr) return;
+    if (all_in_range(*find(field))) {
+      store_object(field, out);
     } else {
       std::string pointer(pointer_of(field));
-      report_non_finite(*find(field), &pointer);
+      report_out_of_range(*find(field), &pointer);
     }
   }
 
@@ -219,7 +225,7 @@ class EventValidator : public FieldValidator<Field, kFieldCount> {
              "must be at most " + std::to_string(static_cast<int64_t>(kMaxCostUsd)));
       }
     }
-    if (errors_->size() == errors_before) store_object(Field::kCosts, *costs, out);
+    if (errors_->size() == errors_before) store_object(Field::kCosts, out);
   }
 
   // {"input": N, "output": N}, stored with exactly these keys (others are
@@ -257,47 +263,48 @@ class EventValidator : public FieldValidator<Field, kFieldCount> {
         if (too_long(view(value.get_string()))) {
           fail(child_pointer(Field::kAttributes, member.key()), too_long_message());
         }
-      } else if (value.is_double() && !std::isfinite(value.get_double())) {
+      } else if (value.is_number() && !canonical_number(value)) {
         fail(child_pointer(Field::kAttributes, member.key()), "is out of range");
       } else if (!value.is_number() && !value.is_bool()) {
         fail(child_pointer(Field::kAttributes, member.key()),
              "must be a string, number or boolean");
       }
     }
-    if (errors_->size() == errors_before) store_object(Field::kAttributes, *attributes, out);
+    if (errors_->size() == errors_before) store_object(Field::kAttributes, out);
   }
 
  private:
-  static bool all_finite(const json::value& value) {
-    if (value.is_double()) return std::isfinite(value.get_double());
+  // Whether every number inside `value` has a canonical form.
+  static bool all_in_range(const json::value& value) {
+    if (value.is_number()) return canonical_number(value).has_value();
     if (const json::object* object = value.if_object()) {
       for (const json::key_value_pair& member : *object) {
-        if (!all_finite(member.value())) return false;
+        if (!all_in_range(member.value())) return false;
       }
     } else if (const json::array* array = value.if_array()) {
       for (const json::value& element : *array) {
-        if (!all_finite(element)) return false;
+        if (!all_in_range(element)) return false;
       }
     }
     return true;
   }
 
-  // Reports every non-finite number inside `value`, which `pointer` locates
-  // (restored on return).
-  void report_non_finite(const json::value& value, std::string* pointer) {
+  // Reports every number inside `value` without a canonical form, which
+  // `pointer` locates (restored on return).
+  void report_out_of_range(const json::value& value, std::string* pointer) {
     const size_t length = pointer->size();
-    if (value.is_double()) {
-      if (!std::isfinite(value.get_double())) fail(*pointer, "is out of range");
+    if (value.is_number()) {
+      if (!canonical_number(value)) fail(*pointer, "is out of range");
     } else if (const json::object* object = value.if_object()) {
       for (const json::key_value_pair& member : *object) {
         append_pointer_token(pointer, member.key());
-        report_non_finite(member.value(), pointer);
+        report_out_of_range(member.value(), pointer);
         pointer->resize(length);
       }
     } else if (const json::array* array = value.if_array()) {
       for (size_t i = 0; i < array->size(); ++i) {
         append_pointer_token(pointer, std::to_string(i));
-        report_non_finite((*array)[i], pointer);
+        report_out_of_range((*array)[i], pointer);
         pointer->resize(length);
       }
     }
@@ -306,12 +313,18 @@ class EventValidator : public FieldValidator<Field, kFieldCount> {
 };
 
 // Nested objects are stored as JSON text; text that no longer parses as an
-// object (not written by this decoder) is passed through as a string.
+// object (not written by this decoder) is passed through as a string. The
+// numbers are made canonical again: Boost.JSON may read their text an ulp
+// away from the value the decoder kept.
 void put_nested(json::object* object, Field field, const std::optional<std::string>& text) {
   if (!text) return;
   json::error_code error;
   json::value value = json::parse(*text, error);
-  if (error || !value.is_object()) value = *text;
+  if (error || !value.is_object()) {
+    value = *text;
+  } else {
+    canonicalize_numbers(&value);
+  }
   object->emplace(wire_name(field), std::move(value));
 }
 

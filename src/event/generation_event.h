@@ -18,7 +18,9 @@ std::string_view to_string(GenerationEventType type);
 std::optional<GenerationEventType> parse_generation_event_type(std::string_view name);
 
 // A validated event. UUIDs are canonical (lowercase, hyphenated). Nested
-// objects are kept as compact JSON text, exactly as they are stored.
+// objects are kept as compact JSON text, exactly as they are stored, their
+// numbers canonical (json_writer.h's canonical_number: 1.0 is 1, 1e5 is
+// 100000, 0.30000000000000004 is 0.3), so that the text decodes to itself.
 struct GenerationEvent {
   std::string event_id;  // idempotency key
   GenerationEventType event_type = GenerationEventType::kRequest;

@@ -45,7 +45,7 @@ TEST(AttributePairsTest, ReadsWhatTheDecoderStores) {
   EXPECT_EQ(parsed(*batch.events[0].attributes_json),
             (std::vector<Triple>{{"style", "anime", Type::kString},
                                  {"steps", "30", Type::kNumber},
-                                 {"cfg", "7.5E0", Type::kNumber},
+                                 {"cfg", "7.5", Type::kNumber},
                                  {"beta", "true", Type::kBool},
                                  {"tier", "pro \"plus\"", Type::kString},
                                  {"nsfw", "false", Type::kBool}}));

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -90,6 +91,78 @@ TEST(JsonWriterTest, DoublesInsideDocumentsUseTheShortForm) {
                               {"rows", boost::json::array{30.0, 1.5, nullptr}}};
   EXPECT_EQ(serialize_json(value),
             R"({"success_rate_pct":91.32,"success_rate":0.9132,"rows":[30,1.5,null]})");
+}
+
+// canonical_number's text of `value`, or "none".
+std::string canonical(const boost::json::value& value) {
+  const std::optional<boost::json::value> number = canonical_number(value);
+  return number ? serialize_json(*number) : "none";
+}
+
+TEST(JsonWriterTest, CanonicalNumbersAreOneTextForOneValue) {
+  EXPECT_EQ(canonical(boost::json::value(int64_t{-5})), "-5");
+  EXPECT_EQ(canonical(boost::json::value(INT64_MAX)), "9223372036854775807");
+  EXPECT_EQ(canonical(boost::json::value(5.0)), "5");
+  EXPECT_TRUE(canonical_number(boost::json::value(5.0))->is_int64());
+  EXPECT_EQ(canonical(boost::json::value(-0.0)), "0");
+  EXPECT_EQ(canonical(boost::json::value(1e5)), "100000");
+  EXPECT_EQ(canonical(boost::json::value(0.1 + 0.2)), "0.3");
+  EXPECT_EQ(canonical(boost::json::value(1.0 / 3)), "0.333333333333333");
+  EXPECT_EQ(canonical(boost::json::value(9007199254740993.0)), "9007199254740990");
+  EXPECT_EQ(canonical(boost::json::value(0x1p63)), "9.22337203685478e+18");
+  EXPECT_EQ(canonical(boost::json::value(UINT64_MAX)), "1.84467440737096e+19");
+  EXPECT_EQ(canonical(boost::json::value(1.79769313486231e308)), "1.79769313486231e+308");
+  EXPECT_EQ(canonical(boost::json::value(std::numeric_limits<double>::max())), "none");
+  EXPECT_EQ(canonical(boost::json::value(std::numeric_limits<double>::min())), "0");
+  EXPECT_EQ(canonical(boost::json::value(2.22507385850721e-308)), "2.22507385850721e-308");
+  EXPECT_EQ(canonical(boost::json::value(5e-324)), "0");
+  EXPECT_EQ(canonical(boost::json::value(std::numeric_limits<double>::infinity())), "none");
+  EXPECT_EQ(canonical(boost::json::value(std::numeric_limits<double>::quiet_NaN())), "none");
+  EXPECT_EQ(canonical(boost::json::value("5")), "none");
+  EXPECT_EQ(canonical(boost::json::value(true)), "none");
+}
+
+// The canonical text of any double, read back by Boost.JSON's parser (which
+// is not correctly rounded) or by a correctly rounded one, gives the same
+// number and so the same text.
+TEST(JsonWriterTest, CanonicalNumbersSurviveAnyParser) {
+  std::mt19937_64 bits(20251129);
+  for (int i = 0; i < 200'000; ++i) {
+    const double value = i % 2 == 0 ? std::bit_cast<double>(bits())
+                                    : std::ldexp(static_cast<double>(bits() >> 11), -40);
+    const std::optional<boost::json::value> number = canonical_number(boost::json::value(value));
+    if (!number) {
+      ASSERT_TRUE(!std::isfinite(value) || std::fabs(value) > 1.7976931348623e308) << value;
+      continue;
+    }
+    const std::string text = serialize_json(*number);
+    boost::json::error_code error;
+    const boost::json::value reparsed = boost::json::parse(text, error);
+    ASSERT_FALSE(error) << text;
+    ASSERT_EQ(serialize_canonical_json(reparsed), text) << value;
+    if (number->is_double()) {
+      double exact = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), exact);
+      ASSERT_TRUE(ec == std::errc() && end == text.data() + text.size()) << text;
+      ASSERT_EQ(exact, number->get_double()) << text;
+      ASSERT_EQ(canonical(boost::json::value(exact)), text);
+    }
+  }
+}
+
+TEST(JsonWriterTest, CanonicalJsonIsSerializeJsonWithCanonicalNumbers) {
+  boost::json::value value = boost::json::parse(
+      R"({"a":[1.0,-0.0,0.30000000000000004,18446744073709551615],"b":{"c":"1.0","d":null}})");
+  EXPECT_EQ(serialize_canonical_json(value),
+            R"({"a":[1,0,0.3,1.84467440737096e+19],"b":{"c":"1.0","d":null}})");
+  EXPECT_TRUE(canonicalize_numbers(&value));
+  EXPECT_EQ(serialize_json(value), *serialize_canonical_json(value));
+  EXPECT_TRUE(value.at("a").at(0).is_int64());
+
+  boost::json::value infinite = boost::json::parse(R"({"a":[1e400,2.0]})");
+  EXPECT_EQ(serialize_canonical_json(infinite), std::nullopt);
+  EXPECT_FALSE(canonicalize_numbers(&infinite));
+  EXPECT_TRUE(infinite.at("a").at(1).is_int64());  // the others are still made canonical
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "event/generation_decoder.h"
+#include "event/json_writer.h"
 #include "event/time.h"
 
 namespace genalytics {
@@ -119,7 +120,7 @@ TEST(StreamFieldsTest, TypedFieldsComeFromTheirText) {
   EXPECT_EQ(e.image_dimensions_json, R"({"width":832,"height":1216})");
   EXPECT_EQ(e.batch_size, 1);
   EXPECT_EQ(e.prompt_tokens, 45);
-  EXPECT_EQ(e.costs_json, R"({"compute":1.2E-2})");
+  EXPECT_EQ(e.costs_json, R"({"compute":0.012})");
   EXPECT_EQ(e.tokens_json, R"({"input":45,"output":0})");
   EXPECT_EQ(e.params_json, R"({"steps":30,"lora":["a","b"]})");
   EXPECT_EQ(e.attributes_json, R"({"style":"anime","beta":true})");
@@ -216,7 +217,7 @@ TEST(StreamFieldsTest, JsonFieldHoldsTheWholeEventAndOtherFieldsAreIgnored) {
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.success, false);
   EXPECT_EQ(decoded.event.error_type, "oom");
-  EXPECT_EQ(decoded.event.costs_json, R"({"gpu":5E-1})");
+  EXPECT_EQ(decoded.event.costs_json, R"({"gpu":0.5})");
   EXPECT_EQ(decoded.event.timestamp_us, kNow);
 }
 
@@ -305,6 +306,124 @@ TEST(StreamFieldsTest, FullEventRoundTrips) {
   EXPECT_EQ(as_tuple(decoded.event), as_tuple(event));
   EXPECT_EQ(fields[7], (std::pair<std::string, std::string>{"success", "false"}));
   EXPECT_EQ(fields[6], (std::pair<std::string, std::string>{"duration_ms", "45230"}));
+}
+
+// A number as sent, and as its event stores it ("" when it is rejected:
+// "is out of range").
+struct NumberCase {
+  std::string sent;
+  std::string stored;
+};
+
+// The stored text is one text for one value, however the value was written.
+std::vector<NumberCase> number_cases() {
+  return {
+      // Found by fuzzing stream_fields (fuzz/corpus/stream_fields/
+      // attribute_number_reencoding): beyond a double's precision.
+      {"5555555455555555555555555555555551555555555555555555551.5", "5.55555545555556e+54"},
+      {"123456789012345678901234567890", "1.23456789012346e+29"},
+      // Beyond int64 (Boost.JSON reads them as uint64 or double).
+      {"18446744073709551615", "1.84467440737096e+19"},
+      {"9223372036854775808", "9.22337203685478e+18"},
+      // int64 is exact.
+      {"9223372036854775807", "9223372036854775807"},
+      {"-9223372036854775808", "-9223372036854775808"},
+      {"12345678901234567", "12345678901234567"},
+      // Doubles in their shortest form, at most 15 digits.
+      {"1.5", "1.5"},
+      {"1.5E0", "1.5"},
+      {"15e-1", "1.5"},
+      {"0.1", "0.1"},
+      {"0.30000000000000004", "0.3"},
+      {"0.7071067811865476", "0.707106781186548"},
+      {"-2.5e-7", "-2.5e-07"},
+      {"1e300", "1e+300"},
+      {"1.79769313486231e308", "1.79769313486231e+308"},
+      {"1e-307", "1e-307"},
+      // Integral values are integers, however written.
+      {"100000", "100000"},
+      {"1e5", "100000"},
+      {"1.0", "1"},
+      {"500e-2", "5"},
+      {"1e16", "10000000000000000"},
+      {"12345678901234567.0", "12345678901234600"},
+      {"-0", "0"},
+      {"-0.0", "0"},
+      {"0e10", "0"},
+      // Below the normal range is 0; past the largest 15-digit double has no
+      // JSON text.
+      {"1e-310", "0"},
+      {"1e-400", "0"},
+      {"1.7976931348623157e308", ""},
+      {"1e400", ""},
+      {"-1e400", ""},
+  };
+}
+
+// Re-encodes `event` through its flat fields and through its JSON text (as
+// an answer, and as Boost.JSON writes it) and expects the same event back.
+void expect_reencodes_to_itself(const GenerationEvent& event, const std::string& context) {
+  const Pairs fields = to_stream_fields(event);
+  const Decoded again = decode_fields(fields);
+  ASSERT_TRUE(again.ok) << context;
+  EXPECT_EQ(to_stream_fields(again.event), fields) << context;
+  for (const std::string& text :
+       {serialize_json(to_json(event)), json::serialize(to_json(event))}) {
+    const DecodedBatch batch = decode_generation_body(text, false, kNow, {});
+    ASSERT_EQ(batch.events.size(), 1u) << context << ": " << text;
+    EXPECT_EQ(to_stream_fields(batch.events[0]), fields) << context << ": " << text;
+  }
+}
+
+// The fuzz target's finding: a decoded entry's attribute number came back
+// from the entry's own flat fields as another number.
+TEST(StreamFieldsTest, AttributeNumbersSurviveTheirOwnReencoding) {
+  for (const NumberCase& number : number_cases()) {
+    const Decoded decoded = decode_fields(
+        completion_fields({{"attributes", R"({"style":"anime","b":)" + number.sent + "}"}}));
+    if (number.stored.empty()) {
+      EXPECT_THAT(decoded.errors, ElementsAre(FieldError{"/attributes/b", "is out of range"}))
+          << number.sent;
+      continue;
+    }
+    ASSERT_TRUE(decoded.ok) << number.sent;
+    EXPECT_EQ(decoded.event.attributes_json, R"({"style":"anime","b":)" + number.stored + "}");
+    expect_reencodes_to_itself(decoded.event, number.sent);
+  }
+}
+
+// The same numbers sent over HTTP, in every nested object that keeps them.
+TEST(StreamFieldsTest, BodyNumbersSurviveTheirOwnReencoding) {
+  for (const NumberCase& number : number_cases()) {
+    const std::string body = R"({"event_type":"request","generation_id":")" +
+                             std::string(kGenerationId) + R"(","attributes":{"b":)" + number.sent +
+                             R"(},"params":{"n":[)" + number.sent + R"(,{"m":)" + number.sent +
+                             R"(}]},"image_dimensions":{"scale":)" + number.sent + "}}";
+    const DecodedBatch batch = decode_generation_body(body, false, kNow, {});
+    if (number.stored.empty()) {
+      ASSERT_EQ(batch.rejected.listed.size(), 1u) << number.sent;
+      EXPECT_THAT(batch.rejected.listed[0].errors,
+                  ElementsAre(FieldError{"/image_dimensions/scale", "is out of range"},
+                              FieldError{"/params/n/0", "is out of range"},
+                              FieldError{"/params/n/1/m", "is out of range"},
+                              FieldError{"/attributes/b", "is out of range"}))
+          << number.sent;
+      continue;
+    }
+    ASSERT_EQ(batch.events.size(), 1u) << number.sent;
+    const GenerationEvent& event = batch.events[0];
+    EXPECT_EQ(event.attributes_json, R"({"b":)" + number.stored + "}");
+    EXPECT_EQ(event.params_json, R"({"n":[)" + number.stored + R"(,{"m":)" + number.stored + "}]}");
+    EXPECT_EQ(event.image_dimensions_json, R"({"scale":)" + number.stored + "}");
+    expect_reencodes_to_itself(event, number.sent);
+  }
+  const DecodedBatch costs = decode_generation_body(
+      R"({"event_type":"request","generation_id":")" + std::string(kGenerationId) +
+          R"(","costs":{"compute":0.30000000000000004,"storage":1e-7,"gpu":2.0}})",
+      false, kNow, {});
+  ASSERT_EQ(costs.events.size(), 1u);
+  EXPECT_EQ(costs.events[0].costs_json, R"({"compute":0.3,"storage":1e-07,"gpu":2})");
+  expect_reencodes_to_itself(costs.events[0], "costs");
 }
 
 }  // namespace
