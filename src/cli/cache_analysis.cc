@@ -11,8 +11,6 @@
 #include "event/json_writer.h"
 #include "event/time.h"
 #include "server/analytics_json.h"
-#include "store/postgres_store.h"
-#include "store/sqlite_store.h"
 
 namespace genalytics {
 
@@ -49,16 +47,10 @@ std::string simulated_params_cell(const std::string& stored) {
 }  // namespace
 
 int run_cache_analysis(const GenalyticsConfig& config, const CacheAnalysisFlags& flags) {
-  std::unique_ptr<Store> store;
-  if (!config.production.postgres_url.empty()) {
-    store = std::make_unique<PostgresStore>(config.production.postgres_url);
-  } else {
-    store = open_existing_store(config.server.data_dir,
-                                "check --data-dir; genalytics serve, proxy and demo create one",
-                                config.server.sqlite);
-  }
+  const std::unique_ptr<Store> store =
+      open_configured_store(config, StoreOpening::kExisting,
+                            "check --data-dir; genalytics serve, proxy and demo create one");
   CachePlanOptions options = config.server.routes.planning;
-  if (flags.count > 0) options.top_n = flags.count;
   options.mode = flags.relative ? CachePlanMode::kRelative : CachePlanMode::kAbsolute;
   options.min_requests = flags.min_requests;
   options.min_latency_ms = flags.min_latency_ms;

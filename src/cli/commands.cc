@@ -80,6 +80,21 @@ std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
   return std::make_unique<SqliteStore>(data_dir, options);
 }
 
+std::unique_ptr<PostgresStore> open_postgres_store(const GenalyticsConfig& config) {
+  if (config.production.postgres_url.empty()) throw std::invalid_argument("--postgres URL is required");
+  return open_postgres_store(config.production.postgres_url, config.server);
+}
+
+std::unique_ptr<Store> open_configured_store(const GenalyticsConfig& config, StoreOpening opening,
+                                             std::string_view how_to_create) {
+  if (!config.production.postgres_url.empty()) return open_postgres_store(config);
+  const SqliteStoreOptions options = sqlite_store_options(config.server);
+  if (opening == StoreOpening::kCreate) {
+    return std::make_unique<SqliteStore>(config.server.data_dir, options);
+  }
+  return open_existing_store(config.server.data_dir, how_to_create, options);
+}
+
 int run_serve(const GenalyticsConfig& config, bool production) {
   const sigset_t signals = block_stop_signals();
   AppServerOptions options = config.server;
@@ -107,15 +122,15 @@ int run_worker(const GenalyticsConfig& config) {
   const sigset_t signals = block_stop_signals();
   const ProductionOptions& p = config.production;
   const RedisOptions redis = RedisOptions::from_url(p.redis_url);
-  PostgresStore store(p.postgres_url);
+  const std::unique_ptr<PostgresStore> store = open_postgres_store(config);
   StreamWorker::Options options = p.worker;
   options.ns = p.ns;
   options.limits = config.server.limits;
   options.normalization = config.server.routes.normalization;
-  StreamWorkerThreads workers(&store, redis, options);
-  LiveMetricsPublisher live(&store, redis, p.ns);
+  StreamWorkerThreads workers(store.get(), redis, options);
+  LiveMetricsPublisher live(store.get(), redis, p.ns);
   RetentionScheduler retention(
-      [&store](int days) { return store.drop_partitions_older_than(days); }, p.retention_days);
+      [&store](int days) { return store->drop_partitions_older_than(days); }, p.retention_days);
   for (const StreamWorker* worker : workers.workers()) {
     spdlog::info("worker {} moving {} into PostgreSQL", worker->consumer(), worker->stream_key());
   }
@@ -139,16 +154,15 @@ int run_migrate(const GenalyticsConfig& config) {
 }
 
 int run_retention(const GenalyticsConfig& config) {
-  if (config.production.postgres_url.empty()) throw std::invalid_argument("--postgres URL is required");
-  PostgresStore store(config.production.postgres_url);
-  const int64_t dropped = store.drop_partitions_older_than(config.production.retention_days);
+  const int64_t dropped =
+      open_postgres_store(config)->drop_partitions_older_than(config.production.retention_days);
   fmt::print(stderr, "dropped {} raw-event partition(s) older than {} days; rollups kept\n", dropped,
              config.production.retention_days);
   return 0;
 }
 
 int run_demo(const GenalyticsConfig& config, bool if_empty) {
-  SqliteStore store(config.server.data_dir, config.server.sqlite);
+  SqliteStore store(config.server.data_dir, sqlite_store_options(config.server));
   if (if_empty && store.count_generation_events() > 0) {
     spdlog::info("{} already holds events; demo data not loaded", store.path());
     return 0;
@@ -195,11 +209,11 @@ int run_demo(const GenalyticsConfig& config, bool if_empty) {
 }
 
 int run_ingest(const GenalyticsConfig& config, const std::string& file, bool create) {
-  std::unique_ptr<SqliteStore> store =
-      create ? std::make_unique<SqliteStore>(config.server.data_dir, config.server.sqlite)
+  const SqliteStoreOptions options = sqlite_store_options(config.server);
+  const std::unique_ptr<SqliteStore> store =
+      create ? std::make_unique<SqliteStore>(config.server.data_dir, options)
              : open_existing_store(config.server.data_dir,
-                                   "check --data-dir, or pass --create to make a new store",
-                                   config.server.sqlite);
+                                   "check --data-dir, or pass --create to make a new store", options);
   BatchWriter writer(store.get(), config.server.writer);
   const bool tty = isatty(STDERR_FILENO);
   const auto started = std::chrono::steady_clock::now();
@@ -308,14 +322,7 @@ UpstreamAddress parse_upstream_url(const std::string& text) {
 int run_proxy(const GenalyticsConfig& config, const std::string& listen, const std::string& upstream,
               const std::string& user_header) {
   const sigset_t signals = block_stop_signals();
-  std::unique_ptr<Store> store;
-  if (!config.production.postgres_url.empty()) {
-    auto postgres = std::make_unique<PostgresStore>(config.production.postgres_url);
-    postgres->set_max_values_per_dimension_hour(config.server.sqlite.max_values_per_dimension_hour);
-    store = std::move(postgres);
-  } else {
-    store = std::make_unique<SqliteStore>(config.server.data_dir, config.server.sqlite);
-  }
+  const std::unique_ptr<Store> store = open_configured_store(config, StoreOpening::kCreate);
   BatchWriter writer(store.get(), config.server.writer);
   std::atomic<int64_t> dropped{0};
   RouteProxy::Options options;

@@ -13,6 +13,9 @@
 
 namespace genalytics {
 
+struct ConfigCommandLine;  // cli/config_flags.h
+class PostgresStore;       // store/postgres_store.h
+
 // Serves the API until SIGTERM or SIGINT, then drains and commits. With
 // `production`, ingest goes to Redis and queries to PostgreSQL. Creates the
 // embedded store when config.server.data_dir holds none.
@@ -23,7 +26,6 @@ int run_serve(const GenalyticsConfig& config, bool production);
 int run_worker(const GenalyticsConfig& config);
 
 struct CacheAnalysisFlags {
-  int count = 0;  // 0: config cache-planning.top-n-routes
   int days = 7;
   std::string format = "table";
   double min_requests = 10;
@@ -33,8 +35,8 @@ struct CacheAnalysisFlags {
   int ttl_seconds = 300;
 };
 
-// Ranks the routes to cache (seed 002 System 1, or System 2 with
-// --relative) from the embedded store or PostgreSQL (when
+// Ranks the config.server.routes.planning.top_n routes to cache (seed 002
+// System 1, or System 2 with --relative) from the embedded store or PostgreSQL (when
 // config.production.postgres_url is set), optionally replaying the window
 // against the plan. Tables and JSON go to stdout, headings to stderr; JSON
 // is the seed's bare array of rows (the API wraps it in {mode, window,
@@ -48,7 +50,6 @@ struct ModelsFlags {
   int days = 30;
   std::string format = "table";  // table or json; report: json or csv
   std::string kind;              // recommend: cleanup, preload or performance
-  std::optional<double> vram_budget_gb;
   std::string out;   // report: the file to write (default stdout)
   std::string dir;   // scan: the model folder
   bool dry_run = false;  // scan: list without registering
@@ -92,6 +93,32 @@ int run_ingest(const GenalyticsConfig& config, const std::string& file, bool cre
 std::unique_ptr<SqliteStore> open_existing_store(const std::string& data_dir,
                                                  std::string_view how_to_create,
                                                  const SqliteStoreOptions& options);
+
+// PostgreSQL at config.production.postgres_url, as the configuration sets
+// it up (open_postgres_store in server/app_server.h): every command opens it
+// here. Throws std::invalid_argument when the URL is empty, StoreError.
+std::unique_ptr<PostgresStore> open_postgres_store(const GenalyticsConfig& config);
+
+enum class StoreOpening : uint8_t { kCreate, kExisting };
+
+// The store the configuration names: PostgreSQL when
+// config.production.postgres_url is set, else the embedded store in
+// config.server.data_dir with the configured options, created when missing
+// for kCreate, else refused as open_existing_store does (how_to_create).
+std::unique_ptr<Store> open_configured_store(const GenalyticsConfig& config, StoreOpening opening,
+                                             std::string_view how_to_create = {});
+
+struct ConfigCommandFlags {
+  std::string check_file;  // --check FILE: validate FILE alone
+  bool defaults = false;   // --defaults: the defaults as JSON (config/base.json)
+  bool markdown = false;   // --markdown: the README's table of keys
+};
+
+// `genalytics config`: prints every key's effective value and its source
+// (default, file, env, flag), api keys as a count; deprecation warnings on
+// stderr. --check prints every error of the file on stderr and returns 1,
+// or one "FILE: ok" line. Throws ConfigError as load_config.
+int run_config(const ConfigCommandLine& line, const ConfigCommandFlags& flags);  // config_command.cc
 
 // Reads one key from stdin (up to the first newline) and prints
 // "role:sha256hex", a line for --api-keys-file.

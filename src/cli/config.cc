@@ -1,203 +1,274 @@
+// Loading the configuration through its description (cli/config_keys.h):
+// every key of the file is a described key of a described section, every
+// value has the key's type and range, or the process does not start.
 #include "cli/config.h"
 
 #include <boost/json.hpp>
-#include <filesystem>
 #include <fmt/format.h>
+
+#include <cstdlib>
 #include <fstream>
+#include <algorithm>
 #include <sstream>
+
+#include "cli/config_keys.h"
+#include "event/json_writer.h"
 
 namespace genalytics {
 namespace {
 
-const boost::json::value* find(const boost::json::object& root, std::string_view section,
-                               std::string_view key) {
-  auto s = root.find(section);
-  if (s == root.end()) return nullptr;
-  if (!s->value().is_object()) throw ConfigError(fmt::format("config: {} must be an object", section));
-  auto k = s->value().as_object().find(key);
-  return k == s->value().as_object().end() ? nullptr : &k->value();
-}
+using boost::json::value;
 
-template <typename T>
-void read_int(const boost::json::object& root, std::string_view section, std::string_view key,
-              T* out, int64_t min, int64_t max) {
-  const boost::json::value* v = find(root, section, key);
-  if (!v) return;
-  auto n = v->is_int64() ? std::optional<int64_t>(v->as_int64())
-           : v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(max)
-               ? std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()))
-               : std::nullopt;
-  if (!n || *n < min || *n > max) {
-    throw ConfigError(fmt::format("config: {}.{} must be an integer between {} and {}", section,
-                                  key, min, max));
+bool is_section(std::string_view name) {
+  for (const ConfigKey& key : config_keys()) {
+    if (key.section() == name) return true;
   }
-  *out = static_cast<T>(*n);
+  return false;
 }
 
-void read_double(const boost::json::object& root, std::string_view section, std::string_view key,
-                 double* out) {
-  const boost::json::value* v = find(root, section, key);
-  if (!v) return;
-  if (!v->is_number() || v->to_number<double>() <= 0) {
-    throw ConfigError(fmt::format("config: {}.{} must be a positive number", section, key));
-  }
-  *out = v->to_number<double>();
-}
-
-// A number in (0, 1].
-void read_fraction(const boost::json::object& root, std::string_view section, std::string_view key,
-                   double* out) {
-  const boost::json::value* v = find(root, section, key);
-  if (!v) return;
-  if (!v->is_number() || v->to_number<double>() <= 0 || v->to_number<double>() > 1) {
-    throw ConfigError(fmt::format("config: {}.{} must be a number in (0, 1]", section, key));
-  }
-  *out = v->to_number<double>();
-}
-
-void read_string(const boost::json::object& root, std::string_view section, std::string_view key,
-                 std::string* out) {
-  const boost::json::value* v = find(root, section, key);
-  if (!v) return;
-  if (!v->is_string()) throw ConfigError(fmt::format("config: {}.{} must be a string", section, key));
-  *out = std::string(v->as_string());
-}
-
-// server.api_keys: [{"role": "read", "key": "..."} or {"role": "read", "sha256": "hex"}, ...].
-void read_api_keys(const boost::json::object& root, ApiKeys* keys) {
-  const boost::json::value* v = find(root, "server", "api_keys");
-  if (!v) return;
-  constexpr std::string_view kShape =
-      "config: server.api_keys must be an array of {\"role\": \"ingest|read|admin\", \"key\": "
-      "\"...\"} or {\"role\": ..., \"sha256\": \"64 hex digits\"}";
-  if (!v->is_array()) throw ConfigError(std::string(kShape));
-  size_t index = 0;
-  for (const boost::json::value& item : v->as_array()) {
-    const boost::json::object* entry = item.if_object();
-    const boost::json::value* role_name = entry ? entry->if_contains("role") : nullptr;
-    const std::optional<ApiRole> role =
-        role_name && role_name->is_string() ? parse_api_role(role_name->as_string()) : std::nullopt;
-    const boost::json::value* key = entry ? entry->if_contains("key") : nullptr;
-    const boost::json::value* hash = entry ? entry->if_contains("sha256") : nullptr;
-    if (!role || (key == nullptr) == (hash == nullptr)) {
-      throw ConfigError(fmt::format("{} (entry {})", kShape, index));
+// The key an old spelling names; nullptr when `path` is none.
+const ConfigKey* find_by_old_path(std::string_view path) {
+  for (const ConfigKey& key : config_keys()) {
+    for (std::string_view old : key.old_paths) {
+      if (old == path) return &key;
     }
-    try {
-      if (key) {
-        if (!key->is_string() || key->as_string().empty()) throw std::invalid_argument("key must be a non-empty string");
-        keys->add_key(*role, key->as_string());
-      } else {
-        if (!hash->is_string()) throw std::invalid_argument("sha256 must be a string");
-        keys->add_key_hash(*role, hash->as_string());
+  }
+  return nullptr;
+}
+
+// The nearest of `candidates` to `name`, when near enough to be a typo.
+std::optional<std::string> nearest(std::string_view name, const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
+  for (const std::string& candidate : candidates) {
+    const size_t distance = edit_distance(name, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+// For an unknown section: the section it nearly spells, or the key it
+// names without its section ("port" -> "server.port").
+std::optional<std::string> suggest_section(std::string_view name) {
+  std::vector<std::string> sections;
+  for (const ConfigKey& key : config_keys()) {
+    if (sections.empty() || sections.back() != key.section()) sections.emplace_back(key.section());
+  }
+  if (auto section = nearest(name, sections)) return section;
+  for (const ConfigKey& key : config_keys()) {
+    if (key.name() == name) return std::string(key.path);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> suggest_key(std::string_view section, std::string_view name) {
+  std::vector<std::string> names;
+  for (const ConfigKey& key : config_keys()) {
+    if (key.section() == section) names.emplace_back(key.name());
+  }
+  if (auto near = nearest(name, names)) return fmt::format("{}.{}", section, *near);
+  return std::nullopt;
+}
+
+// Applies one source after another onto `out`, collecting every error.
+class Loader {
+ public:
+  explicit Loader(LoadedConfig* out) : out_(out) { out_->sources.resize(config_keys().size()); }
+
+  void read_file(const std::string& file);
+  void read_environment(const ConfigEnvironment& env);
+  void read_flags(const std::vector<ConfigFlag>& flags);
+
+  const std::vector<std::string>& errors() const { return errors_; }
+  size_t keys_set() const { return keys_set_; }
+
+ private:
+  void read_section(const ConfigSource& file, const std::string& section, const value& members);
+  void set_from_json(const ConfigKey& key, const value& v, const ConfigSource& source);
+  void set_from_text(const ConfigKey& key, const ConfigOverride& by, const std::string& text,
+                     const ConfigSource& source);
+  void record(const ConfigKey& key, const ConfigSource& source);
+
+  LoadedConfig* out_;
+  std::vector<std::string> errors_;
+  size_t keys_set_ = 0;
+};
+
+void Loader::read_file(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) {
+    errors_.push_back(fmt::format("cannot read config file {}", file));
+    return;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  const value json = boost::json::parse(text.str(), ec);
+  if (ec) {
+    errors_.push_back(fmt::format("config file {} is not valid JSON: {}", file, ec.message()));
+    return;
+  }
+  if (!json.is_object()) {
+    errors_.push_back(fmt::format("config file {} must hold a JSON object", file));
+    return;
+  }
+  const ConfigSource source{ConfigSourceKind::kFile, file};
+  for (const auto& [name, members] : json.as_object()) {
+    std::string section(name);
+    for (const ConfigSectionRename& rename : config_section_renames()) {
+      if (rename.old_name != section) continue;
+      out_->warnings.push_back(
+          fmt::format("{}: section \"{}\" is deprecated, use \"{}\"", file, section, rename.name));
+      section = rename.name;
+    }
+    if (!is_section(section)) {
+      const std::optional<std::string> meant = suggest_section(section);
+      errors_.push_back(fmt::format("{}: unknown key \"{}\"{}", file, section,
+                                    meant ? fmt::format(" (did you mean \"{}\"?)", *meant) : ""));
+      continue;
+    }
+    read_section(source, section, members);
+  }
+}
+
+void Loader::read_section(const ConfigSource& file, const std::string& section,
+                          const value& members) {
+  if (!members.is_object()) {
+    errors_.push_back(fmt::format("{}: {} must be an object of keys (got {})", file.name, section,
+                                  serialize_json(members)));
+    return;
+  }
+  for (const auto& [name, v] : members.as_object()) {
+    const std::string path = fmt::format("{}.{}", section, std::string_view(name));
+    const ConfigKey* key = find_config_key(path);
+    if (!key && (key = find_by_old_path(path))) {
+      out_->warnings.push_back(
+          fmt::format("{}: \"{}\" is deprecated, use \"{}\"", file.name, path, key->path));
+    }
+    if (!key) {
+      const std::optional<std::string> meant = suggest_key(section, name);
+      errors_.push_back(fmt::format("{}: unknown key \"{}\"{}", file.name, path,
+                                    meant ? fmt::format(" (did you mean \"{}\"?)", *meant) : ""));
+      continue;
+    }
+    if (!out_->sources[config_key_index(*key)].empty()) {
+      errors_.push_back(fmt::format("{}: {} is set twice (once under an old spelling)", file.name,
+                                    key->path));
+      continue;
+    }
+    set_from_json(*key, v, file);
+  }
+}
+
+void Loader::read_environment(const ConfigEnvironment& env) {
+  for (const ConfigKey& key : config_keys()) {
+    for (const ConfigOverride& variable : key.env) {
+      const std::string name(variable.name);
+      if (std::optional<std::string> text = env(name)) {
+        set_from_text(key, variable, *text, {ConfigSourceKind::kEnvironment, name});
       }
-    } catch (const std::invalid_argument& error) {
-      throw ConfigError(fmt::format("config: server.api_keys entry {}: {}", index, error.what()));
     }
-    ++index;
   }
+}
+
+void Loader::read_flags(const std::vector<ConfigFlag>& flags) {
+  for (const ConfigFlag& flag : flags) {
+    const ConfigKey* key = find_config_key(flag.path);
+    const ConfigOverride* by = nullptr;
+    for (size_t i = 0; key && i < key->flags.size(); ++i) {
+      if (key->flags[i].name == flag.flag) by = &key->flags[i];
+    }
+    if (!by) {  // the command line offered a flag the description does not list
+      errors_.push_back(fmt::format("{} does not set a configuration key {}", flag.flag, flag.path));
+      continue;
+    }
+    set_from_text(*key, *by, flag.text, {ConfigSourceKind::kFlag, flag.flag});
+  }
+}
+
+void Loader::set_from_json(const ConfigKey& key, const value& v, const ConfigSource& source) {
+  if (std::optional<std::string> problem = check_config_value(key, v)) {
+    errors_.push_back(fmt::format("{}: {} must be {} ({})", source.name, key.path,
+                                  expected_config_value(key), *problem));
+    return;
+  }
+  key.set(out_->config, v);
+  record(key, source);
+}
+
+void Loader::set_from_text(const ConfigKey& key, const ConfigOverride& by, const std::string& text,
+                           const ConfigSource& source) {
+  if (by.set_text) {
+    if (std::optional<std::string> problem = by.set_text(out_->config, text)) {
+      errors_.push_back(fmt::format("{}: {}: {}", source.name, key.path, *problem));
+    } else {
+      record(key, source);
+    }
+    return;
+  }
+  if (std::optional<value> v = config_value_from_text(key, text)) {
+    set_from_json(key, *v, source);
+    return;
+  }
+  errors_.push_back(fmt::format("{}: {} must be {} (got \"{}\")", source.name, key.path,
+                                expected_config_value(key), text));
+}
+
+void Loader::record(const ConfigKey& key, const ConfigSource& source) {
+  std::vector<ConfigSource>& sources = out_->sources[config_key_index(key)];
+  if (key.type != ConfigType::kApiKeys) sources.clear();  // replaced; keys add up
+  sources.push_back(source);
+  if (source.kind == ConfigSourceKind::kFile) ++keys_set_;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += (out.empty() ? "" : "\n") + line;
+  return out;
 }
 
 }  // namespace
 
-GenalyticsConfig load_config(const std::string& path) {
-  GenalyticsConfig config;
-  std::string file = path;
-  if (file.empty()) {
-    if (!std::filesystem::exists(kDefaultConfigPath)) return config;
-    file = kDefaultConfigPath;
-  }
-  std::ifstream in(file);
-  if (!in) throw ConfigError(fmt::format("cannot read config file {}", file));
-  std::stringstream text;
-  text << in.rdbuf();
-  boost::system::error_code ec;
-  boost::json::value json = boost::json::parse(text.str(), ec);
-  if (ec) throw ConfigError(fmt::format("config file {} is not valid JSON: {}", file, ec.message()));
-  if (!json.is_object()) throw ConfigError(fmt::format("config file {} must hold a JSON object", file));
-  const auto& root = json.as_object();
+std::optional<std::string> process_environment(const std::string& name) {
+  const char* text = std::getenv(name.c_str());
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  return std::string(text);
+}
 
-  auto& server = config.server;
-  read_string(root, "server", "host", &server.http.host);
-  read_int(root, "server", "port", &server.http.port, 0, 65535);
-  read_int(root, "server", "threads", &server.http.threads, 1, 256);
-  read_int(root, "server", "body_limit_bytes", &server.http.body_limit, 1024, int64_t{1} << 34);
-  read_int(root, "server", "max_body_bytes_in_flight", &server.http.max_body_bytes_in_flight, 1024,
-           int64_t{1} << 40);
-  read_int(root, "server", "max_connections", &server.http.max_connections, 1, 1'000'000);
-  int64_t idle = server.http.idle_timeout.count();
-  read_int(root, "server", "idle_timeout_seconds", &idle, 1, 86'400);
-  server.http.idle_timeout = std::chrono::seconds(idle);
-  using std::chrono::duration_cast, std::chrono::seconds;
-  int64_t header_timeout = duration_cast<seconds>(server.http.header_timeout).count();
-  read_int(root, "server", "header_timeout_s", &header_timeout, 1, 3'600);
-  server.http.header_timeout = seconds(header_timeout);
-  int64_t drain_timeout = duration_cast<seconds>(server.http.drain_timeout).count();
-  read_int(root, "server", "drain_timeout_s", &drain_timeout, 0, 3'600);
-  server.http.drain_timeout = seconds(drain_timeout);
-  read_api_keys(root, &server.api_keys);
-  read_string(root, "storage", "data_dir", &server.data_dir);
-  int64_t cache_mb = static_cast<int64_t>(server.rollup_cache_bytes >> 20);
-  read_int(root, "storage", "rollup_cache_mb", &cache_mb, 0, int64_t{1} << 20);
-  server.rollup_cache_bytes = static_cast<size_t>(cache_mb) << 20;
-  read_int(root, "rollup", "max_values_per_dimension_hour",
-           &server.sqlite.max_values_per_dimension_hour, 0, 1'000'000);
-  read_int(root, "ingest", "max_queued_events", &server.writer.max_queued_events, 1, int64_t{1} << 32);
-  read_int(root, "ingest", "max_events_per_commit", &server.writer.max_events_per_commit, 1,
-           int64_t{1} << 32);
-  read_int(root, "ingest", "max_string_length", &server.limits.max_string_length, 1, 1 << 20);
-  read_int(root, "ingest", "max_error_message_length", &server.limits.max_error_message_length, 1,
-           1 << 24);
-  read_int(root, "ingest", "max_events_per_body", &server.limits.max_events_per_body, 1,
-           int64_t{1} << 32);
-  read_int(root, "ingest", "max_rejected_listed", &server.limits.max_rejected_listed, 0, 1'000'000);
-  int64_t future_skew_s = server.limits.max_future_skew_us / 1'000'000;
-  read_int(root, "ingest", "max_future_skew_s", &future_skew_s, 0, int64_t{1} << 32);
-  server.limits.max_future_skew_us = future_skew_s * 1'000'000;
-  read_string(root, "production", "redis_url", &config.production.redis_url);
-  read_string(root, "production", "postgres_url", &config.production.postgres_url);
-  read_string(root, "production", "namespace", &config.production.ns);
-  read_int(root, "production", "retention_days", &config.production.retention_days, 1, 36500);
-  read_int(root, "production", "worker_batch_size", &config.production.worker.batch_size, 1, 100'000);
-  read_int(root, "production", "claim_idle_ms", &config.production.worker.claim_idle_ms, 100,
-           86'400'000);
-  RouteApiOptions& routes = config.server.routes;
-  if (const boost::json::value* v = find(root, "route-analytics", "variable-params")) {
-    if (!v->is_array()) throw ConfigError("config: route-analytics.variable-params must be an array of strings");
-    routes.normalization.variable_params.clear();
-    for (const auto& p : v->as_array()) {
-      if (!p.is_string()) throw ConfigError("config: route-analytics.variable-params must be an array of strings");
-      routes.normalization.variable_params.emplace_back(p.as_string());
-    }
+std::string find_config_file(const ConfigInputs& inputs) {
+  if (!inputs.file.empty()) return inputs.file;
+  if (inputs.env) {
+    if (std::optional<std::string> named = inputs.env(kConfigFileVariable)) return *named;
   }
-  if (const boost::json::value* v = find(root, "route-analytics", "template-ids")) {
-    if (!v->is_bool()) throw ConfigError("config: route-analytics.template-ids must be true or false");
-    routes.normalization.template_ids = v->as_bool();
-  }
-  read_int(root, "cache-planning", "top-n-routes", &routes.planning.top_n, 1, 10'000);
-  read_int(root, "cache-planning", "pages-to-cache-per-route", &routes.planning.pages_to_cache_per_route, 1, 1000);
-  ModelAnalyticsConfig& models = config.server.models;
-  read_double(root, "model-analytics", "cleanup_unused_days", &models.cleanup_unused_days);
-  read_double(root, "model-analytics", "cleanup_min_uses_per_day", &models.cleanup_min_uses_per_day);
-  read_fraction(root, "model-analytics", "cleanup_min_success_rate", &models.cleanup_min_success_rate);
-  read_double(root, "model-analytics", "cleanup_horizon_days", &models.cleanup_horizon_days);
-  read_fraction(root, "model-analytics", "preload_min_success_rate", &models.preload_min_success_rate);
-  read_double(root, "model-analytics", "preload_min_uses_per_day", &models.preload_min_uses_per_day);
-  read_double(root, "model-analytics", "vram_budget_gb", &models.vram_budget_gb);
-  read_double(root, "model-analytics", "slow_p50_ms", &models.slow_p50_ms);
-  read_fraction(root, "model-analytics", "low_success_rate", &models.low_success_rate);
-  read_double(root, "model-analytics", "variance_ratio", &models.variance_ratio);
-  read_double(root, "model-analytics", "regression_ratio", &models.regression_ratio);
-  read_int(root, "model-analytics", "regression_recent_days", &models.regression_recent_days, 1, 3650);
-  read_int(root, "model-analytics", "min_samples", &models.min_samples, 1, 1'000'000'000);
-  read_double(root, "model-analytics", "default_load_time_ms", &models.default_load_time_ms);
-  read_double(root, "model-analytics", "load_bytes_per_second", &models.load_bytes_per_second);
-  read_double(root, "model-analytics", "default_vram_mb", &models.default_vram_mb);
-  read_int(root, "model-analytics", "common_params_top", &models.common_params_top, 1, 1000);
-  read_int(root, "demo", "days", &config.demo.days, 1, 3650);
-  read_int(root, "demo", "users", &config.demo.users, 1, 10'000'000);
-  read_int(root, "demo", "seed", &config.demo.seed, 0, INT64_MAX);
-  read_double(root, "demo", "generations_per_hour", &config.demo.mean_generations_per_hour);
-  return config;
+  const std::filesystem::path local = inputs.working_dir / kDefaultConfigPath;
+  if (std::filesystem::is_regular_file(local)) return local.string();
+  std::error_code ec;
+  const std::filesystem::path executable = std::filesystem::canonical(inputs.executable, ec);
+  if (ec) return "";
+  const std::filesystem::path installed =
+      (executable.parent_path() / kInstalledConfigPath).lexically_normal();
+  return std::filesystem::is_regular_file(installed, ec) ? installed.string() : "";
+}
+
+LoadedConfig load_config(const ConfigInputs& inputs) {
+  LoadedConfig loaded;
+  Loader loader(&loaded);
+  loaded.file = find_config_file(inputs);
+  if (!loaded.file.empty()) loader.read_file(loaded.file);
+  if (inputs.env) loader.read_environment(inputs.env);
+  loader.read_flags(inputs.flags);
+  if (!loader.errors().empty()) throw ConfigError(joined(loader.errors()));
+  return loaded;
+}
+
+ConfigFileCheck check_config_file(const std::string& file) {
+  LoadedConfig loaded;
+  Loader loader(&loaded);
+  loader.read_file(file);
+  return {loader.errors(), std::move(loaded.warnings), loader.keys_set()};
 }
 
 }  // namespace genalytics

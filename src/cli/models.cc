@@ -14,22 +14,13 @@
 #include "event/json_writer.h"
 #include "event/time.h"
 #include "server/model_analytics_json.h"
-#include "store/postgres_store.h"
-#include "store/sqlite_store.h"
 
 namespace genalytics {
 namespace {
 
 std::unique_ptr<Store> open_store(const GenalyticsConfig& config, bool create) {
-  if (!config.production.postgres_url.empty()) {
-    auto store = std::make_unique<PostgresStore>(config.production.postgres_url);
-    store->set_max_values_per_dimension_hour(config.server.sqlite.max_values_per_dimension_hour);
-    return store;
-  }
-  if (create) return std::make_unique<SqliteStore>(config.server.data_dir, config.server.sqlite);
-  return open_existing_store(config.server.data_dir,
-                             "check --data-dir; genalytics serve, demo and models scan create one",
-                             config.server.sqlite);
+  return open_configured_store(config, create ? StoreOpening::kCreate : StoreOpening::kExisting,
+                               "check --data-dir; genalytics serve, demo and models scan create one");
 }
 
 std::string opt_ms(const std::optional<double>& ms) {
@@ -151,7 +142,7 @@ int recommend_command(const ModelAnalytics& analytics, const ModelsFlags& flags)
   std::optional<RecommendationKind> kind;
   if (!flags.kind.empty()) kind = parse_recommendation_kind(flags.kind);
   const ModelRecommendations r =
-      analytics.recommendations(window_of(flags), kind, flags.vram_budget_gb, now_us());
+      analytics.recommendations(window_of(flags), kind, std::nullopt, now_us());
   if (flags.format == "json") {
     print_json(to_json(r));
     return 0;
@@ -208,7 +199,7 @@ int report_command(const ModelAnalytics& analytics, const ModelsFlags& flags) {
   const int64_t now = now_us();
   const ModelUsageReport usage = analytics.usage(window);
   const ModelRecommendations recommendations =
-      analytics.recommendations(window, std::nullopt, flags.vram_budget_gb, now);
+      analytics.recommendations(window, std::nullopt, std::nullopt, now);
   const std::string text = flags.format == "csv"
                                ? model_report_csv(usage, recommendations)
                                : serialize_json(model_report_json(usage, recommendations, now)) + "\n";
@@ -226,7 +217,7 @@ int report_command(const ModelAnalytics& analytics, const ModelsFlags& flags) {
 }
 
 int simulate_command(const ModelAnalytics& analytics, const ModelsFlags& flags) {
-  const ModelSimulationReport s = analytics.simulate(window_of(flags), flags.vram_budget_gb);
+  const ModelSimulationReport s = analytics.simulate(window_of(flags), std::nullopt);
   if (flags.format == "json") {
     print_json(to_json(s));
     return 0;

@@ -8,6 +8,21 @@
 
 namespace genalytics {
 
+SqliteStoreOptions sqlite_store_options(const AppServerOptions& options) {
+  SqliteStoreOptions sqlite = options.sqlite;
+  sqlite.rollup_cache_bytes = options.rollup_cache_bytes;
+  sqlite.max_values_per_dimension_hour = options.max_values_per_dimension_hour;
+  return sqlite;
+}
+
+std::unique_ptr<PostgresStore> open_postgres_store(const std::string& url,
+                                                   const AppServerOptions& options) {
+  auto store =
+      std::make_unique<PostgresStore>(url, PostgresStore::kDefaultPoolSize, options.rollup_cache_bytes);
+  store->set_max_values_per_dimension_hour(options.max_values_per_dimension_hour);
+  return store;
+}
+
 AppServer::AppServer(const AppServerOptions& options) {
   if (options.api_keys.empty() && !options.insecure_no_auth && !is_loopback_host(options.http.host)) {
     throw std::invalid_argument(fmt::format(
@@ -21,12 +36,8 @@ AppServer::AppServer(const AppServerOptions& options) {
   if (const auto& production = options.production) {
     redis = RedisOptions::from_url(production->redis_url);
     ns = production->ns;
-    auto store = std::make_unique<PostgresStore>(
-        production->postgres_url, PostgresStore::kDefaultPoolSize, options.rollup_cache_bytes);
+    std::unique_ptr<PostgresStore> store = open_postgres_store(production->postgres_url, options);
     PostgresStore* postgres = store.get();
-    // rollup.max_values_per_dimension_hour, which the config keeps with the
-    // embedded store's options.
-    postgres->set_max_values_per_dimension_hour(options.sqlite.max_values_per_dimension_hour);
     store_ = std::move(store);
     StreamPublisher::Options publisher_options;
     publisher_options.ns = ns;
@@ -45,9 +56,7 @@ AppServer::AppServer(const AppServerOptions& options) {
           production->retention_days);
     }
   } else {
-    SqliteStoreOptions sqlite = options.sqlite;
-    sqlite.rollup_cache_bytes = options.rollup_cache_bytes;
-    store_ = std::make_unique<SqliteStore>(options.data_dir, sqlite);
+    store_ = std::make_unique<SqliteStore>(options.data_dir, sqlite_store_options(options));
     sink_ = std::make_unique<BatchWriter>(store_.get(), options.writer);
   }
   const std::string group =

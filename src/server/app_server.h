@@ -25,6 +25,8 @@
 
 namespace genalytics {
 
+class PostgresStore;
+
 struct ProductionOptions {
   std::string redis_url;
   std::string postgres_url;
@@ -36,15 +38,18 @@ struct ProductionOptions {
 
 struct AppServerOptions {
   std::string data_dir = "./genalytics-data";    // embedded store
-  SqliteStoreOptions sqlite;                      // its checkpoints (rollup_cache_bytes below wins)
+  // Its checkpoints; the two fields below win over its own (see sqlite_store_options).
+  SqliteStoreOptions sqlite;
   // Decoded rollup rows kept in memory, by either store (store/rollup_cache.h).
   size_t rollup_cache_bytes = SqliteStoreOptions().rollup_cache_bytes;
+  // Values an attribute dimension keeps per hour, in either store (rollup/dimension_cap.h).
+  size_t max_values_per_dimension_hour = SqliteStoreOptions().max_values_per_dimension_hour;
   std::optional<ProductionOptions> production;  // set: Redis + PostgreSQL instead
   HttpServerOptions http;
   BatchWriter::Options writer;
   DecodeLimits limits;
   RouteApiOptions routes;
-  ModelAnalyticsConfig models;  // config "model-analytics"
+  ModelAnalyticsConfig models;  // config "model_analytics"
   // Keys the API asks for (server/auth.h); empty: every request is let through.
   ApiKeys api_keys;
   // Without keys, listening on an address other machines can reach is
@@ -53,6 +58,16 @@ struct AppServerOptions {
   // The API's "now" (server/api.h); tests fix it.
   TimeSource clock = now_us;
 };
+
+// The embedded store's options as `options` configure them: `sqlite` with
+// rollup_cache_bytes and max_values_per_dimension_hour applied.
+SqliteStoreOptions sqlite_store_options(const AppServerOptions& options);
+
+// PostgreSQL at `url` as `options` configure it (rollup_cache_bytes,
+// max_values_per_dimension_hour): AppServer and every command open it here,
+// so no process writes with other rollup settings. Throws StoreError.
+std::unique_ptr<PostgresStore> open_postgres_store(const std::string& url,
+                                                   const AppServerOptions& options);
 
 class AppServer {
  public:
