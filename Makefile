@@ -1,13 +1,13 @@
 # genalytics: `make run` to try it, `make test` to check it.
 BUILD      ?= build
-ASAN_BUILD ?= build-asan
+CHECK_BUILD ?= build-check
 JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./genalytics-data
 CMAKE_FLAGS ?=
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-unit test-asan bench fuzz fuzz-build clean
+.PHONY: all deps build run test bench fuzz fuzz-build install clean
 
 all: build
 
@@ -15,7 +15,7 @@ deps:
 	@scripts/install-deps
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -25,16 +25,17 @@ run: build
 	$(BUILD)/genalytics demo --if-empty --data-dir $(DATA_DIR)
 	exec $(BUILD)/genalytics serve --data-dir $(DATA_DIR)
 
-# Every test: the release build (unit + integration), then the unit tests
-# again under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: build test-asan
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+# Every build and every test, each phase timed (scripts/run-tests): the
+# Release build with g++ (unit, end-to-end and static tests), then a clang
+# build with ASan + UBSan, libFuzzer coverage and -Wthread-safety (the unit
+# tests and the fuzz corpus replays); warnings are errors in both.
+test:
+	BUILD=$(BUILD) CHECK_BUILD=$(CHECK_BUILD) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/run-tests
 
-test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DGENALYTICS_SANITIZE=ON $(CMAKE_FLAGS)
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -L unit -j $(JOBS)
+# PREFIX/bin/genalytics and PREFIX/share/genalytics/ (base.json, systemd units).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	$(BUILD)/bench/ingest_bench
@@ -52,8 +53,8 @@ fuzz: fuzz-build
 fuzz-build:
 	@scripts/install-deps fuzz
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-		-DGENALYTICS_FUZZ=ON -DGENALYTICS_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+		-DGENALYTICS_FUZZ=ON $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) --target fuzz_targets -j $(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)

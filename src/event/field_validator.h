@@ -171,7 +171,9 @@ class FieldValidator {
              minimum > 0 ? "must be a positive integer" : "must be a non-negative integer");
         break;
       case IntegerCheck::kTooLarge:
-        fail(std::string(pointer), "must be at most " + std::to_string(maximum));
+        // append(), not "..." + to_string(): GCC 12 at -O3 reports a bogus overflow
+        // in the inlined insert at the front of the temporary (GCC PR 105329).
+        fail(std::string(pointer), std::string("must be at most ").append(std::to_string(maximum)));
         break;
     }
     return std::nullopt;

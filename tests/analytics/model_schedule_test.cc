@@ -315,7 +315,7 @@ TEST(PlanScheduleTest, FollowsEachHoursProbabilities) {
   // Budget for two of three equal models; model 2 is used only at night.
   std::vector<ScheduleCandidate> candidates(3);
   for (size_t i = 0; i < 3; ++i) {
-    candidates[i].model_id = "m" + std::to_string(i);
+    candidates[i].model_id = 'm' + std::to_string(i);
     candidates[i].vram_mb = 6000;
     candidates[i].load_time_ms = 10'000;
   }

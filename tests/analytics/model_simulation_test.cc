@@ -147,7 +147,7 @@ SimInput random_trace(std::mt19937_64& random, bool equal_sizes) {
   const int models = 2 + static_cast<int>(random() % 10);
   for (int m = 0; m < models; ++m) {
     const double vram = equal_sizes ? 1000 : 200 + unit(random) * 1800;
-    input.models.push_back(model("m" + std::to_string(m), 100 + unit(random) * 9900, vram));
+    input.models.push_back(model('m' + std::to_string(m), 100 + unit(random) * 9900, vram));
   }
   input.budget_mb =
       equal_sizes ? 1000.0 * static_cast<double>(1 + random() % 4) : 1000 + unit(random) * 3000;
@@ -207,7 +207,7 @@ SimInput daily_rhythm(uint64_t seed) {
   std::vector<double> peak;
   std::vector<double> per_day;
   for (int m = 0; m < 40; ++m) {
-    input.models.push_back(model("m" + std::to_string(m), 5000 + unit(random) * 25'000, 6000));
+    input.models.push_back(model('m' + std::to_string(m), 5000 + unit(random) * 25'000, 6000));
     peak.push_back(unit(random) * 24);
     per_day.push_back(5 + unit(random) * 40);
   }

@@ -324,7 +324,8 @@ TEST_F(ModelFleetTest, EveryJobStartsWithAllItsModelsLoadedOnOneWorker) {
     } else if (event.event_type == GenerationEventType::kStart) {
       const std::vector<ModelUse>& uses = requested.at(event.generation_id);
       bool placed = false;
-      for (const auto& [worker, models] : replay.loaded) {
+      for (const auto& worker : replay.loaded) {
+        const auto& models = worker.second;  // clang 14 cannot capture a structured binding
         placed = placed || std::all_of(uses.begin(), uses.end(), [&](const ModelUse& use) {
                    return models.contains(use.model_id);
                  });

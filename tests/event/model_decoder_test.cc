@@ -43,7 +43,7 @@ std::string event_of(std::string_view type, std::string_view members = "") {
   return text + "}";
 }
 
-std::string json_string(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string json_string(std::string_view text) { return '"' + std::string(text) + '"'; }
 
 bool decode(std::string_view text, ModelEvent* event, std::vector<FieldError>* errors,
             const DecodeLimits& limits = {}, int64_t now_us = kNow) {
@@ -430,7 +430,7 @@ TEST(DecodeModelBodyTest, DecodesOneObject) {
 }
 
 TEST(DecodeModelBodyTest, DecodesAnArrayEventByEvent) {
-  const std::string body = "[" + load_with(R"("duration_ms":1)") + "," +
+  const std::string body = '[' + load_with(R"("duration_ms":1)") + "," +
                            load_with(R"("duration_ms":-1,"reason":"idle")") + ", 7," +
                            load_with(R"("duration_ms":3)") + "]";
   const DecodedModelBatch batch = decode_model_body(body, false, kNow, {});
@@ -489,7 +489,7 @@ TEST(DecodeModelBodyTest, RejectsAMalformedBodyAsAWhole) {
       {R"([{"model_id":"a"})", "malformed JSON: incomplete JSON at byte 17"},
       {"[] []", "malformed JSON: extra data at byte 3"},
       // A valid event before the error does not survive it.
-      {"[" + load_with("") + ", }]", "malformed JSON: syntax error at byte 57"},
+      {'[' + load_with("") + ", }]", "malformed JSON: syntax error at byte 57"},
   };
   for (const Case& bad : cases) {
     const DecodedModelBatch batch = decode_model_body(bad.body, false, kNow, {});

@@ -219,7 +219,7 @@ TEST(ForEachParamTest, ArraysOncePerScalarElement) {
               ElementsAre(Pairs::value_type{"tags", "a"}, Pairs::value_type{"tags", "1"},
                           Pairs::value_type{"tags", "true"}, Pairs::value_type{"tags", "a"}));
   std::string many = R"({"tags":[)";
-  for (int i = 0; i < 40; ++i) many += (i ? "," : "") + std::to_string(i);
+  for (int i = 0; i < 40; ++i) many.append(i ? "," : "").append(std::to_string(i));
   many += "]}";
   const Pairs pairs = params_of(many);
   ASSERT_EQ(pairs.size(), kMaxModelsPerGeneration);

@@ -45,7 +45,7 @@ std::string hit_at(std::string_view route, std::string_view members = "") {
   return text + "}";
 }
 
-std::string json_string(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string json_string(std::string_view text) { return '"' + std::string(text) + '"'; }
 
 bool decode(std::string_view text, RouteEvent* event, std::vector<FieldError>* errors,
             const DecodeLimits& limits = {}, const RouteNormalization& normalization = {}) {

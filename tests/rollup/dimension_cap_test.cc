@@ -67,10 +67,10 @@ TEST(DimensionCapTest, FoldedRowsAddUpExactlyToTheUnfoldedEventsAndStayUnderTheC
       for (int e = 0; e < 200; ++e) {
         // A long tail of values: a few frequent, hundreds seen once or twice.
         const uint64_t rank = std::min<uint64_t>(random() % 400, random() % 400);
-        const std::string value = rank == 0 ? std::string(kOtherValue) : "v" + std::to_string(rank);
+        const std::string value = rank == 0 ? std::string(kOtherValue) : 'v' + std::to_string(rank);
         GenerationEvent event =
             make_completion(kHour + e, random() % 4 != 0, static_cast<int64_t>(random() % 60'000),
-                            "u" + std::to_string(random() % 50), "", "oom");
+                            'u' + std::to_string(random() % 50), "", "oom");
         event.queue_length = static_cast<int64_t>(random() % 30);
         const RollupKey key{kHour, Dimension::kModelCheckpoint, value};
         delta[key].add(event);

@@ -302,7 +302,7 @@ TEST_F(ApiTest, FullQueueAnswers503WithRetryAfterAndLosesNothingAcknowledged) {
     clients.emplace_back([&] {
       for (int i = 0; i < 30; ++i) {
         std::string body = "[";
-        for (int k = 0; k < 20; ++k) body += (k ? "," : "") + event_json("request");
+        for (int k = 0; k < 20; ++k) body.append(k ? "," : "").append(event_json("request"));
         auto r = http_post(port(), kIngest, body + "]");
         if (r.status == 200) {
           ++ok;
@@ -328,7 +328,7 @@ TEST_F(ApiTest, StopAnswersInFlightRequestsAndCommitsThem) {
   std::thread client([&] {
     while (!stop) {
       try {
-        auto r = http_post(port(), kIngest, "[" + event_json("request") + "," + event_json("request") + "]");
+        auto r = http_post(port(), kIngest, '[' + event_json("request") + ',' + event_json("request") + ']');
         if (r.status == 200) accepted += r.json().as_object().at("accepted").as_int64();
       } catch (const std::exception&) {
         return;  // the server has stopped listening

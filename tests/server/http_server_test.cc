@@ -301,7 +301,7 @@ TEST(HttpServerTest, RequestFramingFollowsTheWholeTransferEncodingList) {
 
 TEST(HttpServerTest, TooLongRequestLineIs414AndTooLargeHeaderIs431) {
   CountingServer counting;
-  const std::string long_target = "/" + std::string(kMaxHeaderBytes + 10, 'a');
+  const std::string long_target = '/' + std::string(kMaxHeaderBytes + 10, 'a');
   std::string answer =
       raw_exchange(counting.port(), "GET " + long_target + " HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 414 URI Too Long\r\n")) << answer.substr(0, 200);

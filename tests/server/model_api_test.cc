@@ -100,7 +100,7 @@ TEST_F(ModelApiTest, ABadRegistrationIsRefusedAndChangesNothing) {
            Case{"/api/v1/models/m", R"({"model_kind": "upscaler"})", "model_kind"},
            Case{"/api/v1/models/m", R"({"model_kind": 3})", "model_kind"},
            Case{"/api/v1/models/m", R"({"path": ""})", "path"},
-           Case{"/api/v1/models/" + std::string(300, 'x'), "{}", "model_id"},
+           Case{std::string("/api/v1/models/").append(300, 'x'), "{}", "model_id"},
        }) {
     SCOPED_TRACE(c.body);
     const HttpResponse response = send(http::verb::put, c.target, c.body);

@@ -16,11 +16,15 @@
 
 // GCC 12 under -fsanitize reports a false maybe-uninitialized (a
 // boost::optional) inside Beast's parser, instantiated by this file.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -115,7 +115,7 @@ TEST(SqliteStoreRouteTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
   std::vector<RouteEvent> events;
   for (int i = 1; i <= 100; ++i) {
     RouteEvent e = make_route_event(kHour + i, "/a", i <= 80 ? 200 : (i <= 90 ? 404 : 500), i * 10,
-                                    "u" + std::to_string(i % 4));
+                                    'u' + std::to_string(i % 4));
     e.request_size_bytes = i;
     if (i % 2 == 0) e.response_size_bytes = 1000;
     if (i <= 10) e.db_query_count = i;

@@ -59,7 +59,7 @@ TEST(SqliteStoreTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
   TempDir dir;
   SqliteStore store(dir.path());
   std::vector<GenerationEvent> events;
-  for (int i = 1; i <= 100; ++i) events.push_back(testing::make_completion(kHour, i <= 90, i * 10, "u" + std::to_string(i % 4)));
+  for (int i = 1; i <= 100; ++i) events.push_back(testing::make_completion(kHour, i <= 90, i * 10, 'u' + std::to_string(i % 4)));
   std::vector<uint8_t> inserted;
   store.write(events, &inserted);
   SqliteDatabase db(store.path(), false);
