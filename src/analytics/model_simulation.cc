@@ -15,16 +15,17 @@
 #include "analytics/model_schedule.h"
 #include "analytics/model_statistics.h"
 
+#include "event/time.h"
+
 namespace genalytics {
 namespace {
 
-constexpr int64_t kUsPerHour = int64_t{3'600'000'000};
 constexpr int kHoursPerDay = 24;
 constexpr double kKibPerMb = 1024;
 constexpr double kMaxKib = 9'007'199'254'740'992.0;  // 2^53: every count of KiB is exact
 
 int64_t floor_mod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
-int64_t hour_floor(int64_t t) { return t - floor_mod(t, kUsPerHour); }
+int64_t hour_floor(int64_t t) { return t - floor_mod(t, kMicrosPerHour); }
 
 // The shared view of the input: sizes in whole KiB.
 struct Trace {
@@ -291,7 +292,7 @@ class SchedulePolicy {
         input.history.empty() ? input.start_us : input.history.front().timestamp_us;
     const int64_t observed_from =
         std::min({input.history_start_us.value_or(first_use), first_use, input.start_us});
-    for (int64_t hour = hour_floor(observed_from); hour < input.start_us; hour += kUsPerHour) {
+    for (int64_t hour = hour_floor(observed_from); hour < input.start_us; hour += kMicrosPerHour) {
       observe_hour(hour);
     }
     int64_t hour = -1;
@@ -405,7 +406,7 @@ class SchedulePolicy {
   }
 
   double weight(int64_t hour_us) const {
-    constexpr double kHalfLifeUs = kOursHalfLifeDays * 24 * static_cast<double>(kUsPerHour);
+    constexpr double kHalfLifeUs = kOursHalfLifeDays * 24 * static_cast<double>(kMicrosPerHour);
     return std::exp2(static_cast<double>(hour_us - trace_.input.end_us) / kHalfLifeUs);
   }
 
@@ -486,9 +487,9 @@ PolicyResult replay(const Trace& trace, Policy& policy, std::string name) {
   result.policy = std::move(name);
   const std::vector<SimUse>& uses = trace.input.uses;
   size_t i = 0;
-  for (int64_t hour = trace.input.start_us; hour < trace.input.end_us; hour += kUsPerHour) {
+  for (int64_t hour = trace.input.start_us; hour < trace.input.end_us; hour += kMicrosPerHour) {
     policy.hour_start(hour, result);
-    for (; i < uses.size() && uses[i].timestamp_us < hour + kUsPerHour; ++i) {
+    for (; i < uses.size() && uses[i].timestamp_us < hour + kMicrosPerHour; ++i) {
       tally(result, policy.use(uses[i], i), trace.load_time_ms(uses[i].model));
     }
   }
@@ -552,7 +553,7 @@ void validate_uses(const std::vector<SimUse>& uses, size_t models, int64_t from_
 }
 
 void validate(const SimInput& input) {
-  if (floor_mod(input.start_us, kUsPerHour) != 0 || floor_mod(input.end_us, kUsPerHour) != 0 ||
+  if (floor_mod(input.start_us, kMicrosPerHour) != 0 || floor_mod(input.end_us, kMicrosPerHour) != 0 ||
       input.end_us < input.start_us) {
     throw InvalidArgument("start_us", "the window must be whole hours with start <= end");
   }

@@ -7,10 +7,11 @@
 #include <limits>
 #include <vector>
 
+#include "event/time.h"
+
 namespace genalytics {
 namespace {
 
-constexpr int64_t kUsPerHour = int64_t{3'600'000'000};
 
 // Floor division: hours before 1970 belong to the hour that starts before them.
 int64_t floor_div(int64_t a, int64_t b) {
@@ -34,7 +35,7 @@ double median_of(std::vector<double>& values) {
 
 int hour_of_week(int64_t timestamp_us) {
   // Hour 0 since the epoch is Thursday 00:00, which is hour 72 of its week.
-  const int64_t hours = floor_div(timestamp_us, kUsPerHour) + 72;
+  const int64_t hours = floor_div(timestamp_us, kMicrosPerHour) + 72;
   return static_cast<int>(((hours % kHoursPerWeek) + kHoursPerWeek) % kHoursPerWeek);
 }
 
@@ -289,7 +290,7 @@ std::optional<NextUse> predict_next_use(std::span<const double, kHoursPerWeek> e
   const double lower_target = -std::log(0.95);
   const double median_target = std::log(2.0);
   const double upper_target = std::log(20.0);
-  const int64_t horizon_us = now_us + int64_t{horizon_days} * 24 * kUsPerHour;
+  const int64_t horizon_us = now_us + int64_t{horizon_days} * 24 * kMicrosPerHour;
 
   NextUse next;
   std::optional<int64_t> lower;
@@ -297,16 +298,16 @@ std::optional<NextUse> predict_next_use(std::span<const double, kHoursPerWeek> e
   double cumulative = 0;  // expected uses from now to segment_start
   int64_t segment_start = now_us;
   while (segment_start < horizon_us) {
-    const int64_t hour_end = (floor_div(segment_start, kUsPerHour) + 1) * kUsPerHour;
+    const int64_t hour_end = (floor_div(segment_start, kMicrosPerHour) + 1) * kMicrosPerHour;
     const int64_t segment_end = std::min(hour_end, horizon_us);
     const double per_hour = expected_uses[static_cast<size_t>(hour_of_week(segment_start))];
     if (per_hour > 0 && std::isfinite(per_hour)) {
-      const double added = per_hour * static_cast<double>(segment_end - segment_start) / kUsPerHour;
+      const double added = per_hour * static_cast<double>(segment_end - segment_start) / kMicrosPerHour;
       // The time within this segment at which `target` is reached, if it is.
       const auto reached = [&](double target) -> std::optional<int64_t> {
         if (cumulative + added < target) return std::nullopt;
         const double hours = (target - cumulative) / per_hour;
-        return segment_start + std::llround(hours * kUsPerHour);
+        return segment_start + std::llround(hours * kMicrosPerHour);
       };
       if (!lower) lower = reached(lower_target);
       if (!median) median = reached(median_target);

@@ -86,7 +86,7 @@ struct Worker {
 };
 
 // A generation from its request to its end.
-struct Job {
+struct FleetJob {
   std::vector<const FleetModel*> models;
   int worker = -1;  // until it starts
 };
@@ -123,7 +123,7 @@ class DemoModelFleet::Simulation {
       advance_to(event.timestamp_us, &out);
       switch (event.event_type) {
         case GenerationEventType::kRequest:
-          jobs_.insert_or_assign(event.generation_id, Job{.models = models_of(event)});
+          jobs_.insert_or_assign(event.generation_id, FleetJob{.models = models_of(event)});
           break;
         case GenerationEventType::kStart:
           start(event, &out);
@@ -261,9 +261,9 @@ class DemoModelFleet::Simulation {
   void start(const GenerationEvent& event, std::vector<ModelEvent>* out) {
     auto it = jobs_.find(event.generation_id);
     if (it == jobs_.end()) {  // its request came before the events fed
-      it = jobs_.emplace(event.generation_id, Job{.models = models_of(event)}).first;
+      it = jobs_.emplace(event.generation_id, FleetJob{.models = models_of(event)}).first;
     }
-    Job& job = it->second;
+    FleetJob& job = it->second;
     if (job.worker >= 0) return;
     job.worker = pick_worker(job.models);
     if (job.worker < 0) {
@@ -442,7 +442,7 @@ class DemoModelFleet::Simulation {
 
   std::map<std::string, FleetModel, std::less<>> models_;  // by id; nodes never move
   std::vector<Worker> workers_;
-  std::unordered_map<std::string, Job> jobs_;  // by generation_id, until the job ends
+  std::unordered_map<std::string, FleetJob> jobs_;  // by generation_id, until the job ends
   std::vector<int64_t> manual_unloads_us_;     // ascending
   size_t next_manual_unload_ = 0;
   int damaged_load_failures_ = 0;

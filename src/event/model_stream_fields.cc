@@ -10,7 +10,7 @@ namespace genalytics {
 namespace {
 
 // The fields of a model event that are not text.
-constexpr FlatFieldType kTypedFields[] = {
+constexpr FlatFieldType kModelFlatFields[] = {
     {"duration_ms", FlatFieldKind::kInteger},
     {"success", FlatFieldKind::kBoolean},
     {"size_bytes", FlatFieldKind::kInteger},
@@ -24,7 +24,7 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 boost::json::object model_fields_to_json(std::span<const StreamField> fields,
                                          std::vector<FieldError>* errors,
                                          const boost::json::storage_ptr& storage) {
-  return flat_fields_to_json(fields, kTypedFields, errors, storage);
+  return flat_fields_to_json(fields, kModelFlatFields, errors, storage);
 }
 
 Fields to_stream_fields(const ModelEvent& event) {

@@ -11,7 +11,7 @@ namespace {
 
 // query_params_normalized is written for readers of the stream but not typed:
 // the decoder derives it from query_params and ignores the field.
-constexpr FlatFieldType kTypedFields[] = {
+constexpr FlatFieldType kRouteFlatFields[] = {
     {"duration_ms", FlatFieldKind::kInteger},
     {"status_code", FlatFieldKind::kInteger},
     {"query_params", FlatFieldKind::kObject},
@@ -27,7 +27,7 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 boost::json::object route_fields_to_json(std::span<const StreamField> fields,
                                          std::vector<FieldError>* errors,
                                          const boost::json::storage_ptr& storage) {
-  return flat_fields_to_json(fields, kTypedFields, errors, storage);
+  return flat_fields_to_json(fields, kRouteFlatFields, errors, storage);
 }
 
 Fields to_stream_fields(const RouteEvent& event) {

@@ -17,7 +17,7 @@ namespace {
 namespace json = boost::json;
 
 // The fields of the generation contract that are not text.
-constexpr FlatFieldType kTypedFields[] = {
+constexpr FlatFieldType kGenerationFlatFields[] = {
     {"duration_ms", FlatFieldKind::kInteger},   {"success", FlatFieldKind::kBoolean},
     {"queue_wait_time_ms", FlatFieldKind::kInteger},
     {"generation_time_ms", FlatFieldKind::kInteger},
@@ -37,7 +37,7 @@ void put(std::vector<std::pair<std::string, std::string>>* fields, std::string_v
 
 json::object fields_to_json(std::span<const StreamField> fields, std::vector<FieldError>* errors,
                             const json::storage_ptr& storage) {
-  return flat_fields_to_json(fields, kTypedFields, errors, storage);
+  return flat_fields_to_json(fields, kGenerationFlatFields, errors, storage);
 }
 
 std::vector<std::pair<std::string, std::string>> to_stream_fields(const GenerationEvent& event) {

@@ -4,6 +4,8 @@
 
 #include "event/time.h"
 
+#include "rollup/ratio.h"
+
 namespace genalytics {
 
 void RollupBucket::add(const GenerationEvent& event) {
@@ -74,13 +76,6 @@ void RollupBucket::add_sample_message(const std::string& message) {
   }
   sample_messages.push_back(message);
 }
-
-namespace {
-std::optional<double> ratio(int64_t numerator, int64_t denominator) {
-  if (denominator == 0) return std::nullopt;
-  return static_cast<double>(numerator) / static_cast<double>(denominator);
-}
-}  // namespace
 
 std::optional<double> RollupBucket::avg_duration_ms() const { return ratio(duration_sum, duration_count); }
 std::optional<double> RollupBucket::avg_queue_wait_ms() const {

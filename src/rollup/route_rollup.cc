@@ -1,15 +1,9 @@
 #include "rollup/route_rollup.h"
 
 #include "event/time.h"
+#include "rollup/ratio.h"
 
 namespace genalytics {
-namespace {
-std::optional<double> ratio(int64_t numerator, int64_t denominator) {
-  if (denominator == 0) return std::nullopt;
-  return static_cast<double>(numerator) / static_cast<double>(denominator);
-}
-}  // namespace
-
 void RouteBucket::add(const RouteEvent& e) {
   ++requests;
   switch (e.status_class()) {

@@ -20,12 +20,6 @@ json::value number_or_null(const std::optional<double>& value) {
   return *value;
 }
 
-// Whole milliseconds.
-json::value ms_or_null(const std::optional<double>& value) {
-  if (!value) return nullptr;
-  return std::llround(*value);
-}
-
 json::value rate_json(const std::optional<double>& fraction) { return number_or_null(rounded_rate(fraction)); }
 json::value pct_json(const std::optional<double>& fraction) { return number_or_null(rounded_pct(fraction)); }
 
@@ -96,6 +90,11 @@ json::object tally_json(const CacheReplayTally& t, const CacheSimulation& simula
 }
 
 }  // namespace
+
+json::value ms_or_null(const std::optional<double>& ms) {
+  if (!ms) return nullptr;
+  return std::llround(*ms);
+}
 
 std::optional<double> rounded_rate(const std::optional<double>& fraction) {
   if (!fraction) return std::nullopt;

@@ -16,6 +16,9 @@
 
 namespace genalytics {
 
+// Whole milliseconds, or null: how every answer writes a duration.
+boost::json::value ms_or_null(const std::optional<double>& ms);
+
 // The fraction rounded to 4 decimals (0.9132); nullopt stays nullopt.
 std::optional<double> rounded_rate(const std::optional<double>& fraction);
 // 100 x the fraction rounded to 2 decimals (91.32): the same figure as

@@ -7,23 +7,19 @@
 
 #include "event/time.h"
 #include "server/analytics_json.h"
+#include "server/analytics_json.h"
 
 namespace genalytics {
 namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kDayNames[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+constexpr const char* kDayNamesFromMonday[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                      "Friday", "Saturday", "Sunday"};
 
 json::value rate_or_null(const std::optional<double>& fraction) {
   if (auto r = rounded_rate(fraction)) return *r;
   return nullptr;
-}
-
-json::value ms_or_null(const std::optional<double>& ms) {
-  if (!ms) return nullptr;
-  return std::llround(*ms);
 }
 
 json::value time_or_null(const std::optional<int64_t>& us) {
@@ -42,7 +38,7 @@ double two_decimals(double value) { return std::round(value * 100) / 100; }
 
 // "Monday 14:00".
 std::string hour_of_week_name(int hour) {
-  return fmt::format("{} {:02d}:00", kDayNames[hour / 24], hour % 24);
+  return fmt::format("{} {:02d}:00", kDayNamesFromMonday[hour / 24], hour % 24);
 }
 
 json::array hour_ranges_json(const std::vector<std::pair<int, int>>& ranges) {
@@ -100,7 +96,7 @@ json::object to_json(const ModelUsageStats& s) {
   }
   out.emplace("peak_hours", json::object{{"top_hours_utc", json::value_from(s.peak_hours)},
                                          {"days", json::value_from(std::vector<std::string>(
-                                                      std::begin(kDayNames), std::end(kDayNames)))},
+                                                      std::begin(kDayNamesFromMonday), std::end(kDayNamesFromMonday)))},
                                          {"hour_of_week", std::move(profile)}});
   json::object params;
   for (const auto& [key, values] : s.common_params) {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "sketch/varint.h"
+
 namespace genalytics {
 
 namespace {
@@ -17,33 +19,9 @@ namespace {
 //        bin index of the first bin, zigzag-encoded
 //        number of bins n (0, or first and last bin nonzero)
 //        n bin counts
-constexpr uint8_t kFormatVersion = 1;
+constexpr uint8_t kDDSketchFormat = 1;
 constexpr double kMaxValue = std::numeric_limits<double>::max();
 
-void put_varint(std::string* out, uint64_t value) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-// Consumes one minimally encoded varint of at most 64 bits from `in`.
-bool get_varint(std::string_view* in, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    if (shift == 63 && byte > 1) return false;
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      if (byte == 0 && shift > 0) return false;
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 uint64_t zigzag(int64_t value) {
   return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
@@ -174,19 +152,19 @@ std::optional<double> DDSketch::quantile(double q) const {
 
 std::string DDSketch::serialize() const {
   const BinRange range = nonzero_bins();
-  std::string out(1, static_cast<char>(kFormatVersion));
+  std::string out(1, static_cast<char>(kDDSketchFormat));
   const auto accuracy_bits = std::bit_cast<uint64_t>(relative_accuracy_);
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(accuracy_bits >> (8 * i)));
-  put_varint(&out, zero_count_);
-  put_varint(&out,
+  varint::put(&out, zero_count_);
+  varint::put(&out,
              zigzag(range.begin == range.end ? 0 : offset_ + static_cast<int64_t>(range.begin)));
-  put_varint(&out, range.end - range.begin);
-  for (size_t i = range.begin; i < range.end; ++i) put_varint(&out, bins_[i]);
+  varint::put(&out, range.end - range.begin);
+  for (size_t i = range.begin; i < range.end; ++i) varint::put(&out, bins_[i]);
   return out;
 }
 
 std::optional<DDSketch> DDSketch::deserialize(std::string_view bytes) {
-  if (bytes.size() < 9 || static_cast<uint8_t>(bytes[0]) != kFormatVersion) return std::nullopt;
+  if (bytes.size() < 9 || static_cast<uint8_t>(bytes[0]) != kDDSketchFormat) return std::nullopt;
   uint64_t accuracy_bits = 0;
   for (int i = 0; i < 8; ++i) {
     accuracy_bits |= uint64_t{static_cast<uint8_t>(bytes[1 + i])} << (8 * i);
@@ -199,8 +177,8 @@ std::optional<DDSketch> DDSketch::deserialize(std::string_view bytes) {
   uint64_t zero_count = 0;
   uint64_t encoded_offset = 0;
   uint64_t bin_count = 0;
-  if (!get_varint(&bytes, &zero_count) || !get_varint(&bytes, &encoded_offset) ||
-      !get_varint(&bytes, &bin_count)) {
+  if (!varint::get(&bytes, &zero_count) || !varint::get(&bytes, &encoded_offset) ||
+      !varint::get(&bytes, &bin_count)) {
     return std::nullopt;
   }
   const int64_t offset = unzigzag(encoded_offset);
@@ -222,7 +200,7 @@ std::optional<DDSketch> DDSketch::deserialize(std::string_view bytes) {
   sketch.bins_.resize(bin_count);
   uint64_t count = zero_count;
   for (uint64_t& bin : sketch.bins_) {
-    if (!get_varint(&bytes, &bin) || bin > std::numeric_limits<uint64_t>::max() - count) {
+    if (!varint::get(&bytes, &bin) || bin > std::numeric_limits<uint64_t>::max() - count) {
       return std::nullopt;
     }
     count += bin;

@@ -8,6 +8,8 @@
 #include <limits>
 #include <numbers>
 
+#include "sketch/varint.h"
+
 namespace genalytics {
 
 namespace {
@@ -19,34 +21,10 @@ namespace {
 //           varints, the first as is and each next one as the (nonzero)
 //           difference to its predecessor
 //   dense:  kRegisters bytes, one register each, every one <= kMaxRank
-constexpr uint8_t kFormatVersion = 1;
+constexpr uint8_t kHyperLogLogFormat = 1;
 constexpr uint8_t kSparseMode = 0;
 constexpr uint8_t kDenseMode = 1;
 
-void put_varint(std::string* out, uint64_t value) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-// Consumes one minimally encoded varint of at most 64 bits from `in`.
-bool get_varint(std::string_view* in, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    if (shift == 63 && byte > 1) return false;
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      if (byte == 0 && shift > 0) return false;
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 uint64_t load_little_endian64(const unsigned char* p) {
   uint64_t word = 0;
@@ -188,24 +166,24 @@ uint64_t HyperLogLog::estimate() const {
 }
 
 std::string HyperLogLog::serialize() const {
-  std::string out(1, static_cast<char>(kFormatVersion));
+  std::string out(1, static_cast<char>(kHyperLogLogFormat));
   if (!is_exact()) {
     out.push_back(static_cast<char>(kDenseMode));
     out.append(reinterpret_cast<const char*>(registers_.data()), registers_.size());
     return out;
   }
   out.push_back(static_cast<char>(kSparseMode));
-  put_varint(&out, sparse_.size());
+  varint::put(&out, sparse_.size());
   uint64_t previous = 0;
   for (uint64_t hash : sparse_) {
-    put_varint(&out, hash - previous);
+    varint::put(&out, hash - previous);
     previous = hash;
   }
   return out;
 }
 
 std::optional<HyperLogLog> HyperLogLog::deserialize(std::string_view bytes) {
-  if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != kFormatVersion) return std::nullopt;
+  if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != kHyperLogLogFormat) return std::nullopt;
   const auto mode = static_cast<uint8_t>(bytes[1]);
   bytes.remove_prefix(2);
   HyperLogLog hll;
@@ -218,12 +196,12 @@ std::optional<HyperLogLog> HyperLogLog::deserialize(std::string_view bytes) {
   }
   if (mode != kSparseMode) return std::nullopt;
   uint64_t size = 0;
-  if (!get_varint(&bytes, &size) || size > kSparseLimit || size > bytes.size()) return std::nullopt;
+  if (!varint::get(&bytes, &size) || size > kSparseLimit || size > bytes.size()) return std::nullopt;
   hll.sparse_.resize(size);
   uint64_t previous = 0;
   for (size_t i = 0; i < size; ++i) {
     uint64_t delta = 0;
-    if (!get_varint(&bytes, &delta)) return std::nullopt;
+    if (!varint::get(&bytes, &delta)) return std::nullopt;
     // After the first hash, a zero delta would be a duplicate and an
     // overflowing one would break the order.
     if (i > 0 && (delta == 0 || delta > std::numeric_limits<uint64_t>::max() - previous)) {
