@@ -53,7 +53,7 @@ fuzz: fuzz-build
 fuzz-build:
 	@scripts/install-deps fuzz
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-		-DGENALYTICS_FUZZ=ON $(CMAKE_FLAGS)
+		-DGENALYTICS_FUZZ=ON -DGENALYTICS_UNITY=ON -DGENALYTICS_UNIT_TESTS=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) --target fuzz_targets -j $(JOBS)
 
 clean:
