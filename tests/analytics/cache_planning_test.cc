@@ -12,14 +12,15 @@
 #include "event/time.h"
 #include "event/uuid.h"
 #include "store/sqlite_store.h"
+#include "testing/events.h"
+#include "testing/fixed_times.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
-// 2025-01-31T12:34:56Z: the traffic ends here and windows end with its hour;
-// no test reads the clock.
-constexpr int64_t kNowUs = 1'738'326'896'000'000;
+using testing::kNowUs;
+using testing::user_id;
 
 RouteEvent hit(int64_t t, const std::string& route, const std::string& params_normalized,
                int64_t duration_ms, int status = 200, const std::string& user = "",
@@ -36,12 +37,6 @@ RouteEvent hit(int64_t t, const std::string& route, const std::string& params_no
   e.route_full = route;
   if (!user.empty()) e.user_id = user;
   return e;
-}
-
-std::string user_id(int i) {
-  char text[40];
-  std::snprintf(text, sizeof text, "00000000-0000-4000-8000-%012d", i);
-  return text;
 }
 
 // One pattern's traffic: requests per hour, latency range, users, errors.

@@ -13,17 +13,16 @@
 #include "event/time.h"
 #include "pipeline/batch_writer.h"
 #include "store/sqlite_store.h"
+#include "testing/fixed_times.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
-// 2025-01-31T12:34:56Z: the traffic ends here and windows end with its hour;
-// no test reads the clock.
-constexpr int64_t kNowUs = 1'738'326'896'000'000;
+using testing::kNowUs;
 
 // Exact statistics of a set of events, computed the slow, obvious way.
-struct Exact {
+struct ExactGenerationStats {
   int64_t requests = 0, successes = 0, failures = 0, cancellations = 0, images = 0;
   std::vector<int64_t> durations;  // completions carrying duration_ms
   int64_t queue_wait_sum = 0, queue_wait_count = 0, generation_time_sum = 0, generation_time_count = 0;
@@ -61,7 +60,8 @@ struct Exact {
   }
 };
 
-void expect_quantile(const std::optional<double>& reported, double exact) {
+// Within the sketch's 1%, plus the rounding to whole milliseconds.
+void expect_rounded_quantile(const std::optional<double>& reported, double exact) {
   ASSERT_TRUE(reported.has_value());
   EXPECT_LE(std::abs(*reported - exact), exact * 0.01 + 0.5) << "reported " << *reported << ", exact " << exact;
 }
@@ -70,7 +70,8 @@ double mean(int64_t sum, int64_t count) { return static_cast<double>(sum) / stat
 
 // Counts, sums and distinct users exactly; ratios and averages to the last
 // bit (results are unrounded); percentiles within the sketch's 1%.
-void expect_matches(const GenerationSummary& got, Exact exact, const std::string& where) {
+void expect_matches(const GenerationSummary& got, ExactGenerationStats exact,
+                    const std::string& where) {
   SCOPED_TRACE(where);
   EXPECT_EQ(got.total_requests, exact.requests);
   EXPECT_EQ(got.successful_generations, exact.successes);
@@ -96,9 +97,9 @@ void expect_matches(const GenerationSummary& got, Exact exact, const std::string
   EXPECT_DOUBLE_EQ(*got.avg_duration_ms, mean(sum, static_cast<int64_t>(exact.durations.size())));
   EXPECT_DOUBLE_EQ(*got.avg_queue_wait_ms, mean(exact.queue_wait_sum, exact.queue_wait_count));
   EXPECT_DOUBLE_EQ(*got.avg_generation_time_ms, mean(exact.generation_time_sum, exact.generation_time_count));
-  expect_quantile(got.p50_duration_ms, exact.quantile(0.50));
-  expect_quantile(got.p95_duration_ms, exact.quantile(0.95));
-  expect_quantile(got.p99_duration_ms, exact.quantile(0.99));
+  expect_rounded_quantile(got.p50_duration_ms, exact.quantile(0.50));
+  expect_rounded_quantile(got.p95_duration_ms, exact.quantile(0.95));
+  expect_rounded_quantile(got.p99_duration_ms, exact.quantile(0.99));
 }
 
 class GenerationAnalyticsTest : public ::testing::Test {
@@ -125,14 +126,14 @@ class GenerationAnalyticsTest : public ::testing::Test {
   }
 
   template <typename Filter>
-  static Exact exact(const TimeWindow& w, Filter&& keep) {
-    Exact result;
+  static ExactGenerationStats exact(const TimeWindow& w, Filter&& keep) {
+    ExactGenerationStats result;
     for (const auto& e : *events_) {
       if (e.timestamp_us >= w.start_us && e.timestamp_us < w.end_us && keep(e)) result.add(e);
     }
     return result;
   }
-  static Exact exact(const TimeWindow& w) {
+  static ExactGenerationStats exact(const TimeWindow& w) {
     return exact(w, [](const GenerationEvent&) { return true; });
   }
 
@@ -213,7 +214,7 @@ TEST_F(GenerationAnalyticsTest, UserMatchesExactWithBreakdownModelsAndLastEvent)
   auto mine = [&](const GenerationEvent& e) { return e.user_id == user; };
   UserGenerations got = analytics.user(std::string("550E8400-E29B-41D4-A716-446655440000"), w);
   EXPECT_EQ(got.user_id, user);
-  Exact want = exact(w, mine);
+  ExactGenerationStats want = exact(w, mine);
   ASSERT_GT(want.completions(), 5);
   expect_matches(got.summary, want, "demo user");
 
@@ -266,7 +267,8 @@ TEST_F(GenerationAnalyticsTest, ModelsMatchExactPerModelOrderedByCompletions) {
   int64_t previous = INT64_MAX;
   for (const ModelStats& model : got.models) {
     const std::string& name = model.model_checkpoint;
-    Exact want = exact(w, [&](const GenerationEvent& e) { return e.model_checkpoint == name; });
+    ExactGenerationStats want =
+        exact(w, [&](const GenerationEvent& e) { return e.model_checkpoint == name; });
     want.users.clear();  // read without users
     expect_matches(model.summary, want, name);
     EXPECT_LE(model.summary.completions(), previous);
@@ -309,7 +311,7 @@ TEST_F(GenerationAnalyticsTest, FailuresMatchExactPerErrorTypeAndPerDay) {
   for (int d = 0; d < 2; ++d) {
     const TimeWindow day{std::max(w.start_us, first_day + d * kMicrosPerDay),
                          std::min(w.end_us, first_day + (d + 1) * kMicrosPerDay)};
-    Exact e = exact(day);
+    ExactGenerationStats e = exact(day);
     const DailyFailures& point = got.failure_trends[d];
     EXPECT_EQ(point.day_us, first_day + d * kMicrosPerDay);
     EXPECT_EQ(point.failures, e.failures);
@@ -317,7 +319,7 @@ TEST_F(GenerationAnalyticsTest, FailuresMatchExactPerErrorTypeAndPerDay) {
     ASSERT_TRUE(point.failure_rate.has_value());
     EXPECT_DOUBLE_EQ(*point.failure_rate, mean(e.failures, e.completions()));
   }
-  const Exact all = exact(w);
+  const ExactGenerationStats all = exact(w);
   EXPECT_EQ(got.total_failures, all.failures);
   EXPECT_EQ(got.total_completions, all.completions());
   ASSERT_TRUE(got.failure_rate.has_value());
@@ -331,14 +333,15 @@ TEST_F(GenerationAnalyticsTest, PeakHoursAverageOverEveryHourOfTheWindow) {
   double best = -1;
   int best_hour = -1;
   for (int h = 0; h < 24; ++h) {
-    Exact e = exact(w, [&](const GenerationEvent& ev) { return hour_of_day(ev.timestamp_us) == h; });
+    ExactGenerationStats e =
+        exact(w, [&](const GenerationEvent& ev) { return hour_of_day(ev.timestamp_us) == h; });
     const HourOfDayStats& hour = got.hours[h];
     SCOPED_TRACE(h);
     // days=3: every hour of the day occurs exactly 3 times, traffic or not.
     ASSERT_TRUE(hour.avg_requests.has_value());
     EXPECT_DOUBLE_EQ(*hour.avg_requests, static_cast<double>(e.requests) / 3.0);
     EXPECT_EQ(hour.total_requests, e.requests);
-    if (!e.durations.empty()) expect_quantile(hour.p95_duration_ms, e.quantile(0.95));
+    if (!e.durations.empty()) expect_rounded_quantile(hour.p95_duration_ms, e.quantile(0.95));
     if (static_cast<double>(e.requests) / 3.0 > best) {
       best = static_cast<double>(e.requests) / 3.0;
       best_hour = h;
@@ -356,7 +359,7 @@ TEST_F(GenerationAnalyticsTest, PeakHoursAverageOverEveryHourOfTheWindow) {
         EXPECT_FALSE(average.has_value());
         continue;
       }
-      Exact e = exact(w, [&](const GenerationEvent& ev) {
+      ExactGenerationStats e = exact(w, [&](const GenerationEvent& ev) {
         return day_of_week(ev.timestamp_us) == d && hour_of_day(ev.timestamp_us) == h;
       });
       ASSERT_TRUE(average.has_value());

@@ -12,15 +12,15 @@
 #include <random>
 
 #include "analytics/errors.h"
+#include "event/time.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kMondayUs;
+
 constexpr int64_t kUsPerMinute = 60'000'000;
-constexpr int64_t kUsPerHour = 60 * kUsPerMinute;
-constexpr int64_t kUsPerDay = 24 * kUsPerHour;
-// 2025-01-27T00:00:00Z, a Monday; no test reads the clock.
-constexpr int64_t kMondayUs = 1'737'936'000'000'000;
 
 std::map<std::string, PolicyResult> by_name(const SimResult& result) {
   std::map<std::string, PolicyResult> policies;
@@ -39,7 +39,7 @@ SimInput hand_trace() {
   SimInput input;
   input.models = {model("A", 1000, 1000), model("B", 2000, 1000), model("C", 4000, 1000)};
   input.start_us = kMondayUs;
-  input.end_us = kMondayUs + kUsPerHour;
+  input.end_us = kMondayUs + kMicrosPerHour;
   input.budget_mb = 2000;
   const std::vector<std::pair<int, uint32_t>> trace = {
       {0, 0}, {1, 1}, {2, 0}, {3, 2}, {4, 0}, {5, 1}, {12, 1}, {13, 2}, {20, 0}, {21, 2}, {22, 1}};
@@ -121,14 +121,16 @@ TEST(SimulateTest, OursPreloadsWhatTheHistoryPredicts) {
   SimInput input;
   input.models = {model("morning", 5000, 8000), model("afternoon", 3000, 8000)};
   input.budget_mb = 10'000;
-  input.start_us = kMondayUs + 7 * kUsPerDay;
-  input.end_us = input.start_us + kUsPerDay;
+  input.start_us = kMondayUs + 7 * kMicrosPerDay;
+  input.end_us = input.start_us + kMicrosPerDay;
   for (int day = 0; day < 7; ++day) {
-    input.history.push_back({kMondayUs + day * kUsPerDay + 9 * kUsPerHour + 10 * kUsPerMinute, 0});
-    input.history.push_back({kMondayUs + day * kUsPerDay + 15 * kUsPerHour + 10 * kUsPerMinute, 1});
+    input.history.push_back(
+        {kMondayUs + day * kMicrosPerDay + 9 * kMicrosPerHour + 10 * kUsPerMinute, 0});
+    input.history.push_back(
+        {kMondayUs + day * kMicrosPerDay + 15 * kMicrosPerHour + 10 * kUsPerMinute, 1});
   }
-  input.uses = {{input.start_us + 9 * kUsPerHour + 10 * kUsPerMinute, 0},
-                {input.start_us + 15 * kUsPerHour + 10 * kUsPerMinute, 1}};
+  input.uses = {{input.start_us + 9 * kMicrosPerHour + 10 * kUsPerMinute, 0},
+                {input.start_us + 15 * kMicrosPerHour + 10 * kUsPerMinute, 1}};
   auto policies = by_name(simulate(input));
   EXPECT_EQ(policies["ours"].warm_hits, 2);
   EXPECT_GE(policies["ours"].hour_start_loads, 2);
@@ -151,8 +153,8 @@ SimInput random_trace(std::mt19937_64& random, bool equal_sizes) {
   }
   input.budget_mb =
       equal_sizes ? 1000.0 * static_cast<double>(1 + random() % 4) : 1000 + unit(random) * 3000;
-  input.start_us = kMondayUs + 2 * kUsPerDay;
-  input.end_us = input.start_us + static_cast<int64_t>(1 + random() % 72) * kUsPerHour;
+  input.start_us = kMondayUs + 2 * kMicrosPerDay;
+  input.end_us = input.start_us + static_cast<int64_t>(1 + random() % 72) * kMicrosPerHour;
   const auto fill = [&](std::vector<SimUse>& uses, int64_t from, int64_t to, int count) {
     for (int i = 0; i < count; ++i) {
       const uint32_t m = static_cast<uint32_t>(std::min<uint64_t>(
@@ -212,15 +214,16 @@ SimInput daily_rhythm(uint64_t seed) {
     per_day.push_back(5 + unit(random) * 40);
   }
   input.budget_mb = 5 * 6000;
-  input.start_us = kMondayUs + 21 * kUsPerDay;
-  input.end_us = input.start_us + 14 * kUsPerDay;
+  input.start_us = kMondayUs + 21 * kMicrosPerDay;
+  input.end_us = input.start_us + 14 * kMicrosPerDay;
   std::vector<SimUse> all;
   for (int day = 0; day < 35; ++day) {
     for (uint32_t m = 0; m < 40; ++m) {
       std::poisson_distribution<int> count(per_day[m]);
       for (int k = count(random); k > 0; --k) {
         const double hour = std::fmod(peak[m] + around(random) + 48, 24);
-        all.push_back({kMondayUs + day * kUsPerDay + static_cast<int64_t>(hour * kUsPerHour), m});
+        all.push_back(
+            {kMondayUs + day * kMicrosPerDay + static_cast<int64_t>(hour * kMicrosPerHour), m});
       }
     }
   }
@@ -250,7 +253,7 @@ TEST(SimulateTest, AModelLargerThanTheBudgetIsAlwaysColdAndNeverStays) {
   input.models = {model("small", 1000, 4000), model("huge", 60'000, 50'000)};
   input.budget_mb = 24'000;
   input.start_us = kMondayUs;
-  input.end_us = kMondayUs + 2 * kUsPerHour;
+  input.end_us = kMondayUs + 2 * kMicrosPerHour;
   for (int i = 0; i < 10; ++i) {
     input.uses.push_back({kMondayUs + i * 10 * kUsPerMinute, 0});
     input.uses.push_back({kMondayUs + i * 10 * kUsPerMinute + kUsPerMinute, 1});
@@ -287,8 +290,8 @@ TEST(SimulateTest, EmptyInput) {
   SimInput quiet;
   quiet.models = {model("a", 1000, 100)};
   quiet.start_us = kMondayUs;
-  quiet.end_us = kMondayUs + 30 * kUsPerDay;
-  quiet.history = {{kMondayUs - kUsPerHour, 0}};
+  quiet.end_us = kMondayUs + 30 * kMicrosPerDay;
+  quiet.history = {{kMondayUs - kMicrosPerHour, 0}};
   quiet.has_actual = true;
   const SimResult result = simulate(quiet);
   ASSERT_EQ(result.policies.size(), 6u);
@@ -303,7 +306,7 @@ TEST(SimulateTest, ActualCountsUsesInsideRecordedLoadedIntervals) {
   // A loaded minutes 0-10 on one worker and 8-21 on another; C from minute
   // 13 on (the interval ends where the window does); B never.
   input.actual_loaded = {{0, kMondayUs, kMondayUs + 10 * kUsPerMinute},
-                         {2, kMondayUs + 13 * kUsPerMinute, kMondayUs + kUsPerHour},
+                         {2, kMondayUs + 13 * kUsPerMinute, kMondayUs + kMicrosPerHour},
                          {0, kMondayUs + 8 * kUsPerMinute, kMondayUs + 20 * kUsPerMinute},
                          {1, kMondayUs + 30 * kUsPerMinute, kMondayUs + 30 * kUsPerMinute}};
   const SimResult result = simulate(input);

@@ -14,13 +14,14 @@
 #include <random>
 #include <vector>
 
+#include "event/time.h"
+#include "testing/fixed_times.h"
+
 namespace genalytics {
 namespace {
 
-constexpr int64_t kUsPerHour = int64_t{3'600'000'000};
-constexpr int64_t kUsPerDay = 24 * kUsPerHour;
-// 2025-01-27T00:00:00Z, a Monday; no test reads the clock.
-constexpr int64_t kMondayUs = 1'737'936'000'000'000;
+using testing::kMondayUs;
+
 constexpr double kZ95 = 1.959963984540054;
 
 // S, counted pair by pair.
@@ -55,18 +56,19 @@ double normal_p_value(double s, double variance) {
 
 TEST(HourOfWeekTest, MondayMidnightIsZeroAndSundayLateIs167) {
   EXPECT_EQ(hour_of_week(kMondayUs), 0);
-  EXPECT_EQ(hour_of_week(kMondayUs + kUsPerHour - 1), 0);
-  EXPECT_EQ(hour_of_week(kMondayUs + kUsPerHour), 1);
-  EXPECT_EQ(hour_of_week(kMondayUs + 6 * kUsPerDay + 23 * kUsPerHour + 30 * 60'000'000LL), 167);
-  EXPECT_EQ(hour_of_week(kMondayUs + 7 * kUsPerDay), 0);
+  EXPECT_EQ(hour_of_week(kMondayUs + kMicrosPerHour - 1), 0);
+  EXPECT_EQ(hour_of_week(kMondayUs + kMicrosPerHour), 1);
+  EXPECT_EQ(hour_of_week(kMondayUs + 6 * kMicrosPerDay + 23 * kMicrosPerHour + 30 * 60'000'000LL),
+            167);
+  EXPECT_EQ(hour_of_week(kMondayUs + 7 * kMicrosPerDay), 0);
   EXPECT_EQ(hour_of_week(kMondayUs - 1), 167);
 }
 
 TEST(HourOfWeekTest, TheEpochWasThursdayAndEarlierTimesWrap) {
   EXPECT_EQ(hour_of_week(0), 72);              // Thursday 00:00
   EXPECT_EQ(hour_of_week(-1), 71);             // Wednesday 23:59:59.999999
-  EXPECT_EQ(hour_of_week(-3 * kUsPerDay), 0);  // Monday 1969-12-29 00:00
-  EXPECT_EQ(hour_of_week(-3 * kUsPerDay - 1), 167);
+  EXPECT_EQ(hour_of_week(-3 * kMicrosPerDay), 0);  // Monday 1969-12-29 00:00
+  EXPECT_EQ(hour_of_week(-3 * kMicrosPerDay - 1), 167);
 }
 
 TEST(MannKendallTest, RisingSeriesIsIncreasingWithTheExactPValue) {
@@ -405,11 +407,11 @@ using Profile = std::array<double, kHoursPerWeek>;
 TEST(PredictNextUseTest, ConstantRateGivesTheExponentialQuantiles) {
   Profile rates;
   rates.fill(0.5);  // a use every 2 hours on average
-  const int64_t now = kMondayUs + 17 * kUsPerHour + 1'234'567;
+  const int64_t now = kMondayUs + 17 * kMicrosPerHour + 1'234'567;
   const std::optional<NextUse> next = predict_next_use(rates, now);
   ASSERT_TRUE(next);
   const auto at = [&](double cumulative) {
-    return now + std::llround(cumulative / 0.5 * kUsPerHour);
+    return now + std::llround(cumulative / 0.5 * kMicrosPerHour);
   };
   EXPECT_NEAR(next->median_us, at(std::log(2.0)), 1);
   EXPECT_NEAR(next->lower_us, at(-std::log(0.95)), 1);
@@ -421,23 +423,24 @@ TEST(PredictNextUseTest, RateInOneHourOfWeekOnly) {
   Profile rates{};
   rates[10] = 3;  // Monday 10:00-11:00, three uses expected
   // Just after that hour: the next chance is next Monday 10:00.
-  const int64_t now = kMondayUs + 11 * kUsPerHour + 5;
+  const int64_t now = kMondayUs + 11 * kMicrosPerHour + 5;
   const std::optional<NextUse> next = predict_next_use(rates, now);
   ASSERT_TRUE(next);
-  const int64_t hour = kMondayUs + 7 * kUsPerDay + 10 * kUsPerHour;
-  EXPECT_NEAR(next->lower_us, hour + std::llround(-std::log(0.95) / 3 * kUsPerHour), 1);
-  EXPECT_NEAR(next->median_us, hour + std::llround(std::log(2.0) / 3 * kUsPerHour), 1);
+  const int64_t hour = kMondayUs + 7 * kMicrosPerDay + 10 * kMicrosPerHour;
+  EXPECT_NEAR(next->lower_us, hour + std::llround(-std::log(0.95) / 3 * kMicrosPerHour), 1);
+  EXPECT_NEAR(next->median_us, hour + std::llround(std::log(2.0) / 3 * kMicrosPerHour), 1);
   ASSERT_TRUE(next->upper_us);  // ln 20 = 2.996 < 3: within that hour
-  EXPECT_NEAR(*next->upper_us, hour + std::llround(std::log(20.0) / 3 * kUsPerHour), 1);
+  EXPECT_NEAR(*next->upper_us, hour + std::llround(std::log(20.0) / 3 * kMicrosPerHour), 1);
 
   // 0.2 a week: after three weeks 0.6, the median 0.0931 into the fourth
   // week's hour; 95% is beyond 28 days.
   rates[10] = 0.2;
   const std::optional<NextUse> rare = predict_next_use(rates, now);
   ASSERT_TRUE(rare);
-  EXPECT_NEAR(rare->median_us,
-              hour + 3 * 7 * kUsPerDay + std::llround((std::log(2.0) - 0.6) / 0.2 * kUsPerHour), 2);
-  EXPECT_EQ(rare->lower_us, hour + std::llround(-std::log(0.95) / 0.2 * kUsPerHour));
+  EXPECT_NEAR(
+      rare->median_us,
+      hour + 3 * 7 * kMicrosPerDay + std::llround((std::log(2.0) - 0.6) / 0.2 * kMicrosPerHour), 2);
+  EXPECT_EQ(rare->lower_us, hour + std::llround(-std::log(0.95) / 0.2 * kMicrosPerHour));
   EXPECT_FALSE(rare->upper_us);
 
   // 0.1 a week: 0.4 within 28 days, under a 50% chance.
@@ -464,25 +467,27 @@ TEST(PredictNextUseTest, CrossesTheWeekBoundary) {
   Profile rates{};
   rates[0] = 2;  // Monday 00:00-01:00
   // Sunday 23:30: the next Monday is half an hour away.
-  const int64_t now = kMondayUs + 6 * kUsPerDay + 23 * kUsPerHour + 30 * 60'000'000LL;
+  const int64_t now = kMondayUs + 6 * kMicrosPerDay + 23 * kMicrosPerHour + 30 * 60'000'000LL;
   const std::optional<NextUse> next = predict_next_use(rates, now);
   ASSERT_TRUE(next);
-  const int64_t monday = kMondayUs + 7 * kUsPerDay;
+  const int64_t monday = kMondayUs + 7 * kMicrosPerDay;
   EXPECT_EQ(hour_of_week(monday), 0);
-  EXPECT_NEAR(next->median_us, monday + std::llround(std::log(2.0) / 2 * kUsPerHour), 1);
+  EXPECT_NEAR(next->median_us, monday + std::llround(std::log(2.0) / 2 * kMicrosPerHour), 1);
   // ln 20 > 2: the 95% quantile is the Monday after.
   ASSERT_TRUE(next->upper_us);
   EXPECT_NEAR(*next->upper_us,
-              monday + 7 * kUsPerDay + std::llround((std::log(20.0) - 2) / 2 * kUsPerHour), 1);
+              monday + 7 * kMicrosPerDay + std::llround((std::log(20.0) - 2) / 2 * kMicrosPerHour),
+              1);
 
   // From inside the hour, only its rest counts.
   const int64_t inside = kMondayUs + 15 * 60'000'000LL;  // Monday 00:15, 0.75 h left: 1.5
   const std::optional<NextUse> partial = predict_next_use(rates, inside);
   ASSERT_TRUE(partial);
-  EXPECT_NEAR(partial->median_us, inside + std::llround(std::log(2.0) / 2 * kUsPerHour), 1);
+  EXPECT_NEAR(partial->median_us, inside + std::llround(std::log(2.0) / 2 * kMicrosPerHour), 1);
   ASSERT_TRUE(partial->upper_us);
-  EXPECT_NEAR(*partial->upper_us,
-              kMondayUs + 7 * kUsPerDay + std::llround((std::log(20.0) - 1.5) / 2 * kUsPerHour), 1);
+  EXPECT_NEAR(
+      *partial->upper_us,
+      kMondayUs + 7 * kMicrosPerDay + std::llround((std::log(20.0) - 1.5) / 2 * kMicrosPerHour), 1);
 }
 
 }  // namespace

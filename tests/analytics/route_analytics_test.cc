@@ -13,11 +13,14 @@
 
 #include "event/time.h"
 #include "store/sqlite_store.h"
+#include "testing/events.h"
 #include "testing/route_events.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
+
+using testing::user_id;
 
 // 2025-03-10T00:00:00Z.
 constexpr int64_t kDayUs = 1'741'564'800'000'000;
@@ -28,14 +31,8 @@ const std::vector<std::string> kMethods = {"GET", "POST"};
 const std::vector<std::string> kParams = {"{}", R"({"sort":"new"})", R"({"sort":"top"})"};
 const std::vector<int> kStatuses = {200, 200, 200, 201, 304, 404, 429, 500, 503};
 
-std::string user_id(int i) {
-  char text[40];
-  std::snprintf(text, sizeof text, "00000000-0000-4000-8000-%012d", i);
-  return text;
-}
-
 // Exact figures of a set of events.
-struct Exact {
+struct ExactRouteStats {
   int64_t requests = 0, ok = 0, redirects = 0, client_errors = 0, server_errors = 0;
   std::vector<int64_t> durations;
   std::set<std::string> users;
@@ -63,7 +60,8 @@ struct Exact {
   }
 };
 
-std::optional<double> mean(int64_t sum, int64_t count) {
+// The mean of `count` values summing to `sum`; none when there are none.
+std::optional<double> optional_mean(int64_t sum, int64_t count) {
   if (count == 0) return std::nullopt;
   return static_cast<double>(sum) / static_cast<double>(count);
 }
@@ -115,8 +113,8 @@ class RouteAnalyticsTest : public ::testing::Test {
   }
 
   template <typename Filter>
-  static Exact exact(const TimeWindow& w, Filter&& keep) {
-    Exact result;
+  static ExactRouteStats exact(const TimeWindow& w, Filter&& keep) {
+    ExactRouteStats result;
     for (const RouteEvent& e : *events_) {
       if (e.timestamp_us >= w.start_us && e.timestamp_us < w.end_us && keep(e)) result.add(e);
     }
@@ -149,24 +147,25 @@ TEST_F(RouteAnalyticsTest, OverviewMatchesExactPerRouteAndMethod) {
   int64_t previous = INT64_MAX;
   for (const RouteStats& s : got.routes) {
     SCOPED_TRACE(s.method + " " + s.route);
-    const Exact x = exact(w, [&](const RouteEvent& e) { return e.route == s.route && e.method == s.method; });
+    const ExactRouteStats x =
+        exact(w, [&](const RouteEvent& e) { return e.route == s.route && e.method == s.method; });
     EXPECT_EQ(s.total_requests, x.requests);
     EXPECT_EQ(s.successful_requests, x.ok);
     EXPECT_EQ(s.redirects, x.redirects);
     EXPECT_EQ(s.client_errors, x.client_errors);
     EXPECT_EQ(s.server_errors, x.server_errors);
     ASSERT_TRUE(s.error_rate.has_value());
-    EXPECT_DOUBLE_EQ(*s.error_rate, *mean(x.client_errors + x.server_errors, x.requests));
+    EXPECT_DOUBLE_EQ(*s.error_rate, *optional_mean(x.client_errors + x.server_errors, x.requests));
     int64_t duration_sum = 0;
     for (int64_t d : x.durations) duration_sum += d;
-    EXPECT_EQ(s.avg_duration_ms, mean(duration_sum, x.requests));
+    EXPECT_EQ(s.avg_duration_ms, optional_mean(duration_sum, x.requests));
     expect_quantile(s.p50_duration_ms, x.quantile(0.50));
     expect_quantile(s.p95_duration_ms, x.quantile(0.95));
     expect_quantile(s.p99_duration_ms, x.quantile(0.99));
     EXPECT_EQ(s.unique_users, x.users.size());
-    EXPECT_EQ(s.avg_request_size_bytes, mean(x.request_size_sum, x.request_size_count));
-    EXPECT_EQ(s.avg_response_size_bytes, mean(x.response_size_sum, x.response_size_count));
-    EXPECT_EQ(s.avg_db_query_count, mean(x.db_sum, x.db_count));
+    EXPECT_EQ(s.avg_request_size_bytes, optional_mean(x.request_size_sum, x.request_size_count));
+    EXPECT_EQ(s.avg_response_size_bytes, optional_mean(x.response_size_sum, x.response_size_count));
+    EXPECT_EQ(s.avg_db_query_count, optional_mean(x.db_sum, x.db_count));
     EXPECT_EQ(s.cache_hits, x.cache_hits);
     EXPECT_EQ(s.cache_misses, x.cache_misses);
     EXPECT_LE(s.total_requests, previous);
@@ -221,7 +220,7 @@ TEST_F(RouteAnalyticsTest, PeakHoursAverageOverEveryHourOfTheWindowWithOrWithout
     EXPECT_EQ(got.route, route);
     for (int h = 0; h < 24; ++h) {
       SCOPED_TRACE(h);
-      const Exact x = exact(w, [&](const RouteEvent& e) {
+      const ExactRouteStats x = exact(w, [&](const RouteEvent& e) {
         return hour_of_day(e.timestamp_us) == h && (!route || e.route == *route);
       });
       const int slots = h >= 6 && h < 12 ? 2 : 1;
@@ -262,14 +261,14 @@ TEST_F(RouteAnalyticsTest, PatternsOfARouteMatchExactByRequestsWithinTheLimit) {
   int64_t previous = INT64_MAX;
   for (const RoutePattern& p : got.patterns) {
     SCOPED_TRACE(p.method + " " + p.query_params_normalized_json);
-    const Exact x = exact(w, [&](const RouteEvent& e) {
+    const ExactRouteStats x = exact(w, [&](const RouteEvent& e) {
       return e.route == got.route && e.method == p.method &&
              e.query_params_normalized_json == p.query_params_normalized_json;
     });
     EXPECT_EQ(p.total_requests, x.requests);
     int64_t duration_sum = 0;
     for (int64_t d : x.durations) duration_sum += d;
-    EXPECT_EQ(p.avg_duration_ms, mean(duration_sum, x.requests));
+    EXPECT_EQ(p.avg_duration_ms, optional_mean(duration_sum, x.requests));
     expect_quantile(p.p95_duration_ms, x.quantile(0.95));
     EXPECT_EQ(p.unique_users, x.users.size());
     EXPECT_LE(p.total_requests, previous);

@@ -16,13 +16,13 @@
 #include "event/time.h"
 #include "event/uuid.h"
 #include "store/sqlite_store.h"
+#include "testing/fixed_times.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
-// 2025-01-31T12:34:56Z, the moment the demo was loaded; windows end here.
-constexpr int64_t kNowUs = 1'738'326'896'000'000;
+using testing::kNowUs;
 
 void load_demo(SqliteStore* store, int days, bool with_generations = false, int64_t end_us = kNowUs,
                uint64_t seed = 42) {
@@ -210,8 +210,8 @@ TEST_F(RouteDemoTest, CacheKeysOfTemplatedRoutesAreConcreteUrls) {
   EXPECT_TRUE(saw_templated);
 }
 
-RouteEvent hit(int64_t t, const std::string& method, const std::string& target,
-               int64_t duration_ms) {
+RouteEvent normalized_hit(int64_t t, const std::string& method, const std::string& target,
+                          int64_t duration_ms) {
   RouteEvent e;
   e.event_id = random_uuid();
   e.method = method;
@@ -228,12 +228,16 @@ TEST(CacheKeysTest, TemplatedRouteListsItsMostRequestedUrlsUpToThePages) {
   SqliteStore store(dir.path());
   const int64_t t0 = kNowUs - 2 * kMicrosPerHour;
   std::vector<RouteEvent> events;
-  for (int i = 0; i < 3; ++i) events.push_back(hit(t0 + i, "GET", "/api/v1/content/7", 200));
-  for (int i = 0; i < 4; ++i) events.push_back(hit(t0 + 10 + i, "GET", "/api/v1/content/5", 200));
-  events.push_back(hit(t0 + 20, "GET", "/api/v1/content/9", 200));
-  events.push_back(hit(t0 + 21, "GET", "/api/v1/content/3", 200));  // ties with 9: URL order
+  for (int i = 0; i < 3; ++i)
+    events.push_back(normalized_hit(t0 + i, "GET", "/api/v1/content/7", 200));
+  for (int i = 0; i < 4; ++i)
+    events.push_back(normalized_hit(t0 + 10 + i, "GET", "/api/v1/content/5", 200));
+  events.push_back(normalized_hit(t0 + 20, "GET", "/api/v1/content/9", 200));
+  events.push_back(
+      normalized_hit(t0 + 21, "GET", "/api/v1/content/3", 200));  // ties with 9: URL order
   for (int i = 0; i < 3; ++i) {
-    events.push_back(hit(t0 + 30 + i, "GET", "/api/v1/feed?page=" + std::to_string(i + 1), 200));
+    events.push_back(
+        normalized_hit(t0 + 30 + i, "GET", "/api/v1/feed?page=" + std::to_string(i + 1), 200));
   }
   std::vector<uint8_t> inserted;
   store.write(events, &inserted);
@@ -262,9 +266,10 @@ TEST(CacheableMethodsTest, UnsafeMethodsAreRankedButNeverCachedOrSimulatedAsHits
   const int64_t t0 = kNowUs - 2 * kMicrosPerHour;
   std::vector<RouteEvent> events;
   for (int i = 0; i < 20; ++i) {
-    events.push_back(hit(t0 + i * kMicrosPerSecond, "POST", "/api/v1/generation/jobs", 900));
-    events.push_back(hit(t0 + i * kMicrosPerSecond + 1, "GET", "/api/v1/models", 100));
-    events.push_back(hit(t0 + i * kMicrosPerSecond + 2, "HEAD", "/api/v1/models", 100));
+    events.push_back(
+        normalized_hit(t0 + i * kMicrosPerSecond, "POST", "/api/v1/generation/jobs", 900));
+    events.push_back(normalized_hit(t0 + i * kMicrosPerSecond + 1, "GET", "/api/v1/models", 100));
+    events.push_back(normalized_hit(t0 + i * kMicrosPerSecond + 2, "HEAD", "/api/v1/models", 100));
   }
   std::vector<uint8_t> inserted;
   store.write(events, &inserted);

@@ -22,6 +22,7 @@
 #include "event/model_decoder.h"
 #include "event/model_uses.h"
 #include "event/time.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
@@ -30,13 +31,12 @@ using demo_model::base_checkpoint;
 using demo_model::find_model_file;
 using demo_model::kDamagedModelId;
 
-// 2025-01-31T12:34:56.123456Z: deliberately not on an hour boundary.
-constexpr int64_t kEndUs = 1'738'326'896'123'456;
+using testing::kDemoEndUs;
 
 DemoOptions demo_days(int days) {
   DemoOptions options;
   options.days = days;
-  options.end_us = kEndUs;
+  options.end_us = kDemoEndUs;
   return options;
 }
 
@@ -44,7 +44,7 @@ int64_t begin_of(const DemoOptions& options) {
   return options.end_us - options.days * kMicrosPerDay;
 }
 
-std::vector<GenerationEvent> generate(const DemoOptions& options) {
+std::vector<GenerationEvent> demo_generations(const DemoOptions& options) {
   std::vector<GenerationEvent> events;
   generate_demo_traffic(options, 20'000, [&](std::vector<GenerationEvent>&& batch) {
     for (GenerationEvent& event : batch) events.push_back(std::move(event));
@@ -158,7 +158,7 @@ double mann_kendall_z(const std::vector<int64_t>& series) {
 class ModelFleetTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    generations_ = generate(demo_days(30));
+    generations_ = demo_generations(demo_days(30));
     run_ = run_fleet(demo_days(30), DemoFleetOptions{}, generations_, 20'000);
   }
   static void TearDownTestSuite() {
@@ -269,7 +269,7 @@ TEST_F(ModelFleetTest, EventsAreInTimestampOrderInsideTheWindow) {
   for (const std::vector<ModelEvent>* events : {&run().observed, &run().finished}) {
     ASSERT_FALSE(events->empty());
     EXPECT_GE(events->front().timestamp_us, begin_us);
-    EXPECT_LE(events->back().timestamp_us, kEndUs);
+    EXPECT_LE(events->back().timestamp_us, kDemoEndUs);
     for (size_t i = 1; i < events->size(); ++i) {
       ASSERT_LE((*events)[i - 1].timestamp_us, (*events)[i].timestamp_us) << "event " << i;
     }
@@ -282,7 +282,7 @@ TEST_F(ModelFleetTest, EveryEventDecodesToItself) {
     SCOPED_TRACE(event.event_id + " " + event.model_id);
     ModelEvent decoded;
     std::vector<FieldError> errors;
-    ASSERT_TRUE(decode_model_event(boost::json::value(to_json(event)), kEndUs, DecodeLimits{},
+    ASSERT_TRUE(decode_model_event(boost::json::value(to_json(event)), kDemoEndUs, DecodeLimits{},
                                    &decoded, &errors))
         << (errors.empty() ? "" : errors.front().field + ": " + errors.front().message);
     EXPECT_TRUE(fields(decoded) == fields(event));  // canonical ids, lower-case kinds and reasons
@@ -303,7 +303,7 @@ TEST(ModelFleetBudgetTest, SmallerFleetsKeepTheirBudgetToo) {
   options.workers = 2;
   options.vram_budget_mb = 12'000;  // flux1_dev (17.4 GB) fits on none: its jobs are not placed
   options.keep_alive_us = 30 * kMicrosPerSecond;
-  const std::vector<GenerationEvent> generations = generate(demo_days(3));
+  const std::vector<GenerationEvent> generations = demo_generations(demo_days(3));
   const FleetRun run = run_fleet(demo_days(3), options, generations, 5'000);
   expect_consistent_vram(run, options);
   for (const ModelEvent& event : run.observed) EXPECT_NE(event.model_id, "flux1_dev");
@@ -601,7 +601,7 @@ TEST_F(ModelFleetTest, OneCheckpointRisesAndOneDeclines) {
 
 TEST(ModelFleetCatalogueTest, ModelsOutsideTheCatalogueGetTheKindTheirRoleImplies) {
   const DemoOptions demo = demo_days(1);
-  const int64_t at_us = kEndUs - 2 * kMicrosPerHour;
+  const int64_t at_us = kDemoEndUs - 2 * kMicrosPerHour;
   std::vector<GenerationEvent> events(3);
   const GenerationEventType types[] = {GenerationEventType::kRequest, GenerationEventType::kStart,
                                        GenerationEventType::kCompletion};

@@ -11,22 +11,22 @@
 #include "event/route_decoder.h"
 #include "event/route_normalizer.h"
 #include "event/time.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
 
-// 2025-01-31T12:34:56.123456Z: deliberately not on an hour boundary.
-constexpr int64_t kEndUs = 1'738'326'896'123'456;
+using testing::kDemoEndUs;
 
 DemoOptions days(int n) {
   DemoOptions options;
   options.days = n;
-  options.end_us = kEndUs;
+  options.end_us = kDemoEndUs;
   return options;
 }
 
-std::vector<RouteEvent> generate(const DemoOptions& options, size_t batch_size = 1000,
-                                 std::vector<size_t>* batch_sizes = nullptr) {
+std::vector<RouteEvent> route_traffic(const DemoOptions& options, size_t batch_size = 1000,
+                                      std::vector<size_t>* batch_sizes = nullptr) {
   std::vector<RouteEvent> events;
   generate_demo_route_traffic(options, batch_size, [&](std::vector<RouteEvent>&& batch) {
     if (batch_sizes != nullptr) batch_sizes->push_back(batch.size());
@@ -44,7 +44,7 @@ auto fields(const RouteEvent& e) {
 // A week of default route traffic, generated once for the suite.
 class RouteTrafficGeneratorTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { events_ = generate(days(7)); }
+  static void SetUpTestSuite() { events_ = route_traffic(days(7)); }
   static void TearDownTestSuite() { events_.clear(); }
   static const std::vector<RouteEvent>& events() { return events_; }
 
@@ -60,7 +60,7 @@ TEST_F(RouteTrafficGeneratorTest, ManyBackendHitsPerGeneration) {
 
 TEST_F(RouteTrafficGeneratorTest, SameOptionsGiveIdenticalEventsWhateverTheBatches) {
   std::vector<size_t> batch_sizes;
-  const std::vector<RouteEvent> again = generate(days(7), 257, &batch_sizes);
+  const std::vector<RouteEvent> again = route_traffic(days(7), 257, &batch_sizes);
   ASSERT_EQ(again.size(), events().size());
   for (size_t i = 0; i < again.size(); ++i) {
     ASSERT_TRUE(fields(again[i]) == fields(events()[i])) << "event " << i;
@@ -69,13 +69,13 @@ TEST_F(RouteTrafficGeneratorTest, SameOptionsGiveIdenticalEventsWhateverTheBatch
   EXPECT_LE(batch_sizes.back(), 257u);
   DemoOptions other = days(1);
   other.seed = 7;
-  EXPECT_NE(generate(other).front().event_id, events().front().event_id);
+  EXPECT_NE(route_traffic(other).front().event_id, events().front().event_id);
 }
 
 TEST_F(RouteTrafficGeneratorTest, EventsAreInTimestampOrderInsideTheWindow) {
   ASSERT_FALSE(events().empty());
-  EXPECT_GE(events().front().timestamp_us, kEndUs - 7 * kMicrosPerDay);
-  EXPECT_LE(events().back().timestamp_us, kEndUs);
+  EXPECT_GE(events().front().timestamp_us, kDemoEndUs - 7 * kMicrosPerDay);
+  EXPECT_LE(events().back().timestamp_us, kDemoEndUs);
   for (size_t i = 1; i < events().size(); ++i) {
     ASSERT_LE(events()[i - 1].timestamp_us, events()[i].timestamp_us) << "event " << i;
   }
@@ -94,7 +94,7 @@ TEST_F(RouteTrafficGeneratorTest, EveryEventPassesTheRouteDecoder) {
     body += boost::json::serialize(o);
     body += '\n';
   }
-  const DecodedRouteBatch decoded = decode_route_body(body, true, kEndUs, {}, {});
+  const DecodedRouteBatch decoded = decode_route_body(body, true, kDemoEndUs, {}, {});
   ASSERT_TRUE(decoded.rejected.empty())
       << decoded.rejected.listed.front().index << ": "
       << decoded.rejected.listed.front().errors.front().field << " "
@@ -148,7 +148,9 @@ TEST_F(RouteTrafficGeneratorTest, BusyHoursHaveMoreTraffic) {
   EXPECT_GT(by_hour[17], 3 * by_hour[3]);
 }
 
-TEST(RouteTrafficGeneratorBatchTest, NoDaysGiveNoEvents) { EXPECT_TRUE(generate(days(0)).empty()); }
+TEST(RouteTrafficGeneratorBatchTest, NoDaysGiveNoEvents) {
+  EXPECT_TRUE(route_traffic(days(0)).empty());
+}
 
 }  // namespace
 }  // namespace genalytics

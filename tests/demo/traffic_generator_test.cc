@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "event/time.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
 
-// 2025-01-31T12:34:56.123456Z: deliberately not on an hour boundary.
-constexpr int64_t kEndUs = 1'738'326'896'123'456;
+using testing::kDemoEndUs;
 
 std::vector<GenerationEvent> generate(const DemoOptions& options, size_t batch_size = 1000,
                                       std::vector<size_t>* batch_sizes = nullptr) {
@@ -30,7 +30,7 @@ std::vector<GenerationEvent> generate(const DemoOptions& options, size_t batch_s
 DemoOptions thirty_days() {
   DemoOptions options;
   options.days = 30;
-  options.end_us = kEndUs;
+  options.end_us = kDemoEndUs;
   return options;
 }
 
@@ -88,9 +88,9 @@ TEST_F(TrafficGeneratorTest, OtherSeedGivesOtherEvents) {
 
 TEST_F(TrafficGeneratorTest, EventsAreInTimestampOrderInsideTheWindow) {
   ASSERT_FALSE(events().empty());
-  const int64_t begin_us = kEndUs - 30 * kMicrosPerDay;
+  const int64_t begin_us = kDemoEndUs - 30 * kMicrosPerDay;
   EXPECT_GE(events().front().timestamp_us, begin_us);
-  EXPECT_LE(events().back().timestamp_us, kEndUs);
+  EXPECT_LE(events().back().timestamp_us, kDemoEndUs);
   for (size_t i = 1; i < events().size(); ++i) {
     ASSERT_LE(events()[i - 1].timestamp_us, events()[i].timestamp_us) << "event " << i;
   }
@@ -354,7 +354,7 @@ TEST(TrafficGeneratorWindowTest, GenerationsInFlightAtTheEndAreCutOff) {
   std::set<std::string> finished;
   std::set<std::string> requested;
   for (const GenerationEvent& event : generate(options)) {
-    EXPECT_LE(event.timestamp_us, kEndUs);
+    EXPECT_LE(event.timestamp_us, kDemoEndUs);
     if (event.event_type == GenerationEventType::kRequest) requested.insert(event.generation_id);
     if (event.is_completion() || event.event_type == GenerationEventType::kCancellation) {
       finished.insert(event.generation_id);

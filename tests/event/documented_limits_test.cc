@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "event/decoder_tests.h"
 #include "event/generation_decoder.h"
 #include "event/route_decoder.h"
 
@@ -18,7 +19,7 @@ namespace json = boost::json;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
+using testing::kNow;
 
 std::string generation_with(const std::string& members) {
   return R"({"event_type":"completion","success":true,)"

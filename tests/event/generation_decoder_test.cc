@@ -6,20 +6,16 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "event/decoder_tests.h"
 #include "event/time.h"
 #include "event/uuid.h"
+#include "testing/events.h"
 
 namespace genalytics {
-
-void PrintTo(const FieldError& error, std::ostream* out) {
-  *out << "{\"" << error.field << "\", \"" << error.message << "\"}";
-}
-
 namespace {
 
 namespace json = boost::json;
@@ -27,9 +23,11 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
-constexpr std::string_view kGenerationId = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-constexpr std::string_view kUserId = "550e8400-e29b-41d4-a716-446655440000";
+using testing::BadEventCase;
+using testing::json_string;
+using testing::kGenerationId;
+using testing::kNow;
+using testing::kUserId;
 
 // A valid request event with `members` appended ("" for none).
 std::string request_with(std::string_view members) {
@@ -38,8 +36,6 @@ std::string request_with(std::string_view members) {
   if (!members.empty()) text.append(",").append(members);
   return text + "}";
 }
-
-std::string json_string(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 bool decode(std::string_view text, GenerationEvent* event, std::vector<FieldError>* errors,
             const DecodeLimits& limits = {}) {
@@ -63,11 +59,6 @@ std::vector<FieldError> decode_errors(std::string_view text, const DecodeLimits&
 
 // ---------------------------------------------------------------------------
 // Rejections: every rule, with the exact field and message.
-
-struct BadEventCase {
-  std::string json;
-  std::vector<FieldError> errors;
-};
 
 std::vector<BadEventCase> bad_event_cases() {
   const std::string too_long(257, 'x');

@@ -6,20 +6,16 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "event/decoder_tests.h"
 #include "event/model_kind.h"
 #include "event/time.h"
 #include "event/uuid.h"
 
 namespace genalytics {
-
-// Defined in generation_decoder_test.cc, which shares this binary.
-void PrintTo(const FieldError& error, std::ostream* out);
-
 namespace {
 
 namespace json = boost::json;
@@ -27,7 +23,9 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
+using testing::BadEventCase;
+using testing::json_string;
+using testing::kNow;
 
 // A valid load with `members` appended ("" for none).
 std::string load_with(std::string_view members) {
@@ -43,14 +41,12 @@ std::string event_of(std::string_view type, std::string_view members = "") {
   return text + "}";
 }
 
-std::string json_string(std::string_view text) { return '"' + std::string(text) + '"'; }
-
 bool decode(std::string_view text, ModelEvent* event, std::vector<FieldError>* errors,
             const DecodeLimits& limits = {}, int64_t now_us = kNow) {
   return decode_model_event(json::parse(text), now_us, limits, event, errors);
 }
 
-ModelEvent decode_valid(std::string_view text, const DecodeLimits& limits = {}) {
+ModelEvent decode_valid_model(std::string_view text, const DecodeLimits& limits = {}) {
   ModelEvent event;
   std::vector<FieldError> errors;
   EXPECT_TRUE(decode(text, &event, &errors, limits)) << text;
@@ -58,7 +54,8 @@ ModelEvent decode_valid(std::string_view text, const DecodeLimits& limits = {}) 
   return event;
 }
 
-std::vector<FieldError> decode_errors(std::string_view text, const DecodeLimits& limits = {}) {
+std::vector<FieldError> decode_model_errors(std::string_view text,
+                                            const DecodeLimits& limits = {}) {
   ModelEvent event;
   std::vector<FieldError> errors;
   EXPECT_FALSE(decode(text, &event, &errors, limits)) << text;
@@ -68,12 +65,7 @@ std::vector<FieldError> decode_errors(std::string_view text, const DecodeLimits&
 // ---------------------------------------------------------------------------
 // Rejections: every rule, with the exact field and message.
 
-struct BadEventCase {
-  std::string json;
-  std::vector<FieldError> errors;
-};
-
-std::vector<BadEventCase> bad_event_cases() {
+std::vector<BadEventCase> bad_model_cases() {
   const std::string too_long_id(kMaxModelIdLength + 1, 'x');
   const std::string too_long_string(257, 'x');
   const FieldError bad_type{
@@ -199,8 +191,8 @@ std::vector<BadEventCase> bad_event_cases() {
 }
 
 TEST(DecodeModelEventTest, RejectsBadEventsWithExactErrors) {
-  for (const BadEventCase& bad : bad_event_cases()) {
-    EXPECT_EQ(decode_errors(bad.json), bad.errors) << bad.json;
+  for (const BadEventCase& bad : bad_model_cases()) {
+    EXPECT_EQ(decode_model_errors(bad.json), bad.errors) << bad.json;
   }
 }
 
@@ -213,7 +205,7 @@ TEST(DecodeModelEventTest, AppendsToExistingErrors) {
 }
 
 TEST(DecodeModelEventTest, DecodesEveryField) {
-  const ModelEvent event = decode_valid(R"({
+  const ModelEvent event = decode_valid_model(R"({
     "event_id": "0A6F7E48-3D1B-4C4B-9F9A-2C1D5E6F7A8B", "event_type": "model_unload",
     "model_id": "detail_tweaker_xl", "timestamp": "2025-01-15T11:30:45.5+01:00",
     "duration_ms": 120, "success": false, "error_type": "oom",
@@ -238,10 +230,11 @@ TEST(DecodeModelEventTest, DecodesEveryField) {
 }
 
 TEST(DecodeModelEventTest, DecodesEveryType) {
-  EXPECT_EQ(decode_valid(event_of("model_load")).event_type, ModelEventType::kLoad);
-  EXPECT_EQ(decode_valid(event_of("model_unload")).event_type, ModelEventType::kUnload);
-  EXPECT_EQ(decode_valid(event_of("model_download")).event_type, ModelEventType::kDownload);
-  EXPECT_EQ(decode_valid(event_of("model_health_check")).event_type, ModelEventType::kHealthCheck);
+  EXPECT_EQ(decode_valid_model(event_of("model_load")).event_type, ModelEventType::kLoad);
+  EXPECT_EQ(decode_valid_model(event_of("model_unload")).event_type, ModelEventType::kUnload);
+  EXPECT_EQ(decode_valid_model(event_of("model_download")).event_type, ModelEventType::kDownload);
+  EXPECT_EQ(decode_valid_model(event_of("model_health_check")).event_type,
+            ModelEventType::kHealthCheck);
   for (ModelEventType type : {ModelEventType::kLoad, ModelEventType::kUnload,
                               ModelEventType::kDownload, ModelEventType::kHealthCheck}) {
     EXPECT_EQ(parse_model_event_type(to_string(type)), type);
@@ -253,18 +246,20 @@ TEST(DecodeModelEventTest, EveryKindAndReasonInAnyCase) {
   for (std::string_view kind : kModelKinds) {
     std::string upper(kind);
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    EXPECT_EQ(decode_valid(load_with(R"("model_kind":)" + json_string(upper))).model_kind, kind);
+    EXPECT_EQ(decode_valid_model(load_with(R"("model_kind":)" + json_string(upper))).model_kind,
+              kind);
   }
   for (std::string_view reason : kUnloadReasons) {
-    EXPECT_EQ(decode_valid(event_of("model_unload", R"("reason":)" + json_string(reason))).reason,
-              reason);
+    EXPECT_EQ(
+        decode_valid_model(event_of("model_unload", R"("reason":)" + json_string(reason))).reason,
+        reason);
   }
 }
 
 TEST(DecodeModelEventTest, DefaultsEventIdAndTimestampAndOptionals) {
-  const ModelEvent first = decode_valid(load_with(""));
+  const ModelEvent first = decode_valid_model(load_with(""));
   const ModelEvent second =
-      decode_valid(load_with(R"("event_id":null,"timestamp":null,"reason":null)"));
+      decode_valid_model(load_with(R"("event_id":null,"timestamp":null,"reason":null)"));
   EXPECT_EQ(canonical_uuid(first.event_id), first.event_id);
   EXPECT_EQ(first.event_id[14], '5');  // derived from the content
   EXPECT_EQ(first.event_id, second.event_id);
@@ -284,19 +279,20 @@ TEST(DecodeModelEventTest, RetryWithoutEventIdGetsTheSameDerivedId) {
   const std::string sent =
       load_with(R"("timestamp":"2025-01-15T10:30:45.123Z","duration_ms":4200,"worker_id":"gpu-1",)"
                 R"("model_kind":"checkpoint")");
-  const ModelEvent first = decode_valid(sent);
-  EXPECT_EQ(decode_valid(sent).event_id, first.event_id);
+  const ModelEvent first = decode_valid_model(sent);
+  EXPECT_EQ(decode_valid_model(sent).event_id, first.event_id);
   // The same content in another order and spelling.
-  EXPECT_EQ(decode_valid(R"({"model_kind":"CHECKPOINT","worker_id":"gpu-1","duration_ms":4200.0,)"
+  EXPECT_EQ(
+      decode_valid_model(R"({"model_kind":"CHECKPOINT","worker_id":"gpu-1","duration_ms":4200.0,)"
                          R"("timestamp":"2025-01-15T10:30:45.123+00:00",)"
                          R"("model_id":"sdxl_base_1.0","event_type":"model_load"})")
-                .event_id,
-            first.event_id);
+          .event_id,
+      first.event_id);
   // Later, without a timestamp: the defaulted one is not part of the id.
   ModelEvent later;
   std::vector<FieldError> errors;
   ASSERT_TRUE(decode(load_with(""), &later, &errors, {}, kNow + kMicrosPerSecond));
-  EXPECT_EQ(later.event_id, decode_valid(load_with("")).event_id);
+  EXPECT_EQ(later.event_id, decode_valid_model(load_with("")).event_id);
 
   std::set<std::string> ids;
   const std::string variants[] = {
@@ -318,17 +314,18 @@ TEST(DecodeModelEventTest, RetryWithoutEventIdGetsTheSameDerivedId) {
       load_with(R"("worker_id":"")"),
       event_of("model_unload", R"("reason":"idle")"),
   };
-  for (const std::string& variant : variants) ids.insert(decode_valid(variant).event_id);
+  for (const std::string& variant : variants) ids.insert(decode_valid_model(variant).event_id);
   EXPECT_EQ(ids.size(), std::size(variants));
 }
 
 TEST(DecodeModelEventTest, IdsAreMeasuredInBytesAndNotTrimmed) {
   std::string accents;
   for (size_t i = 0; i < kMaxModelIdLength / 2; ++i) accents += "é";  // 128 characters, 256 bytes
-  EXPECT_EQ(decode_valid(load_with(R"("model_id":)" + json_string(accents))).model_id, accents);
-  EXPECT_EQ(decode_errors(load_with(R"("model_id":)" + json_string("a" + accents))),
+  EXPECT_EQ(decode_valid_model(load_with(R"("model_id":)" + json_string(accents))).model_id,
+            accents);
+  EXPECT_EQ(decode_model_errors(load_with(R"("model_id":)" + json_string("a" + accents))),
             (std::vector<FieldError>{{"/model_id", "must be at most 256 bytes"}}));
-  const ModelEvent spaced = decode_valid(
+  const ModelEvent spaced = decode_valid_model(
       load_with(R"("model_id":" sdxl ","base_model":" b","worker_id":"","error_type":"")"));
   EXPECT_EQ(spaced.model_id, " sdxl ");
   EXPECT_EQ(spaced.base_model, " b");
@@ -337,13 +334,15 @@ TEST(DecodeModelEventTest, IdsAreMeasuredInBytesAndNotTrimmed) {
 }
 
 TEST(DecodeModelEventTest, SizesBeyondTwoGibibytes) {
-  EXPECT_EQ(decode_valid(load_with(R"("size_bytes":6938078334)")).size_bytes, 6'938'078'334);
-  EXPECT_EQ(decode_valid(load_with(R"("size_bytes":6.938078334e9)")).size_bytes, 6'938'078'334);
-  EXPECT_EQ(decode_valid(load_with(R"("size_bytes":1125899906842624)")).size_bytes,
+  EXPECT_EQ(decode_valid_model(load_with(R"("size_bytes":6938078334)")).size_bytes, 6'938'078'334);
+  EXPECT_EQ(decode_valid_model(load_with(R"("size_bytes":6.938078334e9)")).size_bytes,
+            6'938'078'334);
+  EXPECT_EQ(decode_valid_model(load_with(R"("size_bytes":1125899906842624)")).size_bytes,
             kMaxModelSizeBytes);
-  EXPECT_EQ(decode_valid(load_with(R"("size_bytes":0)")).size_bytes, 0);
-  EXPECT_EQ(decode_valid(load_with(R"("gpu_memory_mb":0,"duration_ms":2147483647)")).duration_ms,
-            kMaxEventInteger);
+  EXPECT_EQ(decode_valid_model(load_with(R"("size_bytes":0)")).size_bytes, 0);
+  EXPECT_EQ(
+      decode_valid_model(load_with(R"("gpu_memory_mb":0,"duration_ms":2147483647)")).duration_ms,
+      kMaxEventInteger);
 }
 
 TEST(DecodeModelEventTest, LimitsComeFromDecodeLimits) {
@@ -351,13 +350,13 @@ TEST(DecodeModelEventTest, LimitsComeFromDecodeLimits) {
   limits.max_string_length = 3;
   limits.max_error_message_length = 5;
   limits.max_future_skew_us = 0;
-  EXPECT_EQ(
-      decode_errors(load_with(R"("error_type":"oops","timestamp":"2025-01-15T12:00:01Z")"), limits),
-      (std::vector<FieldError>{
-          {"/timestamp", "must not be more than 0 seconds ahead of the server's clock"},
-          {"/error_type", "must be at most 3 characters"}}));
+  EXPECT_EQ(decode_model_errors(
+                load_with(R"("error_type":"oops","timestamp":"2025-01-15T12:00:01Z")"), limits),
+            (std::vector<FieldError>{
+                {"/timestamp", "must not be more than 0 seconds ahead of the server's clock"},
+                {"/error_type", "must be at most 3 characters"}}));
   // model_id and worker_id have their own limit, not max_string_length.
-  const ModelEvent event = decode_valid(
+  const ModelEvent event = decode_valid_model(
       load_with(R"("model_id":"longer_than_three","worker_id":"gpu-12","error_message":"abcdefg")"),
       limits);
   EXPECT_EQ(event.model_id, "longer_than_three");
@@ -367,8 +366,9 @@ TEST(DecodeModelEventTest, LimitsComeFromDecodeLimits) {
 TEST(DecodeModelEventTest, CutsLongErrorMessagesOnAUtf8Boundary) {
   DecodeLimits limits;
   limits.max_error_message_length = 4;
-  EXPECT_EQ(decode_valid(load_with(R"("error_message":"aéé")"), limits).error_message, "aé");
-  EXPECT_EQ(decode_valid(load_with(R"("error_message":"abcd")"), limits).error_message, "abcd");
+  EXPECT_EQ(decode_valid_model(load_with(R"("error_message":"aéé")"), limits).error_message, "aé");
+  EXPECT_EQ(decode_valid_model(load_with(R"("error_message":"abcd")"), limits).error_message,
+            "abcd");
 }
 
 TEST(DecodeModelEventTest, ResetsAReusedEvent) {
@@ -386,7 +386,7 @@ TEST(DecodeModelEventTest, ResetsAReusedEvent) {
 // to_json
 
 TEST(ModelToJsonTest, WritesWireNames) {
-  const ModelEvent event = decode_valid(load_with(
+  const ModelEvent event = decode_valid_model(load_with(
       R"("event_id":"0a6f7e48-3d1b-4c4b-9f9a-2c1d5e6f7a8b","timestamp":"2025-01-15T10:30:45Z",)"
       R"("duration_ms":4200,"gpu_memory_mb":7100,"model_kind":"Checkpoint","worker_id":"gpu-0")"));
   EXPECT_EQ(json::value(to_json(event)), json::parse(R"({
@@ -410,13 +410,14 @@ TEST(ModelToJsonTest, RoundTripsThroughDecode) {
             R"("gpu_memory_mb":7,"model_kind":"lora","base_model":"b","reason":"manual",)"
             R"("worker_id":"")"),
         event_of("model_health_check"), load_with(R"("success":true)")}) {
-    const json::object once = to_json(decode_valid(text));
-    EXPECT_EQ(to_json(decode_valid(json::serialize(once))), once) << text;
+    const json::object once = to_json(decode_valid_model(text));
+    EXPECT_EQ(to_json(decode_valid_model(json::serialize(once))), once) << text;
   }
-  EXPECT_EQ(to_json(decode_valid(event_of("model_unload", R"("success":false,"size_bytes":1,)"
+  EXPECT_EQ(
+      to_json(decode_valid_model(event_of("model_unload", R"("success":false,"size_bytes":1,)"
                                                           R"("reason":"manual","worker_id":"")")))
-                .size(),
-            8u);
+          .size(),
+      8u);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,32 +4,29 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
-#include <ostream>
 #include <random>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "event/decoder_tests.h"
 #include "event/model_decoder.h"
 #include "event/time.h"
 #include "event/uuid.h"
+#include "testing/events.h"
 
 namespace genalytics {
-
-void PrintTo(const FieldError& error, std::ostream* out);  // generation_decoder_test.cc
-
 namespace {
 
 namespace json = boost::json;
 using ::testing::ElementsAre;
 
-constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
-constexpr std::string_view kEventId = "0b0e5cf2-6f0a-4b35-9a3e-1c9a3c1f6d10";
-
-using Pairs = std::vector<std::pair<std::string, std::string>>;
-
-std::vector<StreamField> views(const Pairs& pairs) { return {pairs.begin(), pairs.end()}; }
+using testing::Decoded;
+using testing::kEventId;
+using testing::kNow;
+using testing::Pairs;
+using testing::views;
 
 // A model load in flat form, as a producer would XADD it, with `extra` appended.
 Pairs load_fields(const Pairs& extra = {}) {
@@ -41,14 +38,8 @@ Pairs load_fields(const Pairs& extra = {}) {
   return fields;
 }
 
-struct Decoded {
-  ModelEvent event;
-  std::vector<FieldError> errors;  // conversion errors, else the decoder's
-  bool ok = false;
-};
-
-Decoded decode_fields(const Pairs& fields) {
-  Decoded decoded;
+Decoded<ModelEvent> decode_model_fields(const Pairs& fields) {
+  Decoded<ModelEvent> decoded;
   const json::object object = model_fields_to_json(views(fields), &decoded.errors);
   if (decoded.errors.empty()) {
     decoded.ok = decode_model_event(object, kNow, {}, &decoded.event, &decoded.errors);
@@ -56,8 +47,8 @@ Decoded decode_fields(const Pairs& fields) {
   return decoded;
 }
 
-std::vector<FieldError> errors_of(const Pairs& fields) {
-  Decoded decoded = decode_fields(fields);
+std::vector<FieldError> model_errors_of(const Pairs& fields) {
+  Decoded<ModelEvent> decoded = decode_model_fields(fields);
   EXPECT_FALSE(decoded.ok);
   return decoded.errors;
 }
@@ -69,14 +60,15 @@ auto as_tuple(const ModelEvent& e) {
 }
 
 TEST(ModelStreamFieldsTest, ProducerFieldsDecode) {
-  const Decoded decoded = decode_fields(load_fields({{"duration_ms", "4200"},
-                                                     {"success", "false"},
-                                                     {"error_type", "oom"},
-                                                     {"size_bytes", "6938078334"},
-                                                     {"gpu_memory_mb", "7100"},
-                                                     {"model_kind", "Checkpoint"},
-                                                     {"worker_id", "gpu-0"},
-                                                     {"unknown", "kept as text"}}));
+  const Decoded<ModelEvent> decoded =
+      decode_model_fields(load_fields({{"duration_ms", "4200"},
+                                       {"success", "false"},
+                                       {"error_type", "oom"},
+                                       {"size_bytes", "6938078334"},
+                                       {"gpu_memory_mb", "7100"},
+                                       {"model_kind", "Checkpoint"},
+                                       {"worker_id", "gpu-0"},
+                                       {"unknown", "kept as text"}}));
   ASSERT_TRUE(decoded.ok) << decoded.errors.size();
   const ModelEvent& event = decoded.event;
   EXPECT_EQ(event.event_type, ModelEventType::kLoad);
@@ -92,63 +84,64 @@ TEST(ModelStreamFieldsTest, ProducerFieldsDecode) {
 }
 
 TEST(ModelStreamFieldsTest, ValuesWithoutTheirTypeGetTheDecodersErrors) {
-  EXPECT_THAT(errors_of(load_fields({{"size_bytes", "6.9 GB"},
-                                     {"success", "yes"},
-                                     {"duration_ms", "1.5"},
-                                     {"gpu_memory_mb", " 3"}})),
+  EXPECT_THAT(model_errors_of(load_fields({{"size_bytes", "6.9 GB"},
+                                           {"success", "yes"},
+                                           {"duration_ms", "1.5"},
+                                           {"gpu_memory_mb", " 3"}})),
               ElementsAre(FieldError{"/duration_ms", "must be a non-negative integer"},
                           FieldError{"/success", "must be a boolean"},
                           FieldError{"/size_bytes", "must be a non-negative integer"},
                           FieldError{"/gpu_memory_mb", "must be a non-negative integer"}));
-  EXPECT_THAT(errors_of(load_fields({{"size_bytes", "99999999999999999999"}})),
+  EXPECT_THAT(model_errors_of(load_fields({{"size_bytes", "99999999999999999999"}})),
               ElementsAre(FieldError{"/size_bytes", "must be at most 1125899906842624"}));
-  EXPECT_THAT(errors_of(load_fields({{"reason", "idle"}})),
+  EXPECT_THAT(model_errors_of(load_fields({{"reason", "idle"}})),
               ElementsAre(FieldError{"/reason", "is only allowed on model_unload events"}));
 }
 
 TEST(ModelStreamFieldsTest, TextThatIsNotUtf8IsRejected) {
-  EXPECT_THAT(errors_of(load_fields({{"model_id", "sdxl\xff"}})),
+  EXPECT_THAT(model_errors_of(load_fields({{"model_id", "sdxl\xff"}})),
               ElementsAre(FieldError{"/model_id", "must be UTF-8 text"}));
-  EXPECT_THAT(errors_of(load_fields({{"worker_id", "\xed\xa0\x80"}})),  // a surrogate
+  EXPECT_THAT(model_errors_of(load_fields({{"worker_id", "\xed\xa0\x80"}})),  // a surrogate
               ElementsAre(FieldError{"/worker_id", "must be UTF-8 text"}));
 }
 
 TEST(ModelStreamFieldsTest, EntryWithoutEventIdGetsAnIdDerivedFromItsContent) {
   Pairs fields = load_fields();
   fields.erase(fields.begin());  // event_id
-  const Decoded first = decode_fields(fields);
+  const Decoded<ModelEvent> first = decode_model_fields(fields);
   ASSERT_TRUE(first.ok);
-  EXPECT_EQ(decode_fields(fields).event.event_id, first.event.event_id);
+  EXPECT_EQ(decode_model_fields(fields).event.event_id, first.event.event_id);
   fields.emplace_back("worker_id", "gpu-1");
-  EXPECT_NE(decode_fields(fields).event.event_id, first.event.event_id);
+  EXPECT_NE(decode_model_fields(fields).event.event_id, first.event.event_id);
 }
 
 TEST(ModelStreamFieldsTest, TheJsonFieldHoldsTheWholeEvent) {
-  const Decoded decoded =
-      decode_fields({{"model_id", "ignored"},
-                     {"json", R"({"event_type":"model_unload","model_id":"m","reason":"IDLE"})"}});
+  const Decoded<ModelEvent> decoded = decode_model_fields(
+      {{"model_id", "ignored"},
+       {"json", R"({"event_type":"model_unload","model_id":"m","reason":"IDLE"})"}});
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.model_id, "m");
   EXPECT_EQ(decoded.event.reason, "idle");
-  EXPECT_THAT(errors_of({{"json", "[]"}}),
+  EXPECT_THAT(model_errors_of({{"json", "[]"}}),
               ElementsAre(FieldError{"/json", "must be JSON text of an object"}));
 }
 
 TEST(ModelStreamFieldsTest, WritesEveryFieldInMemberOrder) {
-  const Decoded decoded = decode_fields({{"event_id", std::string(kEventId)},
-                                         {"event_type", "model_unload"},
-                                         {"model_id", "detail"},
-                                         {"timestamp", "2025-01-15T10:30:45.123Z"},
-                                         {"worker_id", "gpu-0"},
-                                         {"reason", "evicted"},
-                                         {"base_model", "sdxl"},
-                                         {"model_kind", "lora"},
-                                         {"gpu_memory_mb", "300"},
-                                         {"size_bytes", "228000000"},
-                                         {"error_message", "m"},
-                                         {"error_type", "e"},
-                                         {"success", "true"},
-                                         {"duration_ms", "12"}});
+  const Decoded<ModelEvent> decoded =
+      decode_model_fields({{"event_id", std::string(kEventId)},
+                           {"event_type", "model_unload"},
+                           {"model_id", "detail"},
+                           {"timestamp", "2025-01-15T10:30:45.123Z"},
+                           {"worker_id", "gpu-0"},
+                           {"reason", "evicted"},
+                           {"base_model", "sdxl"},
+                           {"model_kind", "lora"},
+                           {"gpu_memory_mb", "300"},
+                           {"size_bytes", "228000000"},
+                           {"error_message", "m"},
+                           {"error_type", "e"},
+                           {"success", "true"},
+                           {"duration_ms", "12"}});
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(to_stream_fields(decoded.event), (Pairs{{"event_id", std::string(kEventId)},
                                                     {"event_type", "model_unload"},
@@ -167,11 +160,11 @@ TEST(ModelStreamFieldsTest, WritesEveryFieldInMemberOrder) {
 }
 
 TEST(ModelStreamFieldsTest, AbsentOptionalsAreOmitted) {
-  const Decoded decoded = decode_fields(load_fields());
+  const Decoded<ModelEvent> decoded = decode_model_fields(load_fields());
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(to_stream_fields(decoded.event).size(), 4u);
-  EXPECT_THAT(errors_of({}), ElementsAre(FieldError{"/event_type", "is required"},
-                                         FieldError{"/model_id", "is required"}));
+  EXPECT_THAT(model_errors_of({}), ElementsAre(FieldError{"/event_type", "is required"},
+                                               FieldError{"/model_id", "is required"}));
 }
 
 // Every combination of present and absent fields, with values at their
@@ -201,10 +194,11 @@ TEST(ModelStreamFieldsTest, RoundTripsGeneratedEvents) {
     }
     if (maybe()) event.worker_id = ids[random() % 4];
 
-    const Decoded flat = decode_fields(to_stream_fields(event));
+    const Decoded<ModelEvent> flat = decode_model_fields(to_stream_fields(event));
     ASSERT_TRUE(flat.ok) << json::serialize(to_json(event));
     EXPECT_EQ(as_tuple(flat.event), as_tuple(event));
-    const Decoded whole = decode_fields({{"json", json::serialize(to_json(event))}});
+    const Decoded<ModelEvent> whole =
+        decode_model_fields({{"json", json::serialize(to_json(event))}});
     ASSERT_TRUE(whole.ok);
     EXPECT_EQ(as_tuple(whole.event), as_tuple(event));
   }

@@ -6,19 +6,16 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "event/decoder_tests.h"
 #include "event/time.h"
 #include "event/uuid.h"
+#include "testing/events.h"
 
 namespace genalytics {
-
-// Defined in generation_decoder_test.cc, which shares this binary.
-void PrintTo(const FieldError& error, std::ostream* out);
-
 namespace {
 
 namespace json = boost::json;
@@ -26,8 +23,10 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
-constexpr std::string_view kUserId = "550e8400-e29b-41d4-a716-446655440000";
+using testing::BadEventCase;
+using testing::json_string;
+using testing::kNow;
+using testing::kUserId;
 
 // A valid event with `members` appended ("" for none).
 std::string hit_with(std::string_view members) {
@@ -45,14 +44,12 @@ std::string hit_at(std::string_view route, std::string_view members = "") {
   return text + "}";
 }
 
-std::string json_string(std::string_view text) { return '"' + std::string(text) + '"'; }
-
 bool decode(std::string_view text, RouteEvent* event, std::vector<FieldError>* errors,
             const DecodeLimits& limits = {}, const RouteNormalization& normalization = {}) {
   return decode_route_event(json::parse(text), kNow, limits, normalization, event, errors);
 }
 
-RouteEvent decode_valid(std::string_view text, const RouteNormalization& normalization = {}) {
+RouteEvent decode_valid_route(std::string_view text, const RouteNormalization& normalization = {}) {
   RouteEvent event;
   std::vector<FieldError> errors;
   EXPECT_TRUE(decode(text, &event, &errors, {}, normalization)) << text;
@@ -60,7 +57,8 @@ RouteEvent decode_valid(std::string_view text, const RouteNormalization& normali
   return event;
 }
 
-std::vector<FieldError> decode_errors(std::string_view text, const DecodeLimits& limits = {}) {
+std::vector<FieldError> decode_route_errors(std::string_view text,
+                                            const DecodeLimits& limits = {}) {
   RouteEvent event;
   std::vector<FieldError> errors;
   EXPECT_FALSE(decode(text, &event, &errors, limits)) << text;
@@ -70,12 +68,7 @@ std::vector<FieldError> decode_errors(std::string_view text, const DecodeLimits&
 // ---------------------------------------------------------------------------
 // Rejections: every rule, with the exact field and message.
 
-struct BadEventCase {
-  std::string json;
-  std::vector<FieldError> errors;
-};
-
-std::vector<BadEventCase> bad_event_cases() {
+std::vector<BadEventCase> bad_route_cases() {
   const std::string too_long(257, 'x');
   const std::string long_route = "/" + std::string(2048, 'r');
   std::vector<BadEventCase> cases = {
@@ -205,8 +198,8 @@ std::vector<BadEventCase> bad_event_cases() {
 }
 
 TEST(DecodeRouteEventTest, RejectsBadEventsWithExactErrors) {
-  for (const BadEventCase& bad : bad_event_cases()) {
-    EXPECT_EQ(decode_errors(bad.json), bad.errors) << bad.json;
+  for (const BadEventCase& bad : bad_route_cases()) {
+    EXPECT_EQ(decode_route_errors(bad.json), bad.errors) << bad.json;
   }
 }
 
@@ -223,19 +216,19 @@ TEST(DecodeRouteEventTest, LimitsComeFromDecodeLimits) {
   limits.max_string_length = 3;
   limits.max_object_bytes = 10;
   EXPECT_EQ(
-      decode_errors(hit_with(R"("query_params":{"abc":12345},"error_type":"oops")"), limits),
+      decode_route_errors(hit_with(R"("query_params":{"abc":12345},"error_type":"oops")"), limits),
       (std::vector<FieldError>{{"/query_params", "must be at most 10 bytes"},
                                {"/error_type", "must be at most 3 characters"}}));
   // The limit applies to the parameters of the route's query string too.
-  EXPECT_EQ(decode_errors(hit_at(R"("/a?abc=12345")"), limits),
+  EXPECT_EQ(decode_route_errors(hit_at(R"("/a?abc=12345")"), limits),
             (std::vector<FieldError>{{"/query_params", "must be at most 10 bytes"}}));
 }
 
 TEST(DecodeRouteEventTest, MeasuresRoutesInCharacters) {
   std::string accents = "/";
   for (int i = 0; i < 2047; ++i) accents += "é";  // 2048 characters, 4095 bytes
-  EXPECT_EQ(decode_valid(hit_at(json_string(accents))).route, accents);
-  EXPECT_EQ(decode_errors(hit_at(json_string(accents + "é"))),
+  EXPECT_EQ(decode_valid_route(hit_at(json_string(accents))).route, accents);
+  EXPECT_EQ(decode_route_errors(hit_at(json_string(accents + "é"))),
             (std::vector<FieldError>{{"/route", "must be at most 2048 characters"}}));
 }
 
@@ -245,24 +238,24 @@ TEST(DecodeRouteEventTest, MeasuresRoutesInCharacters) {
 TEST(DecodeRouteEventTest, RouteThatTemplatingLengthensPastTheLimitIsRejected) {
   std::string ids;
   for (int i = 0; i < 1000; ++i) ids += "/1";
-  EXPECT_EQ(decode_errors(hit_at(json_string(ids))),
+  EXPECT_EQ(decode_route_errors(hit_at(json_string(ids))),
             (std::vector<FieldError>{
                 {"/route", "must be at most 2048 characters once its ids are templated"}}));
   // Without templating it is stored as sent.
   RouteNormalization as_sent;
   as_sent.template_ids = false;
-  EXPECT_EQ(decode_valid(hit_at(json_string(ids)), as_sent).route, ids);
+  EXPECT_EQ(decode_valid_route(hit_at(json_string(ids)), as_sent).route, ids);
   // 409 ids of one digit: 2,045 characters once templated, accepted.
   std::string fits;
   for (int i = 0; i < 409; ++i) fits += "/1";
-  EXPECT_EQ(decode_valid(hit_at(json_string(fits))).route.size(), 409u * 5);
+  EXPECT_EQ(decode_valid_route(hit_at(json_string(fits))).route.size(), 409u * 5);
 }
 
 // ---------------------------------------------------------------------------
 // Accepted events.
 
 TEST(DecodeRouteEventTest, DecodesTheSeedExample) {
-  const RouteEvent event = decode_valid(R"({
+  const RouteEvent event = decode_valid_route(R"({
     "event_id": "0A6F7E48-3D1B-4C4B-9F9A-2C1D5E6F7A8B",
     "route": "/api/v1/content/unified",
     "method": "GET",
@@ -298,8 +291,8 @@ TEST(DecodeRouteEventTest, DecodesTheSeedExample) {
 }
 
 TEST(DecodeRouteEventTest, DefaultsEventIdAndTimestampAndOptionals) {
-  const RouteEvent first = decode_valid(hit_with(""));
-  const RouteEvent second = decode_valid(hit_with(R"("event_id":null,"timestamp":null)"));
+  const RouteEvent first = decode_valid_route(hit_with(""));
+  const RouteEvent second = decode_valid_route(hit_with(R"("event_id":null,"timestamp":null)"));
   EXPECT_EQ(canonical_uuid(first.event_id), first.event_id);
   EXPECT_EQ(first.event_id[14], '5');  // derived from the content
   EXPECT_EQ(first.event_id, second.event_id);
@@ -320,20 +313,21 @@ TEST(DecodeRouteEventTest, RetryWithoutEventIdGetsTheSameDerivedId) {
   const std::string sent = hit_with(
       R"("route":"/api/v1/content/12345?page=2","timestamp":"2025-01-15T10:30:45.123Z",)"
       R"("query_params":{"sort":"name","tag":"x"},"cache_status":"hit")");
-  const RouteEvent first = decode_valid(sent);
-  EXPECT_EQ(decode_valid(sent).event_id, first.event_id);
-  EXPECT_EQ(decode_valid(
-                R"({"cache_status":"HIT","query_params":{"tag":"x","sort":"name"},"status_code":200,)"
-                R"("timestamp":"2025-01-15T10:30:45.123+00:00","duration_ms":142,"method":"get",)"
-                R"("route":"/api/v1/content/12345?page=2"})")
-                .event_id,
-            first.event_id);
+  const RouteEvent first = decode_valid_route(sent);
+  EXPECT_EQ(decode_valid_route(sent).event_id, first.event_id);
+  EXPECT_EQ(
+      decode_valid_route(
+          R"({"cache_status":"HIT","query_params":{"tag":"x","sort":"name"},"status_code":200,)"
+          R"("timestamp":"2025-01-15T10:30:45.123+00:00","duration_ms":142,"method":"get",)"
+          R"("route":"/api/v1/content/12345?page=2"})")
+          .event_id,
+      first.event_id);
   // Later, without a timestamp: the defaulted one is not part of the id.
   RouteEvent later;
   std::vector<FieldError> errors;
   ASSERT_TRUE(decode_route_event(json::parse(hit_with("")), kNow + kMicrosPerSecond, {}, {},
                                  &later, &errors));
-  EXPECT_EQ(later.event_id, decode_valid(hit_with("")).event_id);
+  EXPECT_EQ(later.event_id, decode_valid_route(hit_with("")).event_id);
 
   std::set<std::string> ids;
   const std::string variants[] = {
@@ -347,43 +341,47 @@ TEST(DecodeRouteEventTest, RetryWithoutEventIdGetsTheSameDerivedId) {
       hit_with(R"("user_id":"550e8400-e29b-41d4-a716-446655440000")"),
       hit_with(R"("timestamp":"2025-01-15T10:30:45.123Z")"),
   };
-  for (const std::string& variant : variants) ids.insert(decode_valid(variant).event_id);
+  for (const std::string& variant : variants) ids.insert(decode_valid_route(variant).event_id);
   EXPECT_EQ(ids.size(), std::size(variants));
 }
 
 // "banana" was stored as a cache status.
 TEST(DecodeRouteEventTest, CacheStatusIsHitMissBypassOrStale) {
   const FieldError error{"/cache_status", "must be one of hit, miss, bypass, stale"};
-  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":"banana")")), ElementsAre(error));
-  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":"")")), ElementsAre(error));
-  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":1)")), ElementsAre(error));
-  EXPECT_THAT(decode_errors(hit_with(R"("cache_status":"hits")")), ElementsAre(error));
+  EXPECT_THAT(decode_route_errors(hit_with(R"("cache_status":"banana")")), ElementsAre(error));
+  EXPECT_THAT(decode_route_errors(hit_with(R"("cache_status":"")")), ElementsAre(error));
+  EXPECT_THAT(decode_route_errors(hit_with(R"("cache_status":1)")), ElementsAre(error));
+  EXPECT_THAT(decode_route_errors(hit_with(R"("cache_status":"hits")")), ElementsAre(error));
   for (std::string_view status : {"hit", "miss", "bypass", "stale"}) {
-    EXPECT_EQ(decode_valid(hit_with(R"("cache_status":")" + std::string(status) + "\""))
+    EXPECT_EQ(decode_valid_route(hit_with(R"("cache_status":")" + std::string(status) + "\""))
                   .cache_status,
               status);
   }
-  EXPECT_EQ(decode_valid(hit_with(R"("cache_status":"STALE")")).cache_status, "stale");
-  EXPECT_EQ(decode_valid(hit_with(R"("cache_status":null)")).cache_status, std::nullopt);
+  EXPECT_EQ(decode_valid_route(hit_with(R"("cache_status":"STALE")")).cache_status, "stale");
+  EXPECT_EQ(decode_valid_route(hit_with(R"("cache_status":null)")).cache_status, std::nullopt);
 }
 
 TEST(DecodeRouteEventTest, TimestampsOutOfRangeAreRejected) {
   const FieldError future{"/timestamp",
                           "must not be more than 3600 seconds ahead of the server's clock"};
   const FieldError ancient{"/timestamp", "must not be before 2000-01-01T00:00:00Z"};
-  EXPECT_THAT(decode_errors(hit_with(R"("timestamp":"9999-12-31T00:00:00Z")")), ElementsAre(future));
-  EXPECT_THAT(decode_errors(hit_with(R"("timestamp":"0001-01-01T00:00:00Z")")), ElementsAre(ancient));
-  EXPECT_THAT(decode_errors(hit_with(R"("timestamp":"2025-01-15T13:00:01Z")")), ElementsAre(future));
-  EXPECT_EQ(decode_valid(hit_with(R"("timestamp":"2025-01-15T13:00:00Z")")).timestamp_us,
+  EXPECT_THAT(decode_route_errors(hit_with(R"("timestamp":"9999-12-31T00:00:00Z")")),
+              ElementsAre(future));
+  EXPECT_THAT(decode_route_errors(hit_with(R"("timestamp":"0001-01-01T00:00:00Z")")),
+              ElementsAre(ancient));
+  EXPECT_THAT(decode_route_errors(hit_with(R"("timestamp":"2025-01-15T13:00:01Z")")),
+              ElementsAre(future));
+  EXPECT_EQ(decode_valid_route(hit_with(R"("timestamp":"2025-01-15T13:00:00Z")")).timestamp_us,
             kNow + kMicrosPerHour);
-  EXPECT_EQ(decode_valid(hit_with(R"("timestamp":"2003-07-01T08:00:00Z")")).timestamp_us,
+  EXPECT_EQ(decode_valid_route(hit_with(R"("timestamp":"2003-07-01T08:00:00Z")")).timestamp_us,
             parse_rfc3339("2003-07-01T08:00:00Z"));
 }
 
 TEST(DecodeRouteEventTest, TimestampWithoutOffsetIsUtc) {
-  EXPECT_EQ(decode_valid(hit_with(R"("timestamp":"2025-01-15T10:30:45.123456")")).timestamp_us,
-            *parse_rfc3339("2025-01-15T10:30:45.123456Z"));
-  EXPECT_EQ(decode_valid(hit_with(R"("timestamp":"2025-01-15T11:30:45+01:00")")).timestamp_us,
+  EXPECT_EQ(
+      decode_valid_route(hit_with(R"("timestamp":"2025-01-15T10:30:45.123456")")).timestamp_us,
+      *parse_rfc3339("2025-01-15T10:30:45.123456Z"));
+  EXPECT_EQ(decode_valid_route(hit_with(R"("timestamp":"2025-01-15T11:30:45+01:00")")).timestamp_us,
             *parse_rfc3339("2025-01-15T10:30:45Z"));
 }
 
@@ -394,7 +392,8 @@ TEST(DecodeRouteEventTest, MethodsInAnyCaseAreStoredUpperCase) {
       {"delete", "DELETE"}, {"OPTIONS", "OPTIONS"}, {"options", "OPTIONS"},
   };
   for (const auto& [sent, stored] : cases) {
-    EXPECT_EQ(decode_valid(hit_with(R"("method":)" + json_string(sent))).method, stored) << sent;
+    EXPECT_EQ(decode_valid_route(hit_with(R"("method":)" + json_string(sent))).method, stored)
+        << sent;
   }
 }
 
@@ -402,10 +401,11 @@ TEST(DecodeRouteEventTest, AcceptsStatusCodesAndIntegersInAnySpelling) {
   for (const auto& [sent, stored] :
        {std::pair{"100", 100}, std::pair{"599", 599}, std::pair{"404.0", 404},
         std::pair{"5e2", 500}, std::pair{"301", 301}}) {
-    EXPECT_EQ(decode_valid(hit_with(R"("status_code":)" + std::string(sent))).status_code, stored)
+    EXPECT_EQ(decode_valid_route(hit_with(R"("status_code":)" + std::string(sent))).status_code,
+              stored)
         << sent;
   }
-  const RouteEvent event = decode_valid(
+  const RouteEvent event = decode_valid_route(
       hit_with(R"("duration_ms":5.0,"request_size_bytes":0,"response_size_bytes":-0.0,)"
                R"("db_query_count":2147483647)"));
   EXPECT_EQ(event.duration_ms, 5);
@@ -415,7 +415,7 @@ TEST(DecodeRouteEventTest, AcceptsStatusCodesAndIntegersInAnySpelling) {
 }
 
 TEST(DecodeRouteEventTest, StoresQueryParamValuesAsStrings) {
-  const RouteEvent event = decode_valid(
+  const RouteEvent event = decode_valid_route(
       hit_with(R"("query_params":{"s":"x","i":10,"neg":-3,"d":7.5,"whole":2.0,"big":1e300,)"
                R"("u":18446744073709551615,"t":true,"f":false,"empty":""})"));
   EXPECT_EQ(event.query_params_json,
@@ -463,7 +463,7 @@ TEST(DecodeRouteEventTest, NormalisesRoutes) {
   for (const Case& c : cases) {
     const std::string text =
         R"({"method":"GET","duration_ms":1,"status_code":200,)" + c.members + "}";
-    const RouteEvent event = decode_valid(text);
+    const RouteEvent event = decode_valid_route(text);
     EXPECT_EQ(event.route, c.route) << text;
     EXPECT_EQ(event.route_full, c.route_full) << text;
     EXPECT_EQ(event.query_params_json, c.params) << text;
@@ -475,18 +475,20 @@ TEST(DecodeRouteEventTest, NormalisationIsConfigurable) {
   RouteNormalization normalization;
   normalization.variable_params = {"ts"};
   normalization.template_ids = false;
-  const RouteEvent event = decode_valid(hit_at(R"("/api/items/42?ts=1&page=3")"), normalization);
+  const RouteEvent event =
+      decode_valid_route(hit_at(R"("/api/items/42?ts=1&page=3")"), normalization);
   EXPECT_EQ(event.route, "/api/items/42");
   EXPECT_EQ(event.query_params_normalized_json, R"({"page":"3"})");
 }
 
 TEST(DecodeRouteEventTest, CutsALongRouteFullOnAUtf8Boundary) {
   const std::string sent = "/" + std::string(8190, 'a') + "é" + "tail";  // é at bytes 8191-8192
-  EXPECT_EQ(decode_valid(hit_with(R"("route_full":)" + json_string(sent))).route_full,
+  EXPECT_EQ(decode_valid_route(hit_with(R"("route_full":)" + json_string(sent))).route_full,
             "/" + std::string(8190, 'a'));
   // Also a built one: long parameter values are not limited on their own.
   const std::string value(9000, 'v');
-  const RouteEvent event = decode_valid(hit_with(R"("query_params":{"q":")" + value + R"("})"));
+  const RouteEvent event =
+      decode_valid_route(hit_with(R"("query_params":{"q":")" + value + R"("})"));
   EXPECT_EQ(event.route_full.size(), 8192u);
   EXPECT_EQ(event.query_params_json, R"({"q":")" + value + R"("})");
 }
@@ -504,7 +506,7 @@ TEST(DecodeRouteEventTest, ResetsAReusedEvent) {
 // to_json
 
 TEST(RouteToJsonTest, WritesWireNames) {
-  const RouteEvent event = decode_valid(hit_at(
+  const RouteEvent event = decode_valid_route(hit_at(
       R"("/a/1?page=2&q=x")", R"("event_id":"0a6f7e48-3d1b-4c4b-9f9a-2c1d5e6f7a8b",)"
                               R"("timestamp":"2025-01-15T11:30:45.5+01:00","cache_status":"hit")"));
   EXPECT_EQ(json::value(to_json(event)), json::parse(R"({
@@ -522,7 +524,7 @@ TEST(RouteToJsonTest, WritesWireNames) {
 }
 
 TEST(RouteToJsonTest, RoundTripsThroughDecode) {
-  const RouteEvent event = decode_valid(R"({
+  const RouteEvent event = decode_valid_route(R"({
     "route": "/users/550e8400-e29b-41d4-a716-446655440000/posts?page=3&sort=new&q=a%20b",
     "method": "patch", "user_id": "550e8400-e29b-41d4-a716-446655440000",
     "timestamp": "2025-01-15T10:30:45.123456Z", "duration_ms": 17, "status_code": 503,
@@ -531,7 +533,7 @@ TEST(RouteToJsonTest, RoundTripsThroughDecode) {
     "cache_status": "miss"})");
   const json::object once = to_json(event);
   EXPECT_EQ(once.size(), 15u);
-  EXPECT_EQ(to_json(decode_valid(json::serialize(once))), once);
+  EXPECT_EQ(to_json(decode_valid_route(json::serialize(once))), once);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,30 +4,27 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
-#include <ostream>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "event/decoder_tests.h"
 #include "event/route_decoder.h"
 #include "event/time.h"
+#include "testing/events.h"
 
 namespace genalytics {
-
-void PrintTo(const FieldError& error, std::ostream* out);  // generation_decoder_test.cc
-
 namespace {
 
 namespace json = boost::json;
 using ::testing::ElementsAre;
 
-constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
-constexpr std::string_view kEventId = "0b0e5cf2-6f0a-4b35-9a3e-1c9a3c1f6d10";
-
-using Pairs = std::vector<std::pair<std::string, std::string>>;
-
-std::vector<StreamField> views(const Pairs& pairs) { return {pairs.begin(), pairs.end()}; }
+using testing::Decoded;
+using testing::kEventId;
+using testing::kNow;
+using testing::Pairs;
+using testing::views;
 
 // A route hit in flat form, as a producer would XADD it, with `extra` appended.
 Pairs hit_fields(const Pairs& extra = {}) {
@@ -41,14 +38,8 @@ Pairs hit_fields(const Pairs& extra = {}) {
   return fields;
 }
 
-struct Decoded {
-  RouteEvent event;
-  std::vector<FieldError> errors;  // conversion errors, else the decoder's
-  bool ok = false;
-};
-
-Decoded decode_fields(const Pairs& fields) {
-  Decoded decoded;
+Decoded<RouteEvent> decode_route_fields(const Pairs& fields) {
+  Decoded<RouteEvent> decoded;
   const json::object object = route_fields_to_json(views(fields), &decoded.errors);
   if (decoded.errors.empty()) {
     decoded.ok = decode_route_event(object, kNow, {}, {}, &decoded.event, &decoded.errors);
@@ -56,8 +47,8 @@ Decoded decode_fields(const Pairs& fields) {
   return decoded;
 }
 
-std::vector<FieldError> errors_of(const Pairs& fields) {
-  Decoded decoded = decode_fields(fields);
+std::vector<FieldError> route_errors_of(const Pairs& fields) {
+  Decoded<RouteEvent> decoded = decode_route_fields(fields);
   EXPECT_FALSE(decoded.ok);
   return decoded.errors;
 }
@@ -72,41 +63,43 @@ auto as_tuple(const RouteEvent& e) {
 TEST(RouteStreamFieldsTest, TimestampsOutOfRangeAndUnknownCacheStatusesAreRejected) {
   Pairs fields = hit_fields({{"cache_status", "banana"}});
   fields[3].second = "9999-12-31T00:00:00Z";
-  EXPECT_THAT(errors_of(fields),
-              ElementsAre(FieldError{"/timestamp",
-                                     "must not be more than 3600 seconds ahead of the server's clock"},
-                          FieldError{"/cache_status", "must be one of hit, miss, bypass, stale"}));
+  EXPECT_THAT(
+      route_errors_of(fields),
+      ElementsAre(FieldError{"/timestamp",
+                             "must not be more than 3600 seconds ahead of the server's clock"},
+                  FieldError{"/cache_status", "must be one of hit, miss, bypass, stale"}));
   fields[3].second = "1999-12-31T23:59:59Z";
   fields[6].second = "miss";
-  EXPECT_THAT(errors_of(fields),
+  EXPECT_THAT(route_errors_of(fields),
               ElementsAre(FieldError{"/timestamp", "must not be before 2000-01-01T00:00:00Z"}));
 }
 
 TEST(RouteStreamFieldsTest, EntryWithoutEventIdGetsAnIdDerivedFromItsContent) {
   Pairs fields = hit_fields();
   fields.erase(fields.begin());  // event_id
-  const Decoded first = decode_fields(fields);
+  const Decoded<RouteEvent> first = decode_route_fields(fields);
   ASSERT_TRUE(first.ok);
-  EXPECT_EQ(decode_fields(fields).event.event_id, first.event.event_id);
+  EXPECT_EQ(decode_route_fields(fields).event.event_id, first.event.event_id);
   fields.back().second = "404";  // status_code
-  EXPECT_NE(decode_fields(fields).event.event_id, first.event.event_id);
+  EXPECT_NE(decode_route_fields(fields).event.event_id, first.event.event_id);
 }
 
 // Regression (found by fuzz/stream_fields_fuzz): a route whose query held a
 // byte that is not UTF-8 was accepted and stored as JSON that does not parse.
 TEST(RouteStreamFieldsTest, TextThatIsNotUtf8IsRejected) {
-  EXPECT_THAT(errors_of(hit_fields({{"route", "/api/v1/content?q=\xff"}})),
+  EXPECT_THAT(route_errors_of(hit_fields({{"route", "/api/v1/content?q=\xff"}})),
               ElementsAre(FieldError{"/route", "must be UTF-8 text"}));
-  EXPECT_THAT(errors_of(hit_fields({{"error_type", "\xed\xa0\x80"}})),  // a surrogate
+  EXPECT_THAT(route_errors_of(hit_fields({{"error_type", "\xed\xa0\x80"}})),  // a surrogate
               ElementsAre(FieldError{"/error_type", "must be UTF-8 text"}));
 }
 
 TEST(RouteStreamFieldsTest, ProducerFieldsDecode) {
-  const Decoded decoded = decode_fields(hit_fields({{"query_params", R"({"page_size":10})"},
-                                                    {"request_size_bytes", "0"},
-                                                    {"db_query_count", "3"},
-                                                    {"cache_status", "miss"},
-                                                    {"unknown", "kept as text"}}));
+  const Decoded<RouteEvent> decoded =
+      decode_route_fields(hit_fields({{"query_params", R"({"page_size":10})"},
+                                      {"request_size_bytes", "0"},
+                                      {"db_query_count", "3"},
+                                      {"cache_status", "miss"},
+                                      {"unknown", "kept as text"}}));
   ASSERT_TRUE(decoded.ok) << decoded.errors.size();
   const RouteEvent& event = decoded.event;
   EXPECT_EQ(event.route, "/api/v1/content/unified");
@@ -123,46 +116,47 @@ TEST(RouteStreamFieldsTest, ProducerFieldsDecode) {
 }
 
 TEST(RouteStreamFieldsTest, ValuesWithoutTheirTypeGetTheDecodersErrors) {
-  EXPECT_THAT(errors_of(hit_fields({{"status_code", "OK"},
-                                    {"duration_ms", "1.5"},
-                                    {"db_query_count", " 3"},
-                                    {"response_size_bytes", "-1"}})),
+  EXPECT_THAT(route_errors_of(hit_fields({{"status_code", "OK"},
+                                          {"duration_ms", "1.5"},
+                                          {"db_query_count", " 3"},
+                                          {"response_size_bytes", "-1"}})),
               ElementsAre(FieldError{"/duration_ms", "must be a non-negative integer"},
                           FieldError{"/status_code", "must be an HTTP status code (100-599)"},
                           FieldError{"/response_size_bytes", "must be a non-negative integer"},
                           FieldError{"/db_query_count", "must be a non-negative integer"}));
-  EXPECT_THAT(errors_of(hit_fields({{"duration_ms", "99999999999999999999"}})),
+  EXPECT_THAT(route_errors_of(hit_fields({{"duration_ms", "99999999999999999999"}})),
               ElementsAre(FieldError{"/duration_ms", "must be at most 2147483647"}));
-  EXPECT_THAT(errors_of(hit_fields({{"query_params", "page=1"}})),
+  EXPECT_THAT(route_errors_of(hit_fields({{"query_params", "page=1"}})),
               ElementsAre(FieldError{"/query_params", "must be JSON text of an object"}));
 }
 
 TEST(RouteStreamFieldsTest, NormalizedParamsTextIsNotChecked) {
-  const Decoded decoded = decode_fields(hit_fields({{"query_params_normalized", "not json"}}));
+  const Decoded<RouteEvent> decoded =
+      decode_route_fields(hit_fields({{"query_params_normalized", "not json"}}));
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.query_params_normalized_json, R"({"sort":"created_at"})");
 }
 
 TEST(RouteStreamFieldsTest, TheJsonFieldHoldsTheWholeEvent) {
-  const Decoded decoded = decode_fields(
+  const Decoded<RouteEvent> decoded = decode_route_fields(
       {{"route", "/ignored"},
        {"json", R"({"route":"/a/7","method":"POST","duration_ms":5,"status_code":201})"}});
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.route, "/a/{id}");
   EXPECT_EQ(decoded.event.status_code, 201);
-  EXPECT_THAT(errors_of({{"json", "[]"}}),
+  EXPECT_THAT(route_errors_of({{"json", "[]"}}),
               ElementsAre(FieldError{"/json", "must be JSON text of an object"}));
 }
 
 TEST(RouteStreamFieldsTest, WritesEveryFieldInMemberOrder) {
-  const Decoded decoded =
-      decode_fields(hit_fields({{"user_id", "550E8400-E29B-41D4-A716-446655440000"},
-                                {"query_params", R"({"q":"x y"})"},
-                                {"request_size_bytes", "1"},
-                                {"response_size_bytes", "2"},
-                                {"error_type", "timeout"},
-                                {"db_query_count", "3"},
-                                {"cache_status", "hit"}}));
+  const Decoded<RouteEvent> decoded =
+      decode_route_fields(hit_fields({{"user_id", "550E8400-E29B-41D4-A716-446655440000"},
+                                      {"query_params", R"({"q":"x y"})"},
+                                      {"request_size_bytes", "1"},
+                                      {"response_size_bytes", "2"},
+                                      {"error_type", "timeout"},
+                                      {"db_query_count", "3"},
+                                      {"cache_status", "hit"}}));
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(to_stream_fields(decoded.event),
             (Pairs{{"event_id", std::string(kEventId)},
@@ -186,20 +180,21 @@ TEST(RouteStreamFieldsTest, RoundTripsThroughDecode) {
   for (const Pairs& extra :
        {Pairs{}, Pairs{{"route", "/users/42/posts"}, {"route_full", "https://x.test/users/42"}},
         Pairs{{"query_params", R"({"limit":20,"beta":true,"q":"é&="})"}, {"error_type", "e"}}}) {
-    const Decoded once = decode_fields(hit_fields(extra));
+    const Decoded<RouteEvent> once = decode_route_fields(hit_fields(extra));
     ASSERT_TRUE(once.ok);
-    const Decoded twice = decode_fields(to_stream_fields(once.event));
+    const Decoded<RouteEvent> twice = decode_route_fields(to_stream_fields(once.event));
     ASSERT_TRUE(twice.ok);
     EXPECT_EQ(as_tuple(twice.event), as_tuple(once.event));
     // And through the json field.
-    const Decoded whole = decode_fields({{"json", json::serialize(to_json(once.event))}});
+    const Decoded<RouteEvent> whole =
+        decode_route_fields({{"json", json::serialize(to_json(once.event))}});
     ASSERT_TRUE(whole.ok);
     EXPECT_EQ(as_tuple(whole.event), as_tuple(once.event));
   }
 }
 
 TEST(RouteStreamFieldsTest, AbsentOptionalsAreOmitted) {
-  const Decoded decoded = decode_fields(hit_fields());
+  const Decoded<RouteEvent> decoded = decode_route_fields(hit_fields());
   ASSERT_TRUE(decoded.ok);
   const Pairs fields = to_stream_fields(decoded.event);
   EXPECT_EQ(fields.size(), 9u);
@@ -207,7 +202,7 @@ TEST(RouteStreamFieldsTest, AbsentOptionalsAreOmitted) {
     EXPECT_NE(name, "user_id");
     EXPECT_NE(name, "cache_status");
   }
-  EXPECT_THAT(errors_of({}),
+  EXPECT_THAT(route_errors_of({}),
               ElementsAre(FieldError{"/route", "is required"}, FieldError{"/method", "is required"},
                           FieldError{"/duration_ms", "is required"},
                           FieldError{"/status_code", "is required"}));

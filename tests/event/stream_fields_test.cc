@@ -6,34 +6,31 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <ostream>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "event/decoder_tests.h"
 #include "event/generation_decoder.h"
 #include "event/json_writer.h"
 #include "event/time.h"
+#include "testing/events.h"
 
 namespace genalytics {
-
-void PrintTo(const FieldError& error, std::ostream* out);  // generation_decoder_test.cc
-
 namespace {
 
 namespace json = boost::json;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr int64_t kNow = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z
-constexpr std::string_view kGenerationId = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-constexpr std::string_view kUserId = "550e8400-e29b-41d4-a716-446655440000";
-constexpr std::string_view kEventId = "0b0e5cf2-6f0a-4b35-9a3e-1c9a3c1f6d10";
-
-using Pairs = std::vector<std::pair<std::string, std::string>>;
-
-std::vector<StreamField> views(const Pairs& pairs) { return {pairs.begin(), pairs.end()}; }
+using testing::Decoded;
+using testing::kEventId;
+using testing::kGenerationId;
+using testing::kNow;
+using testing::kUserId;
+using testing::Pairs;
+using testing::views;
 
 // A completion in seed 000's flat form, with `extra` appended.
 Pairs completion_fields(const Pairs& extra = {}) {
@@ -48,14 +45,8 @@ Pairs completion_fields(const Pairs& extra = {}) {
   return fields;
 }
 
-struct Decoded {
-  GenerationEvent event;
-  std::vector<FieldError> errors;  // conversion errors, else the decoder's
-  bool ok = false;
-};
-
-Decoded decode_fields(const Pairs& fields) {
-  Decoded decoded;
+Decoded<GenerationEvent> decode_fields(const Pairs& fields) {
+  Decoded<GenerationEvent> decoded;
   const json::object object = fields_to_json(views(fields), &decoded.errors);
   if (decoded.errors.empty()) {
     decoded.ok =
@@ -65,7 +56,7 @@ Decoded decode_fields(const Pairs& fields) {
 }
 
 std::vector<FieldError> errors_of(const Pairs& fields) {
-  Decoded decoded = decode_fields(fields);
+  Decoded<GenerationEvent> decoded = decode_fields(fields);
   EXPECT_FALSE(decoded.ok);
   return decoded.errors;
 }
@@ -81,11 +72,12 @@ auto as_tuple(const GenerationEvent& e) {
 
 TEST(StreamFieldsTest, SeedXaddExampleDecodes) {
   // seed 000: XADD generation_events:stream * event_type "request" ...
-  const Decoded decoded = decode_fields({{"event_type", "request"},
-                                         {"generation_id", std::string(kGenerationId)},
-                                         {"user_id", std::string(kUserId)},
-                                         {"timestamp", "2025-01-15T10:30:45.123Z"},
-                                         {"generation_type", "standard"}});
+  const Decoded<GenerationEvent> decoded =
+      decode_fields({{"event_type", "request"},
+                     {"generation_id", std::string(kGenerationId)},
+                     {"user_id", std::string(kUserId)},
+                     {"timestamp", "2025-01-15T10:30:45.123Z"},
+                     {"generation_type", "standard"}});
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.event_type, GenerationEventType::kRequest);
   EXPECT_EQ(decoded.event.generation_id, kGenerationId);
@@ -95,7 +87,7 @@ TEST(StreamFieldsTest, SeedXaddExampleDecodes) {
 }
 
 TEST(StreamFieldsTest, TypedFieldsComeFromTheirText) {
-  const Decoded decoded = decode_fields(completion_fields({
+  const Decoded<GenerationEvent> decoded = decode_fields(completion_fields({
       {"queue_wait_time_ms", "1200"},
       {"generation_time_ms", "44030"},
       {"model_checkpoint", "illustriousXL_v01"},
@@ -130,7 +122,7 @@ TEST(StreamFieldsTest, TypedFieldsComeFromTheirText) {
 }
 
 TEST(StreamFieldsTest, SuccessFalseAndIntegralDecimalsAreAccepted) {
-  const Decoded decoded =
+  const Decoded<GenerationEvent> decoded =
       decode_fields(completion_fields({{"success", "false"}, {"batch_size", "4.0"}}));
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.success, false);  // the later `success` wins
@@ -189,7 +181,8 @@ TEST(StreamFieldsTest, TextThatIsNotUtf8IsRejected) {
   EXPECT_THAT(errors_of(completion_fields({{"error_type", "\x80"}})),
               ElementsAre(FieldError{"/error_type", "must be UTF-8 text"}));
   // Well-formed multi-byte text is fine; an unknown field named in bytes is ignored.
-  const Decoded decoded = decode_fields(completion_fields({{"model_checkpoint", "caf\xc3\xa9"}, {"\xff", "x"}}));
+  const Decoded<GenerationEvent> decoded =
+      decode_fields(completion_fields({{"model_checkpoint", "caf\xc3\xa9"}, {"\xff", "x"}}));
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.model_checkpoint, "caf\xc3\xa9");
 }
@@ -213,7 +206,8 @@ TEST(StreamFieldsTest, JsonFieldHoldsTheWholeEventAndOtherFieldsAreIgnored) {
   const std::string event = R"({"event_type":"completion","generation_id":")" +
                             std::string(kGenerationId) +
                             R"(","success":false,"error_type":"oom","costs":{"gpu":0.5}})";
-  const Decoded decoded = decode_fields({{"source", "app-7"}, {"json", event}, {"success", "x"}});
+  const Decoded<GenerationEvent> decoded =
+      decode_fields({{"source", "app-7"}, {"json", event}, {"success", "x"}});
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(decoded.event.success, false);
   EXPECT_EQ(decoded.event.error_type, "oom");
@@ -259,7 +253,7 @@ TEST(StreamFieldsTest, TimestampsOutOfRangeAreRejected) {
 TEST(StreamFieldsTest, EntryWithoutEventIdGetsAnIdDerivedFromItsContent) {
   Pairs fields = completion_fields();
   fields.erase(fields.begin());  // event_id
-  const Decoded first = decode_fields(fields);
+  const Decoded<GenerationEvent> first = decode_fields(fields);
   ASSERT_TRUE(first.ok);
   EXPECT_EQ(first.event.event_id[14], '5');
   EXPECT_EQ(decode_fields(fields).event.event_id, first.event.event_id);
@@ -278,13 +272,13 @@ TEST(StreamFieldsTest, MinimalEventRoundTrips) {
                            {"event_type", "start"},
                            {"generation_id", std::string(kGenerationId)},
                            {"timestamp", "2025-01-15T10:30:45.123456Z"}}));
-  const Decoded decoded = decode_fields(fields);
+  const Decoded<GenerationEvent> decoded = decode_fields(fields);
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(as_tuple(decoded.event), as_tuple(event));
 }
 
 TEST(StreamFieldsTest, FullEventRoundTrips) {
-  // Decoded from JSON first, so that nested objects are in their stored form.
+  // Decoded<GenerationEvent> from JSON first, so that nested objects are in their stored form.
   const std::string text = R"({"event_id":")" + std::string(kEventId) +
                            R"(","event_type":"completion","generation_id":")" +
                            std::string(kGenerationId) + R"(","user_id":")" + std::string(kUserId) +
@@ -301,7 +295,7 @@ TEST(StreamFieldsTest, FullEventRoundTrips) {
   ASSERT_TRUE(decode_generation_event(json::parse(text), kNow, DecodeLimits{}, &event, &errors));
   const Pairs fields = to_stream_fields(event);
   EXPECT_EQ(fields.size(), 23u);
-  const Decoded decoded = decode_fields(fields);
+  const Decoded<GenerationEvent> decoded = decode_fields(fields);
   ASSERT_TRUE(decoded.ok);
   EXPECT_EQ(as_tuple(decoded.event), as_tuple(event));
   EXPECT_EQ(fields[7], (std::pair<std::string, std::string>{"success", "false"}));
@@ -364,7 +358,7 @@ std::vector<NumberCase> number_cases() {
 // an answer, and as Boost.JSON writes it) and expects the same event back.
 void expect_reencodes_to_itself(const GenerationEvent& event, const std::string& context) {
   const Pairs fields = to_stream_fields(event);
-  const Decoded again = decode_fields(fields);
+  const Decoded<GenerationEvent> again = decode_fields(fields);
   ASSERT_TRUE(again.ok) << context;
   EXPECT_EQ(to_stream_fields(again.event), fields) << context;
   for (const std::string& text :
@@ -379,7 +373,7 @@ void expect_reencodes_to_itself(const GenerationEvent& event, const std::string&
 // from the entry's own flat fields as another number.
 TEST(StreamFieldsTest, AttributeNumbersSurviveTheirOwnReencoding) {
   for (const NumberCase& number : number_cases()) {
-    const Decoded decoded = decode_fields(
+    const Decoded<GenerationEvent> decoded = decode_fields(
         completion_fields({{"attributes", R"({"style":"anime","b":)" + number.sent + "}"}}));
     if (number.stored.empty()) {
       EXPECT_THAT(decoded.errors, ElementsAre(FieldError{"/attributes/b", "is out of range"}))

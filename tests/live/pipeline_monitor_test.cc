@@ -15,6 +15,7 @@
 #include "pipeline/stream_worker.h"
 #include "store/sqlite_store.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 #include "testing/redis_server.h"
 #include "testing/route_events.h"
 #include "testing/temp_dir.h"
@@ -23,13 +24,12 @@ namespace genalytics {
 namespace {
 
 namespace json = boost::json;
+using testing::kGeneration;
+using testing::kHour;
+using testing::kRoute;
 using testing::RedisServer;
 using testing::RefusingStore;
 using testing::TempDir;
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
-constexpr EventKind kGeneration = event_kind<GenerationKind>();
-constexpr EventKind kRoute = event_kind<RouteKind>();
 
 std::string text(const json::value& value) { return std::string(value.as_string()); }
 

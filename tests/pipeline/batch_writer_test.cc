@@ -10,16 +10,17 @@
 #include "event/time.h"
 #include "store/sqlite_store.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kHour;
 using testing::TempDir;
 
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
-
-std::vector<GenerationEvent> completions(int n) {
+// `n` successful completions in hour kHour, their durations 100 + i ms.
+std::vector<GenerationEvent> successful_completions(int n) {
   std::vector<GenerationEvent> events;
   for (int i = 0; i < n; ++i) events.push_back(testing::make_completion(kHour, true, 100 + i));
   return events;
@@ -62,7 +63,7 @@ TEST(BatchWriterTest, WriteReportsAcceptedAndDuplicates) {
   TempDir dir;
   SqliteStore store(dir.path());
   BatchWriter writer(&store, {});
-  auto events = completions(10);
+  auto events = successful_completions(10);
   WriteResult first = writer.write(events);
   EXPECT_TRUE(first.ok);
   EXPECT_EQ(first.accepted, 10u);
@@ -82,12 +83,12 @@ TEST(BatchWriterTest, ConcurrentSubmissionsAreGroupCommittedWithTheirOwnResults)
   // committed together.
   std::atomic<int> done{0};
   std::vector<WriteResult> results(6);
-  auto first = completions(3);
+  auto first = successful_completions(3);
   ASSERT_EQ(writer.submit(first, [&](WriteResult r) { results[0] = r; ++done; }),
             SubmitStatus::kQueued);
   store.wait_for_write();
   for (int i = 1; i < 6; ++i) {
-    auto events = completions(i);
+    auto events = successful_completions(i);
     if (i == 5) events.push_back(first[0]);  // one duplicate of the first submission
     ASSERT_EQ(writer.submit(events, [&, i](WriteResult r) { results[i] = r; ++done; }),
               SubmitStatus::kQueued);
@@ -109,10 +110,13 @@ TEST(BatchWriterTest, FullQueueRefusesWithoutQueueing) {
   GatedStore store(dir.path());
   BatchWriter writer(&store, BatchWriter::Options{/*max_queued_events=*/10, 1000});
   std::atomic<int> done{0};
-  ASSERT_EQ(writer.submit(completions(8), [&](WriteResult) { ++done; }), SubmitStatus::kQueued);
+  ASSERT_EQ(writer.submit(successful_completions(8), [&](WriteResult) { ++done; }),
+            SubmitStatus::kQueued);
   store.wait_for_write();
-  EXPECT_EQ(writer.submit(completions(2), [&](WriteResult) { ++done; }), SubmitStatus::kQueued);
-  EXPECT_EQ(writer.submit(completions(1), [&](WriteResult) { ++done; }), SubmitStatus::kQueueFull);
+  EXPECT_EQ(writer.submit(successful_completions(2), [&](WriteResult) { ++done; }),
+            SubmitStatus::kQueued);
+  EXPECT_EQ(writer.submit(successful_completions(1), [&](WriteResult) { ++done; }),
+            SubmitStatus::kQueueFull);
   EXPECT_EQ(writer.queued_events(), 10u);
   EXPECT_TRUE(writer.full());
   store.open();
@@ -126,7 +130,7 @@ TEST(BatchWriterTest, OversizedSubmissionIsAcceptedWhenQueueIsEmpty) {
   TempDir dir;
   SqliteStore store(dir.path());
   BatchWriter writer(&store, BatchWriter::Options{5, 1000});
-  WriteResult result = writer.write(completions(50));
+  WriteResult result = writer.write(successful_completions(50));
   EXPECT_EQ(result.accepted, 50u);
 }
 
@@ -137,11 +141,11 @@ TEST(BatchWriterTest, ShutdownCommitsEverythingQueuedAndRefusesNewWork) {
   {
     BatchWriter writer(&store, {});
     for (int i = 0; i < 20; ++i) {
-      ASSERT_EQ(writer.submit(completions(5), [&](WriteResult r) { done += r.ok; }),
+      ASSERT_EQ(writer.submit(successful_completions(5), [&](WriteResult r) { done += r.ok; }),
                 SubmitStatus::kQueued);
     }
     writer.shutdown();
-    EXPECT_EQ(writer.submit(completions(1), [&](WriteResult) { ++done; }),
+    EXPECT_EQ(writer.submit(successful_completions(1), [&](WriteResult) { ++done; }),
               SubmitStatus::kShuttingDown);
   }
   EXPECT_EQ(done.load(), 20);
@@ -157,7 +161,7 @@ TEST(BatchWriterTest, StoreFailureIsReportedToEverySubmission) {
             "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;");
   }
   BatchWriter writer(&store, {});
-  WriteResult result = writer.write(completions(3));
+  WriteResult result = writer.write(successful_completions(3));
   EXPECT_FALSE(result.ok);
   EXPECT_NE(result.error.find("disk on fire"), std::string::npos);
   EXPECT_EQ(store.count_generation_events(), 0);

@@ -11,13 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "testing/fixed_times.h"
+
 namespace genalytics {
 namespace {
 
 using std::chrono::milliseconds;
-
-// Generous: only a broken scheduler waits this long.
-constexpr auto kDeadline = std::chrono::seconds(30);
+using testing::kDeadline;
 
 // Records the calls of a retention function. Shared with the function, so
 // that a scheduler abandoned by a failing test cannot outlive it.

@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdio>
 #include <functional>
 #include <future>
 #include <map>
@@ -18,7 +17,6 @@
 #include <utility>
 #include <vector>
 
-#include "testing/forwarding_store.h"
 #include "event/route_normalizer.h"
 #include "event/route_stream_fields.h"
 #include "event/time.h"
@@ -31,6 +29,8 @@
 #include "store/postgres.h"
 #include "store/postgres_store.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
+#include "testing/forwarding_store.h"
 #include "testing/postgres_server.h"
 #include "testing/redis_server.h"
 #include "testing/route_events.h"
@@ -39,14 +39,15 @@ namespace genalytics {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::kGeneration;
+using testing::kHour;
+using testing::kRoute;
+using testing::kUserId;
+using testing::kYear2100;
 using testing::PostgresServer;
 using testing::RedisServer;
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
-constexpr int64_t kYear2100 = 4'102'444'800'000'000;
-constexpr std::string_view kUserId = "550e8400-e29b-41d4-a716-446655440000";
-constexpr EventKind kRoute = event_kind<RouteKind>();
-constexpr EventKind kGeneration = event_kind<GenerationKind>();
+using testing::SimulatedCrash;
+using testing::user_id;
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
@@ -74,18 +75,6 @@ class ScriptedRouteStore : public genalytics::testing::ForwardingStore<PostgresS
  private:
   int calls_ = 0;
 };
-
-// Stands for the process dying: not a StoreError, so it escapes run_once().
-struct SimulatedCrash : std::runtime_error {
-  SimulatedCrash() : std::runtime_error("simulated crash") {}
-};
-
-// The n-th of a few users.
-std::string user_id(int n) {
-  char text[40];
-  std::snprintf(text, sizeof(text), "00000000-0000-4000-8000-%012d", n);
-  return text;
-}
 
 // `n` route hits over three hours, four query patterns (a variable `page`
 // among their parameters), every status class, a few users.
@@ -143,7 +132,7 @@ RouteTotals add_to(RouteTotals totals, const RouteBucket& b) {
   return totals;
 }
 
-RouteTotals totals_of(const Store& store) {
+RouteTotals route_totals_of(const Store& store) {
   RouteTotals totals;
   for (const RouteRollupRow& row : store.read_route_rollups(0, kYear2100, std::nullopt)) {
     totals = add_to(totals, row.bucket);
@@ -151,7 +140,7 @@ RouteTotals totals_of(const Store& store) {
   return totals;
 }
 
-RouteTotals totals_of(const std::vector<RouteEvent>& events) {
+RouteTotals route_totals_of(const std::vector<RouteEvent>& events) {
   std::map<RouteKey, RouteBucket> buckets;
   for (const RouteEvent& e : events) {
     buckets[RouteKey{e.timestamp_us / kMicrosPerHour * kMicrosPerHour, e.route, e.method,
@@ -303,7 +292,7 @@ TEST_F(RouteStreamTest, PublishedRouteEventsAreStoredWithTheirRollupsExactlyOnce
 
   EXPECT_EQ(count_rows("route_analytics"), 700);
   EXPECT_EQ(count_rows("generation_events"), 0);
-  EXPECT_EQ(totals_of(store_), totals_of(events));
+  EXPECT_EQ(route_totals_of(store_), route_totals_of(events));
   PgConnection connection(database_url_);
   EXPECT_EQ(
       connection.exec("SELECT SUM(total_requests)::BIGINT FROM route_analytics_hourly").int64(0, 0),
@@ -375,7 +364,7 @@ TEST_F(RouteStreamTest, CrashAfterCommitBeforeAckIsRedeliveredAndNotCountedTwice
   EXPECT_EQ(connection.exec("SELECT COUNT(DISTINCT event_id) FROM route_analytics").int64(0, 0),
             505);
   // The flat entries: in the hour (or two) of their XADD, one pattern.
-  RouteTotals expected = totals_of(events);
+  RouteTotals expected = route_totals_of(events);
   int64_t seed_requests = 0;
   for (const RouteRollupRow& row :
        store_.read_route_rollups(0, kYear2100, std::string("/api/v1/content/{id}"))) {
@@ -386,7 +375,7 @@ TEST_F(RouteStreamTest, CrashAfterCommitBeforeAckIsRedeliveredAndNotCountedTwice
     expected = add_to(expected, row.bucket);
   }
   EXPECT_EQ(seed_requests, 5);
-  EXPECT_EQ(totals_of(store_), expected);
+  EXPECT_EQ(route_totals_of(store_), expected);
 }
 
 TEST_F(RouteStreamTest, InvalidEntriesAreDeadLetteredWithTheirReasonAndTheRestStored) {
@@ -505,7 +494,7 @@ TEST_F(RouteStreamTest, BothWorkersRunSideBySideAndTheStatusReportsBothStreams) 
   EXPECT_EQ(store_.count_generation_events(), 200);
   EXPECT_EQ(workers.workers()[0]->stats().inserted, 200u);
   EXPECT_EQ(workers.workers()[1]->stats().inserted, 300u);
-  EXPECT_EQ(totals_of(store_), totals_of(routes));
+  EXPECT_EQ(route_totals_of(store_), route_totals_of(routes));
 
   const StreamStatus drained =
       read_stream_status(redis, kRoute, ns_, "genalytics", now_us());

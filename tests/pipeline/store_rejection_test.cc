@@ -20,6 +20,7 @@
 #include "pipeline/stream_publisher.h"
 #include "pipeline/stream_worker.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 #include "testing/redis_server.h"
 #include "testing/route_events.h"
 #include "testing/temp_dir.h"
@@ -27,14 +28,13 @@
 namespace genalytics {
 namespace {
 
+using testing::kGeneration;
+using testing::kHour;
+using testing::kRoute;
 using testing::RedisServer;
 using testing::RefusingStore;
 using ::testing::StartsWith;
 using testing::TempDir;
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
-constexpr EventKind kGeneration = event_kind<GenerationKind>();
-constexpr EventKind kRoute = event_kind<RouteKind>();
 
 class StoreRejectionTest : public ::testing::Test {
  protected:
@@ -97,7 +97,8 @@ class StoreRejectionTest : public ::testing::Test {
   RefusingStore store_;
 };
 
-std::vector<GenerationEvent> completions(int n) {
+// `n` successful sdxl completions from kHour on, a microsecond apart.
+std::vector<GenerationEvent> sdxl_completions(int n) {
   std::vector<GenerationEvent> events;
   for (int i = 0; i < n; ++i) {
     events.push_back(testing::make_completion(kHour + i, true, 100 + i, "", "sdxl"));
@@ -106,7 +107,7 @@ std::vector<GenerationEvent> completions(int n) {
 }
 
 TEST_F(StoreRejectionTest, CorruptEventsAreDeadLetteredAndTheRestStoredInsteadOfStallingTheStream) {
-  const std::vector<GenerationEvent> events = completions(200);
+  const std::vector<GenerationEvent> events = sdxl_completions(200);
   store_.refused = {events[17].event_id, events[150].event_id};
   publisher().publish(events);
 
@@ -180,7 +181,7 @@ TEST_F(StoreRejectionTest, AStoreThatRefusesEveryEventOfABatchHoldsItInsteadOfDr
   // A revoked privilege or a drifted schema refuses every event: no event is
   // at fault, so nothing is dead-lettered and the batch waits, as for an
   // unavailable store; it is stored once the store takes writes again.
-  const std::vector<GenerationEvent> events = completions(13);
+  const std::vector<GenerationEvent> events = sdxl_completions(13);
   store_.refuse_all = true;
   publisher().publish(events);
 
@@ -203,7 +204,7 @@ TEST_F(StoreRejectionTest, AStoreThatRefusesEveryEventOfABatchHoldsItInsteadOfDr
 }
 
 TEST_F(StoreRejectionTest, ALoneEventTheStoreRefusesIsDeadLettered) {
-  const std::vector<GenerationEvent> events = completions(1);
+  const std::vector<GenerationEvent> events = sdxl_completions(1);
   store_.refuse_all = true;
   publisher().publish(events);
 
@@ -220,7 +221,7 @@ TEST_F(StoreRejectionTest, ALoneEventTheStoreRefusesIsDeadLettered) {
 // isolated: the batch is kept and written again, and each refused event is
 // dead-lettered once, when the batch is finally acknowledged.
 TEST_F(StoreRejectionTest, UnavailableStoreWhileIsolatingRetriesTheBatchAndDeadLettersOnce) {
-  const std::vector<GenerationEvent> events = completions(100);
+  const std::vector<GenerationEvent> events = sdxl_completions(100);
   store_.refused = {events[80].event_id};
   store_.unavailable_call = 2;  // the whole batch, its first half, then this
   publisher().publish(events);

@@ -14,7 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include "testing/forwarding_store.h"
 #include "demo/traffic_generator.h"
 #include "event/stream_fields.h"
 #include "event/time.h"
@@ -24,6 +23,8 @@
 #include "pipeline/stream_worker.h"
 #include "store/sqlite_store.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
+#include "testing/forwarding_store.h"
 #include "testing/redis_server.h"
 #include "testing/temp_dir.h"
 
@@ -31,12 +32,12 @@ namespace genalytics {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::kHour;
+using testing::kUserId;
+using testing::kYear2100;
 using testing::RedisServer;
+using testing::SimulatedCrash;
 using testing::TempDir;
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
-constexpr int64_t kYear2100 = 4'102'444'800'000'000;  // the end of every time range here
-constexpr std::string_view kUserId = "550e8400-e29b-41d4-a716-446655440000";
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
@@ -65,11 +66,6 @@ class ScriptedStore : public genalytics::testing::ForwardingStore<SqliteStore> {
 
  private:
   int calls_ = 0;
-};
-
-// Stands for the process dying: not a StoreError, so it escapes run_once().
-struct SimulatedCrash : std::runtime_error {
-  SimulatedCrash() : std::runtime_error("simulated crash") {}
 };
 
 std::vector<GenerationEvent> demo_events(int days) {

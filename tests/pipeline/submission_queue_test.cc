@@ -8,14 +8,14 @@
 
 #include "event/time.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 #include "testing/route_events.h"
 
 namespace genalytics {
 namespace {
 
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
-// Generous: only a broken queue waits this long.
-constexpr auto kDeadline = std::chrono::seconds(30);
+using testing::kDeadline;
+using testing::kHour;
 
 // Whether `result` is ready within kDeadline. If not, stops `queue` so that
 // the waiting thread can end and the failing test does not hang.

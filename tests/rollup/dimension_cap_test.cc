@@ -12,13 +12,13 @@
 #include "event/time.h"
 #include "rollup/rollup_bucket.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kHour;
 using testing::make_completion;
-
-constexpr int64_t kHour = 1'700'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
 
 std::vector<bool> admit(std::vector<std::string> stored, std::vector<ValueWeight> candidates,
                         size_t cap) {

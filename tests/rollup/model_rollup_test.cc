@@ -15,11 +15,13 @@
 
 #include "event/time.h"
 #include "rollup/rollup_bucket.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
 
-constexpr int64_t kHour = 1'736'942'400'000'000;  // 2025-01-15T12:00:00Z, an hour start
+using testing::kHour;
+
 constexpr int64_t kMinute = 60 * kMicrosPerSecond;
 
 // Lifecycle events cannot reach generation metrics, nor generation events

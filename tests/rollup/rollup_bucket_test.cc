@@ -9,14 +9,14 @@
 
 #include "event/time.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kHour;
 using testing::make_completion;
 using testing::make_event;
-
-constexpr int64_t kHour = 1'700'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
 
 TEST(RollupBucketTest, CountsEachEventTypeAndCompletionMeasures) {
   RollupBucket b;

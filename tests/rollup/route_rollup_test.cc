@@ -3,14 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "event/time.h"
+#include "testing/fixed_times.h"
 #include "testing/route_events.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kHour;
 using testing::make_route_event;
-
-constexpr int64_t kHour = 1'700'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
 
 TEST(RouteBucketTest, CountsStatusClassesAndOptionalMeasures) {
   RouteBucket b;

@@ -15,14 +15,14 @@
 #include "event/time.h"
 #include "event/uuid.h"
 #include "store/sqlite_store.h"
+#include "testing/fixed_times.h"
 #include "testing/route_events.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
-// 2025-01-31T12:34:56Z, the moment the demo was loaded; windows end here.
-constexpr int64_t kNowUs = 1'738'326'896'000'000;
+using testing::kNowUs;
 
 TEST(AnalyticsJsonTest, RatesRoundToFourDecimalsAndPercentagesToTwo) {
   EXPECT_EQ(rounded_rate(0.913249), 0.9132);

@@ -20,9 +20,6 @@ using testing::http_post;
 using testing::raw_exchange;
 
 constexpr const char* kIngest = "/api/v1/events/generation";
-// The server's "now": mid-day, so "the last 7 days" touch 8 dates. On the
-// wall clock the window ended at midnight in the day's last hour.
-const int64_t kNow = *parse_rfc3339("2026-03-15T12:30:00Z");
 
 std::string event_json(const std::string& type, const std::string& extra = "") {
   static std::atomic<int> counter{0};
@@ -34,6 +31,10 @@ std::string event_json(const std::string& type, const std::string& extra = "") {
 
 class ApiTest : public ::testing::Test {
  protected:
+  // The server's "now": mid-day, so "the last 7 days" touch 8 dates. On the
+  // wall clock the window ended at midnight in the day's last hour.
+  static inline const int64_t kNow = *parse_rfc3339("2026-03-15T12:30:00Z");
+
   void SetUp() override { start(); }
 
   void start(size_t body_limit = 64 * 1024, size_t max_queued = 100'000) {

@@ -17,11 +17,11 @@ namespace {
 
 namespace http = boost::beast::http;
 
-// The API's "now": mid-day, so a window of one day touches two dates.
-const int64_t kNow = *parse_rfc3339("2026-03-15T12:30:00Z");
-
 class ModelApiTest : public ::testing::Test {
  protected:
+  // The API's "now": mid-day, so a window of one day touches two dates.
+  static inline const int64_t kNow = *parse_rfc3339("2026-03-15T12:30:00Z");
+
   ModelApiTest()
       : store_(dir_.path()),
         writer_(&store_, BatchWriter::Options{}),

@@ -21,12 +21,12 @@
 #include "store/model_span_cache.h"
 #include "store/store_suite.h"
 #include "testing/events.h"
+#include "testing/model_events.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics::testing {
 namespace {
 
-constexpr int64_t kBase = 1'750'000'000'000'000 / kMicrosPerDay * kMicrosPerDay;
 constexpr int64_t kAllStart = kBase - kMicrosPerDay;
 constexpr int64_t kAllEnd = kBase + kMicrosPerDay;
 constexpr int64_t kMinute = 60 * kMicrosPerSecond;
@@ -92,15 +92,6 @@ std::vector<GenerationEvent> sample_generation_events() {
     events.push_back(std::move(e));
   }
   return events;
-}
-
-ModelEvent make_model_event(ModelEventType type, const std::string& model_id, int64_t t) {
-  ModelEvent e;
-  e.event_id = random_uuid();
-  e.event_type = type;
-  e.model_id = model_id;
-  e.timestamp_us = t;
-  return e;
 }
 
 // 240 model events over the same 6 hours: loads (some failed) on three

@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "event/time.h"
+#include "testing/fixed_times.h"
 
 namespace genalytics {
 namespace {
 
-int64_t at(const char* rfc3339) { return *parse_rfc3339(rfc3339); }
+using testing::at;
 
 TEST(PartitionMonthsTest, MonthOfTheFirstAndLastMicrosecond) {
   EXPECT_EQ(month_of(at("2026-11-30T23:59:59.999999Z")), "2026-11");

@@ -10,23 +10,13 @@
 
 #include "store/postgres.h"
 #include "testing/postgres_server.h"
+#include "testing/store_failure.h"
 
 namespace genalytics {
 namespace {
 
+using testing::failure_of;
 using testing::PostgresServer;
-
-// The failure class of the StoreError `action` throws; fails the test when
-// it throws nothing.
-std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const StoreError& error) {
-    return error.failure();
-  }
-  ADD_FAILURE() << "no StoreError";
-  return std::nullopt;
-}
 
 TEST(PostgresFailureTest, AStoppedServerIsUnavailableToItsConnectionsAndToNewOnes) {
   auto server = std::make_unique<PostgresServer>();  // its own: this test stops it

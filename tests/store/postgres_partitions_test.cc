@@ -16,18 +16,18 @@
 #include "store/postgres.h"
 #include "store/postgres_connection_pool.h"
 #include "store/postgres_migrations.h"
+#include "testing/fixed_times.h"
 #include "testing/postgres_server.h"
 
 namespace genalytics {
 namespace {
 
+using testing::at;
 using testing::PostgresServer;
 using Names = std::set<std::string>;
 
 constexpr const char* kGenerations = "generation_events";
 constexpr const char* kRoutes = "route_analytics";
-
-int64_t at(const char* rfc3339) { return *parse_rfc3339(rfc3339); }
 
 class PostgresPartitionsTest : public ::testing::Test {
  protected:

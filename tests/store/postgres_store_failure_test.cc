@@ -21,10 +21,11 @@ namespace {
 
 using testing::PostgresServer;
 
-const int64_t kNow = *parse_rfc3339("2026-03-10T12:30:00Z");
-
 class PostgresStoreFailureTest : public ::testing::Test {
  protected:
+  // The store's clock.
+  static inline const int64_t kNow = *parse_rfc3339("2026-03-10T12:30:00Z");
+
   PostgresStoreFailureTest()
       : store_(url_, PostgresStore::kDefaultPoolSize, 0, [] { return kNow; }) {}
 

@@ -28,28 +28,23 @@
 #include "store/postgres_migrations.h"
 #include "store/postgres_store.h"
 #include "testing/events.h"
+#include "testing/model_events.h"
 #include "testing/postgres_server.h"
+#include "testing/store_failure.h"
 
 namespace genalytics {
 namespace {
 
+using testing::failure_of;
 using testing::make_event;
+using testing::make_model_event;
 using testing::PostgresServer;
 
 // The store's clock: partitions and retention are decided from it.
-const int64_t kNow = *parse_rfc3339("2026-03-15T12:00:00Z");
+const int64_t kStoreNow = *parse_rfc3339("2026-03-15T12:00:00Z");
 // The first hour of the generated traffic.
-const int64_t kStart = kNow - 8 * kMicrosPerHour;
+const int64_t kStart = kStoreNow - 8 * kMicrosPerHour;
 constexpr const char* kKinds[] = {"checkpoint", "lora", "vae", "controlnet"};
-
-ModelEvent make_model_event(ModelEventType type, const std::string& model, int64_t timestamp_us) {
-  ModelEvent e;
-  e.event_id = random_uuid();
-  e.event_type = type;
-  e.model_id = model;
-  e.timestamp_us = timestamp_us;
-  return e;
-}
 
 // 600 model events over about six hours, each at its own time: every type,
 // failures, durations, a size on each that grows over time, VRAM, kinds and
@@ -118,7 +113,7 @@ class PostgresStoreModelTest : public ::testing::Test {
   std::unique_ptr<PostgresStore> open() const {
     return std::make_unique<PostgresStore>(url_, PostgresStore::kDefaultPoolSize,
                                            PostgresStore::kDefaultRollupCacheBytes,
-                                           [] { return kNow; });
+                                           [] { return kStoreNow; });
   }
 
   PostgresServer& server_ = PostgresServer::shared();
@@ -167,7 +162,7 @@ TEST_F(PostgresStoreModelTest, ConcurrentWritersOfOverlappingBatchesCountEachEve
     ASSERT_EQ(generation_flags[0][i] + generation_flags[1][i], 1) << "generation " << i;
   }
 
-  const int64_t end = kNow + kMicrosPerHour;
+  const int64_t end = kStoreNow + kMicrosPerHour;
   ModelLifecycleDelta lifecycle;
   for (const ModelEvent& e : model_events) lifecycle.add(e);
   const auto lifecycle_rows = first->read_model_lifecycle(kStart, end, std::nullopt);
@@ -297,7 +292,7 @@ struct ModelTables {
   int64_t generation_events = 0;
 
   explicit ModelTables(const Store& store) {
-    const int64_t end = kNow + kMicrosPerHour;
+    const int64_t end = kStoreNow + kMicrosPerHour;
     lifecycle = store.read_model_lifecycle(kStart, end, std::nullopt);
     usage = store.read_model_usage(kStart, end, std::nullopt, true);
     params = store.read_model_params(kStart, end, std::nullopt);
@@ -361,7 +356,7 @@ TEST_F(PostgresStoreModelTest, FailedTransactionLeavesNothingBehind) {
   EXPECT_EQ(inserted, (std::vector<uint8_t>{0, 0}));
   EXPECT_TRUE(ModelTables(*store) == before);
   size_t scanned = 0;
-  store->scan_model_events(kStart, kNow, [&](const ModelEvent&) { ++scanned; });
+  store->scan_model_events(kStart, kStoreNow, [&](const ModelEvent&) { ++scanned; });
   EXPECT_EQ(scanned, 1u);
 
   // The store stays usable after the failures.
@@ -376,7 +371,7 @@ TEST_F(PostgresStoreModelTest, FailedTransactionLeavesNothingBehind) {
 TEST_F(PostgresStoreModelTest, RetentionDropsModelEventPartitionsAndKeepsTheirRollups) {
   auto writer = open();
   auto janitor = open();
-  const int64_t old = kNow - 400 * kMicrosPerDay;
+  const int64_t old = kStoreNow - 400 * kMicrosPerDay;
   ModelEvent load = make_model_event(ModelEventType::kLoad, "sd15", old);
   load.duration_ms = 1200;
   std::vector<uint8_t> inserted;
@@ -404,18 +399,6 @@ TEST_F(PostgresStoreModelTest, RetentionDropsModelEventPartitionsAndKeepsTheirRo
   EXPECT_EQ(rows[0].bucket.load_time_sum, 2000);
   ASSERT_EQ(writer->read_models().size(), 1u);
   EXPECT_EQ(writer->read_models()[0].first_seen_us, old);
-}
-
-// The failure class of the StoreError `action` throws; fails the test when
-// it throws none.
-std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const StoreError& error) {
-    return error.failure();
-  }
-  ADD_FAILURE() << "no StoreError";
-  return std::nullopt;
 }
 
 // A stream worker retries only unavailable failures: a row that cannot be

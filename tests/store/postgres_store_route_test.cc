@@ -20,14 +20,16 @@
 #include "testing/events.h"
 #include "testing/postgres_server.h"
 #include "testing/route_events.h"
+#include "testing/store_failure.h"
 
 namespace genalytics {
 namespace {
 
+using testing::failure_of;
+using testing::kUnified;
 using testing::make_route_event;
 using testing::PostgresServer;
-
-constexpr const char* kUnified = "/api/v1/content/unified";
+using testing::user_id;
 
 // Copied verbatim from seed 002: "6. Cache Planning Algorithm" (Cache
 // Priority Query, Peak Hours Analysis) and "7. Query Parameter Handling
@@ -79,27 +81,23 @@ ORDER BY total_requests DESC
 LIMIT 5;
 )sql";
 
-std::string user_uuid(int i) { return fmt::format("00000000-0000-4000-8000-{:012}", i); }
-
-const int64_t kNow = now_us();
-
-// The three hours before the current one: on the unified route two
+// The three hours before the one of `now`: on the unified route two
 // parameter patterns with 150 hits an hour each, 150..650 ms; on another
 // route 60 quicker hits an hour.
-std::vector<RouteEvent> recent_route_traffic() {
+std::vector<RouteEvent> recent_route_traffic(int64_t now) {
   std::mt19937_64 rng(11);
   const char* patterns[] = {R"({"page_size":"10","sort":"created_at"})",
                             R"({"content_types":"image","sort":"title"})"};
   std::vector<RouteEvent> events;
   for (int hour = 1; hour <= 3; ++hour) {
-    const int64_t start = floor_hour(kNow) - hour * kMicrosPerHour;
+    const int64_t start = floor_hour(now) - hour * kMicrosPerHour;
     for (int i = 0; i < 360; ++i) {
       const int64_t t = start + static_cast<int64_t>(rng() % kMicrosPerHour);
       const bool unified = i < 300;
       RouteEvent e = make_route_event(
           t, unified ? kUnified : "/api/v1/users/{id}", rng() % 20 == 0 ? 500 : 200,
           unified ? 150 + static_cast<int64_t>(rng() % 500) : 20 + static_cast<int64_t>(rng() % 50),
-          user_uuid(static_cast<int>(rng() % 30)));
+          user_id(static_cast<int>(rng() % 30)));
       if (unified) {
         e.query_params_normalized_json = patterns[i % 2];
         e.query_params_json = e.query_params_normalized_json;
@@ -115,13 +113,16 @@ std::vector<RouteEvent> recent_route_traffic() {
 
 class PostgresStoreRouteTest : public ::testing::Test {
  protected:
+  // The wall clock, read once: seed 002's queries select by PostgreSQL's NOW().
+  static inline const int64_t kNow = now_us();
+
   PostgresServer& server_ = PostgresServer::shared();
   const std::string url_ = server_.create_database();
 };
 
 TEST_F(PostgresStoreRouteTest, SeedRouteQueriesRunVerbatimOnAPopulatedStore) {
   PostgresStore store(url_);
-  const auto events = recent_route_traffic();
+  const auto events = recent_route_traffic(kNow);
   std::vector<uint8_t> inserted;
   store.write(events, &inserted);
   PgConnection db(url_);
@@ -154,7 +155,7 @@ TEST_F(PostgresStoreRouteTest, SeedRouteQueriesRunVerbatimOnAPopulatedStore) {
 
 TEST_F(PostgresStoreRouteTest, SeedColumnsHoldEachHoursFiguresOfTheMergedState) {
   PostgresStore store(url_);
-  const auto events = recent_route_traffic();
+  const auto events = recent_route_traffic(kNow);
   std::vector<uint8_t> inserted;
   for (size_t i = 0; i < events.size(); i += 100) {
     store.write(std::span(events).subspan(i, std::min<size_t>(100, events.size() - i)),
@@ -213,18 +214,6 @@ TEST_F(PostgresStoreRouteTest, ParamsEqualAsJsonbShareOneRow) {
   EXPECT_EQ(rows[0].bucket.duration_sum, 30);
 }
 
-// The failure class of the StoreError `action` throws; fails the test when
-// it throws none.
-std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const StoreError& error) {
-    return error.failure();
-  }
-  ADD_FAILURE() << "no StoreError";
-  return std::nullopt;
-}
-
 // A stream worker retries only unavailable failures: a row that cannot be
 // read back must say corrupt, or one bad row would stall its stream forever.
 TEST_F(PostgresStoreRouteTest, StoredSketchesAndParamsThatDoNotDecodeAreCorruptNotUnavailable) {
@@ -264,7 +253,7 @@ TEST_F(PostgresStoreRouteTest, StoredSketchesAndParamsThatDoNotDecodeAreCorruptN
 }
 
 TEST_F(PostgresStoreRouteTest, DuplicatesFromConcurrentWritersAreCountedOnce) {
-  const auto events = recent_route_traffic();
+  const auto events = recent_route_traffic(kNow);
   PostgresStore first(url_);
   PostgresStore second(url_);
   std::vector<std::vector<uint8_t>> inserted(2, std::vector<uint8_t>(events.size()));

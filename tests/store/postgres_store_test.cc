@@ -20,13 +20,16 @@
 #include "store/store_suite.h"
 #include "testing/events.h"
 #include "testing/postgres_server.h"
+#include "testing/store_failure.h"
 
 namespace genalytics {
 namespace {
 
+using testing::failure_of;
 using testing::PostgresServer;
 using testing::StoreFactory;
 using testing::StoreSuite;
+using testing::user_id;
 
 // The suite opens a directory; each directory gets its own database.
 std::unique_ptr<Store> open_postgres_store(const std::string& dir) {
@@ -297,8 +300,6 @@ std::vector<int> run_script(PgConnection& db, const char* sql) {
   return rows;
 }
 
-std::string user_uuid(int i) { return fmt::format("00000000-0000-4000-8000-{:012}", i); }
-
 // Generation jobs spread over the `days` days before `now`: request, start,
 // then a completion (some failed, with error types and messages) or a
 // cancellation, as the seeds' producers emit them.
@@ -314,7 +315,7 @@ std::vector<GenerationEvent> recent_traffic(int64_t now, int days, int jobs) {
   for (int job = 0; job < jobs; ++job) {
     const int64_t t = now - kMicrosPerHour -
                       static_cast<int64_t>(rng() % static_cast<uint64_t>(days * kMicrosPerDay));
-    const std::string user = user_uuid(static_cast<int>(rng() % 40));
+    const std::string user = user_id(static_cast<int>(rng() % 40));
     const std::string generation_id = random_uuid();
     const int model = static_cast<int>(rng() % 3);
     const int64_t queue_length = static_cast<int64_t>(rng() % 12);
@@ -366,12 +367,24 @@ std::map<std::string, RollupBucket> merged_rollups(const Store& store, Dimension
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
+  // The wall clock, read once: the seeds' queries select by PostgreSQL's NOW().
+  static inline const int64_t kNow = now_us();
+  // An hour start two hours before kNow's.
+  static inline const int64_t kHour = floor_hour(kNow) - 2 * kMicrosPerHour;
+
+  // The models rollup for the two hours from kHour as visit_rollups gives it:
+  // model -> successes.
+  static std::map<std::string, int64_t> visited_successes(const Store& store) {
+    std::map<std::string, int64_t> out;
+    store.visit_rollups(Dimension::kModelCheckpoint, kHour, kHour + 2 * kMicrosPerHour,
+                        std::nullopt, RollupColumns{},
+                        [&](const RollupRow& row) { out[row.key.value] += row.bucket.successes; });
+    return out;
+  }
+
   PostgresServer& server_ = PostgresServer::shared();
   const std::string url_ = server_.create_database();
 };
-
-const int64_t kNow = now_us();
-const int64_t kHour = floor_hour(kNow) - 2 * kMicrosPerHour;
 
 TEST_F(PostgresStoreTest, SeedQueriesRunVerbatimOnAPopulatedStore) {
   PostgresStore store(url_);
@@ -437,7 +450,7 @@ TEST_F(PostgresStoreTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
   PostgresStore store(url_);
   std::vector<GenerationEvent> events;
   for (int i = 1; i <= 100; ++i) {
-    events.push_back(testing::make_completion(kHour, i <= 90, i * 10, user_uuid(i % 4)));
+    events.push_back(testing::make_completion(kHour, i <= 90, i * 10, user_id(i % 4)));
     events.back().queue_length = i % 10;
   }
   std::vector<uint8_t> inserted;
@@ -462,13 +475,13 @@ TEST_F(PostgresStoreTest, SeedColumnsOfTheHourlyTableHoldEachHoursValues) {
 TEST_F(PostgresStoreTest, TextWithCopyEscapesRoundTrips) {
   PostgresStore store(url_);
   const std::string message = "tab\there\nnew line\\N back\\slash \"quoted\" \r ünïcödé 🙂";
-  GenerationEvent e = testing::make_completion(kHour, false, 12, user_uuid(1), "m\tx\\", "e\nrr");
+  GenerationEvent e = testing::make_completion(kHour, false, 12, user_id(1), "m\tx\\", "e\nrr");
   e.error_message = message;
   e.attributes_json = R"({"style":"a\\tb \"c\"\n"})";
   std::vector<uint8_t> inserted;
   store.write(std::vector{e}, &inserted);
   std::vector<GenerationEvent> seen;
-  store.scan_user_events(user_uuid(1), kHour, kHour + kMicrosPerHour,
+  store.scan_user_events(user_id(1), kHour, kHour + kMicrosPerHour,
                          [&](const GenerationEvent& got) { seen.push_back(got); });
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].error_message, message);
@@ -482,17 +495,6 @@ TEST_F(PostgresStoreTest, TextWithCopyEscapesRoundTrips) {
   PgConnection db(url_);
   EXPECT_EQ(db.exec("SELECT attributes->>'style' FROM generation_events").text(0, 0),
             "a\\tb \"c\"\n");
-}
-
-// The models rollup for the two hours from kHour as visit_rollups gives it:
-// model -> successes.
-std::map<std::string, int64_t> visited_successes(const Store& store) {
-  std::map<std::string, int64_t> out;
-  store.visit_rollups(Dimension::kModelCheckpoint, kHour, kHour + 2 * kMicrosPerHour, std::nullopt,
-                      RollupColumns{}, [&](const RollupRow& row) {
-                        out[row.key.value] += row.bucket.successes;
-                      });
-  return out;
 }
 
 TEST_F(PostgresStoreTest, RollupCacheFollowsEveryProcesssWritesThroughTheChangeLog) {
@@ -543,18 +545,6 @@ TEST_F(PostgresStoreTest, RetentionPrunesTheRollupChangeLog) {
   store.drop_partitions_older_than(90);
   // The day-old entry is gone, the fresh one (the write above) stays.
   EXPECT_EQ(db.exec("SELECT COUNT(*) FROM rollup_changes").int64(0, 0), 1);
-}
-
-// The failure class of the StoreError `action` throws; fails the test when
-// it throws none.
-std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const StoreError& error) {
-    return error.failure();
-  }
-  ADD_FAILURE() << "no StoreError";
-  return std::nullopt;
 }
 
 // A stream worker retries only unavailable failures: a row that cannot be

@@ -13,9 +13,6 @@
 namespace genalytics::testing {
 namespace {
 
-constexpr int64_t kBase = 1'750'000'000'000'000 / kMicrosPerDay * kMicrosPerDay;
-constexpr const char* kUnified = "/api/v1/content/unified";
-
 std::string user(int i) { return "00000000-0000-4000-8000-0000000000" + std::to_string(10 + i); }
 
 // 400 hits over 5 hours on 3 routes, every status class, both methods,

@@ -9,17 +9,17 @@
 #include <string>
 #include <thread>
 
+#include "testing/fixed_times.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kDeadline;
 using testing::TempDir;
 
 constexpr int kThresholdPages = 16;
 constexpr uintmax_t kPageBytes = 4096;  // SQLite's default page size
-// Generous: only a broken checkpointer waits this long.
-constexpr auto kDeadline = std::chrono::seconds(30);
 
 // A WAL-mode database whose rows each fill about one page.
 class SqliteCheckpointerTest : public ::testing::Test {

@@ -13,26 +13,16 @@
 #include "store/sqlite.h"
 #include "store/sqlite_store.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
+#include "testing/store_failure.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
+using testing::failure_of;
+using testing::kHour;
 using testing::TempDir;
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
-
-// The failure class of the StoreError `action` throws; fails the test when
-// it throws nothing.
-std::optional<StoreFailure> failure_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const StoreError& error) {
-    return error.failure();
-  }
-  ADD_FAILURE() << "no StoreError";
-  return std::nullopt;
-}
 
 // A real store's file with `events` completions in it, closed (its WAL
 // checkpointed into the file). Returns the file's path.

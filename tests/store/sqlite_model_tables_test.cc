@@ -18,14 +18,16 @@
 #include "store/sqlite_connections.h"
 #include "store/sqlite_store.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
+#include "testing/store_failure.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
+using testing::failure_of;
+using testing::kHour;
 using testing::TempDir;
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
 
 ModelEvent load(const std::string& model_id, int64_t t) {
   ModelEvent e;
@@ -37,16 +39,6 @@ ModelEvent load(const std::string& model_id, int64_t t) {
   e.gpu_memory_mb = 6000;
   e.worker_id = "gpu-0";
   return e;
-}
-
-// The failure `call` throws, or nullopt when it throws nothing.
-std::optional<StoreFailure> failure_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const StoreError& error) {
-    return error.failure();
-  }
-  return std::nullopt;
 }
 
 // A migrated store file, and the model tables over a connection of their own.

@@ -6,16 +6,16 @@
 #include "store/sqlite.h"
 #include "store/sqlite_store.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 #include "testing/route_events.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kHour;
 using testing::make_route_event;
 using testing::TempDir;
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
 
 int64_t count_rows(const std::string& path, const std::string& table) {
   SqliteDatabase db(path, false);

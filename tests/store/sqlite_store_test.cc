@@ -10,11 +10,13 @@
 #include "store/sqlite.h"
 #include "store/store_suite.h"
 #include "testing/events.h"
+#include "testing/fixed_times.h"
 #include "testing/temp_dir.h"
 
 namespace genalytics {
 namespace {
 
+using testing::kHour;
 using testing::StoreFactory;
 using testing::StoreSuite;
 using testing::TempDir;
@@ -25,8 +27,6 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite,
                                                               std::make_unique<SqliteStore>(dir));
                                                         }}),
                          [](const auto& info) { return info.param.name; });
-
-constexpr int64_t kHour = 1'750'000'000'000'000 / kMicrosPerHour * kMicrosPerHour;
 
 TEST(SqliteStoreTest, FailedTransactionLeavesNothingBehind) {
   TempDir dir;

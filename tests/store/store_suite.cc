@@ -15,8 +15,6 @@
 namespace genalytics::testing {
 namespace {
 
-constexpr int64_t kBase = 1'750'000'000'000'000 / kMicrosPerDay * kMicrosPerDay;
-
 // 300 events over 5 hours: every event type, three models, two generation
 // types, failures with more distinct messages than a bucket keeps, and every
 // measure a bucket sums, each with its own values (a store that swapped two

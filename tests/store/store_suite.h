@@ -9,9 +9,13 @@
 #include <memory>
 #include <string>
 
+#include "event/time.h"
 #include "store/store.h"
 
 namespace genalytics::testing {
+
+// 2025-06-15T00:00:00Z, a day start: the day the suites' sample events begin.
+inline constexpr int64_t kBase = 1'750'000'000'000'000 / kMicrosPerDay * kMicrosPerDay;
 
 struct StoreFactory {
   std::string name;

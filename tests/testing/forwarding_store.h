@@ -1,12 +1,14 @@
 // A Store that forwards every call to a real store it owns (SqliteStore or
 // PostgresStore), for tests that wrap writes with a hook, a gate or a
 // refusal: derive, override write(), and call store_.write() to pass on.
+// And what such a hook throws to stand for the process dying.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +80,12 @@ class ForwardingStore : public Store {
 
  protected:
   Inner store_;
+};
+
+// Stands for the process dying in a write hook: not a StoreError, so it
+// escapes StreamWorker::run_once().
+struct SimulatedCrash : std::runtime_error {
+  SimulatedCrash() : std::runtime_error("simulated crash") {}
 };
 
 }  // namespace genalytics::testing

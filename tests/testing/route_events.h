@@ -10,6 +10,9 @@
 
 namespace genalytics::testing {
 
+// The busiest route of seed 002, whose rollups the route tests read.
+inline constexpr const char* kUnified = "/api/v1/content/unified";
+
 // A GET of `route` with no query params; the optional fields unset.
 inline RouteEvent make_route_event(int64_t timestamp_us, const std::string& route,
                                    int status_code = 200, int64_t duration_ms = 100,
