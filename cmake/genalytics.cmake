@@ -53,9 +53,6 @@ function(genalytics_tests name)
   target_link_libraries(${name}_tests PRIVATE ${arg_UNPARSED_ARGUMENTS}
                         GTest::gtest GTest::gtest_main GTest::gmock)
   genalytics_precompile(${name}_tests <gtest/gtest.h> <gmock/gmock.h>)
-  # The test files of a directory still share file-local names (kNow, kHour,
-  # decode_valid, ...): one translation unit per file until they do not.
-  set_target_properties(${name}_tests PROPERTIES UNITY_BUILD OFF)
   set(shared_cases "")
   foreach(suite IN LISTS arg_SHARED_FIXTURE_SUITES)
     add_test(NAME ${name}.${suite} COMMAND ${name}_tests --gtest_filter=${suite}.*)
