@@ -32,7 +32,7 @@ namespace genalytics {
 
 inline constexpr int kDefaultModelWindowDays = 30;
 
-// The thresholds and defaults of config section `model-analytics` (seed 003's
+// The thresholds and defaults of config section `model_analytics` (seed 003's
 // values as defaults).
 struct ModelAnalyticsConfig {
   // Cleanup: unused for longer than this, or fewer uses per day than this,
